@@ -1,0 +1,101 @@
+"""The ``mock-xtnd`` command: serve the fake, and (from other modules) storms, checks and scenarios."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .settings import ConfigError, Settings, load_settings
+
+
+def build_settings(config: str | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as e:
+        click.echo(f"mock-xtnd: {e}", err=True)
+        sys.exit(2)
+
+
+def banner(settings: Settings, port: int) -> str:
+    base = f"http://{settings.host}:{port}"
+    clients = ", ".join(f"{c.client_id} / {c.client_secret}" for c in settings.clients)
+    lines = [
+        f"mock-xtnd serving a fake XTND at {base}/api  (seed {settings.seed}, {settings.clock} clock"
+        + (f", state in {settings.db}" if settings.db else ", in memory") + ")",
+        f"  token:       POST {base}/api/token  (client credentials: {clients})",
+        f"  API docs:    {base}/docs",
+        f"  controls:    {base}/_mock/docs",
+        f"  catalogue:   {settings.catalogue.products} products, {settings.catalogue.warehouses} warehouses, "
+        f"{settings.catalogue.customers} customers",
+    ]
+    if settings.subscriptions:
+        lines.append(f"  webhooks:    {len(settings.subscriptions)} subscription(s) from the config")
+    if settings.simulate:
+        lines.append("  back office: simulating (orders move, purchases arrive, stock and prices change)")
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mock-xtnd")
+def main() -> None:
+    """mock-xtnd: an offline, stateful fake of the XTND ERP/WMS API with signed webhooks."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8080; 0 picks a free one).")
+@click.option("--seed", type=int, default=None, help="Seed for the catalogue, ids and every random choice.")
+@click.option("--db", default=None, help="Keep all state (and the webhook outbox) in this SQLite file.")
+@click.option("--config", "config", default=None, type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--clock", type=click.Choice(["real", "virtual"]), default=None, help="Time source (default real).")
+@click.option("--simulate/--no-simulate", default=None, help="Run the back office: orders move on their own, etc.")
+@click.option("--products", type=int, default=None, help="Catalogue size (overrides the config).")
+def serve(host: str | None, port: int | None, seed: int | None, db: str | None, config: str | None,
+          clock: str | None, simulate: bool | None, products: int | None) -> None:
+    """Start the fake XTND on a real HTTP port."""
+    import socket
+
+    import uvicorn
+
+    from .app import create_app
+
+    settings = build_settings(config, host=host, port=port, seed=seed, db=db, clock=clock, simulate=simulate)
+    if products is not None:
+        settings.catalogue.products = products
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as e:
+        click.echo(f"mock-xtnd: cannot listen on {settings.host}:{settings.port}: {e.strerror}", err=True)
+        sys.exit(2)
+    bound_port = sock.getsockname()[1]
+    click.echo(banner(settings, bound_port), err=False)
+    sys.stdout.flush()
+    config_ = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config_)
+    server.run(sockets=[sock])
+
+
+def _register_optional_commands() -> None:
+    """Commands that live with their features (storms, the harness, scenarios)."""
+    import importlib
+
+    for module, name in (("mock_xtnd.simulate.storm_cli", "storm"), ("contracts.harness_cli", "check"),
+                         ("contracts.scenario_cli", "scenario")):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        main.add_command(getattr(mod, name))
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The composition root's state: one Runtime per app, built by create_app(settings). No module-level singletons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .api.ratelimit import RateLimiter
+from .domain.backend import Backend
+from .domain.clock import RealClock, VirtualClock, make_clock
+from .domain.ids import Ids
+from .domain.paging import Pager
+from .domain.scheduler import Scheduler
+from .domain.seed import SeedSizes, generate
+from .journal import Journal
+from .persistence import SqliteStore, state_records
+from .settings import Settings
+from .timeloop import TimeLoop
+
+if TYPE_CHECKING:
+    from .faults.api import ApiFaults
+    from .webhooks.service import Webhooks
+
+
+@dataclass(slots=True)
+class IssuedToken:
+    client_id: str
+    expires_at: int
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock: RealClock | VirtualClock = make_clock(settings.clock, settings.clock_start)
+        self.start_ms = self.clock.now_ms()
+        self.sizes = SeedSizes(settings.catalogue.products, settings.catalogue.warehouses, settings.catalogue.customers)
+        self.ids = Ids(settings.seed)
+        self.backend = Backend(self.clock, self.ids, allow_oversell=settings.allow_oversell)
+        self.journal = Journal(settings.journal_max_records)
+        self.pager = Pager(settings.paging.snapshot_ttl_seconds * 1000)
+        rl = settings.rate_limits
+        self.limiter = RateLimiter(
+            self.clock, {"Standard": rl.standard, "List": rl.list, "Write": rl.write}, rl.window_seconds
+        )
+        self.clients = {c.client_id: c.client_secret for c in settings.clients}
+        self.tokens: dict[str, IssuedToken] = {}
+        self.store: SqliteStore | None = SqliteStore(settings.db) if settings.db else None
+        self.loaded_records: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.webhooks: Webhooks | None = None
+        self.faults: ApiFaults | None = None
+        self.scheduler = Scheduler()
+        self.timeloop = TimeLoop(self)
+        self.errors: list[str] = []
+        self._load_or_seed()
+
+    # ------------------------------------------------------------------ state
+    def _load_or_seed(self) -> None:
+        if self.store is not None and not self.store.is_empty():
+            state, meta, others = self.store.load()
+            self.backend.state = state
+            self.ids.counters = dict(meta.get("counters", {}))
+            self.start_ms = int(meta.get("start", self.start_ms))
+            if isinstance(self.clock, VirtualClock) and "now" in meta:
+                self.clock.set_ms(max(self.clock.now_ms(), int(meta["now"])))
+            self.loaded_records = others
+        else:
+            self.backend.state = generate(self.settings.seed, self.sizes, self.start_ms)
+            if self.store is not None:
+                self.store.replace_all(state_records(self.backend.state), self.meta())
+        self.backend.store = self.store
+
+    def log_error(self, message: str) -> None:
+        """Background failures (timers, deliveries) are kept for /_mock/state-style inspection and printed."""
+        self.errors.append(message)
+        del self.errors[:-100]
+        print(f"mock-xtnd: {message}", flush=True)
+
+    def meta(self) -> dict[str, Any]:
+        return {**self.backend.meta(), "start": self.start_ms}
+
+    def reset(self) -> None:
+        """Back to the seeded start: same catalogue, ids, clock start (virtual) and the config's subscriptions."""
+        if isinstance(self.clock, VirtualClock):
+            self.clock.rewind(self.start_ms)
+        self.ids.counters.clear()
+        self.scheduler.clear()
+        self.backend.state = generate(self.settings.seed, self.sizes, self.start_ms)
+        self.journal.clear()
+        self.pager.clear()
+        self.limiter.clear()
+        extra: list[tuple[str, str, Any]] = []
+        if self.webhooks is not None:
+            extra = self.webhooks.reset()
+        if self.faults is not None:
+            self.faults.reset()
+        if self.store is not None:
+            self.store.replace_all(list(state_records(self.backend.state)) + extra, self.meta())
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.start()
+        self.timeloop.start()
+
+    async def stop(self) -> None:
+        await self.timeloop.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
+
+    def admin_routers(self) -> list[Any]:
+        """Routers contributed by optional parts (webhooks, faults, storms) to the /_mock surface."""
+        out: list[Any] = []
+        for part in (self.webhooks, self.faults):
+            if part is not None:
+                out.extend(part.admin_routers())
+        return out
+
+    # ------------------------------------------------------------------ tokens
+    def issue_token(self, client_id: str) -> tuple[str, int]:
+        token = self.ids.token()
+        lifetime = self.settings.token_lifetime_seconds
+        self.tokens[token] = IssuedToken(client_id, self.clock.now_ms() + lifetime * 1000)
+        return token, lifetime
+
+    def client_of(self, token: str) -> tuple[str | None, str]:
+        """(client id, problem). Problem is '' when the token is good."""
+        issued = self.tokens.get(token)
+        if issued is None:
+            return None, "The access token is not valid."
+        if self.clock.now_ms() >= issued.expires_at:
+            return None, "The access token has expired."
+        return issued.client_id, ""
+
+    def expire_tokens(self) -> int:
+        now = self.clock.now_ms()
+        for t in self.tokens.values():
+            t.expires_at = min(t.expires_at, now)
+        return len(self.tokens)

@@ -1,0 +1,137 @@
+"""All settings in one validated model, loadable from a YAML file (snake_case keys).
+
+Everything "chosen by the mock" that a real tenant could set differently is here: clients and secrets, token
+lifetime, rate limits, page sizes, catalogue sizes, retry schedule, webhook subscriptions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientSettings(_Strict):
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+
+
+class RateLimits(_Strict):
+    """Requests per client per rolling minute, per group (chosen by the mock; XTND documents Standard = 300)."""
+
+    standard: int = Field(300, ge=1)
+    list: int = Field(60, ge=1)
+    write: int = Field(120, ge=1)
+    window_seconds: int = Field(60, ge=1)
+
+
+class PagingSettings(_Strict):
+    default_page_size: int = Field(100, ge=1)
+    max_page_size: int = Field(1000, ge=1)
+    snapshot_ttl_seconds: int = Field(600, ge=1)
+    max_product_numbers: int = Field(200, ge=1)
+
+
+class CatalogueSettings(_Strict):
+    products: int = Field(500, ge=1, le=1_000_000)
+    warehouses: int = Field(3, ge=1, le=50)
+    customers: int = Field(100, ge=1, le=100_000)
+
+
+class SubscriptionSettings(_Strict):
+    name: str = Field(min_length=1)
+    tech_contact_email: str = ""
+    callback_url: str
+    secret: str = Field(min_length=1)
+    warehouse_filter: list[str] = Field(default_factory=list)
+    active: bool = True
+    triggers: list[str]
+
+    @field_validator("callback_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return v
+
+    @field_validator("triggers")
+    @classmethod
+    def _triggers(cls, v: list[str]) -> list[str]:
+        from .domain.events import ACTIONS
+
+        unknown = [t for t in v if t not in ACTIONS]
+        if unknown:
+            raise ValueError(f"unknown action(s) {unknown}; known: {', '.join(ACTIONS)}")
+        if not v:
+            raise ValueError("at least one trigger is required")
+        return v
+
+
+class DeliverySettings(_Strict):
+    """ASP.NET WebHooks sender defaults: 3 attempts in all, retries 1 and then 4 minutes later."""
+
+    retry_delays_seconds: list[float] = Field(default_factory=lambda: [60.0, 240.0])
+    timeout_seconds: float = Field(10.0, gt=0)
+    senders: int = Field(8, ge=1, le=512)
+
+
+class Settings(_Strict):
+    seed: int = 1
+    clock: Literal["real", "virtual"] = "real"
+    clock_start: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    db: str | None = None
+    clients: list[ClientSettings] = Field(
+        default_factory=lambda: [ClientSettings(client_id="demo", client_secret="demo-secret")]
+    )
+    token_lifetime_seconds: int = Field(3600, ge=1)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    paging: PagingSettings = Field(default_factory=PagingSettings)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    allow_oversell: bool = True
+    journal_max_records: int = Field(1_000_000, ge=1000)
+    subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    simulate: bool = False
+
+
+class ConfigError(Exception):
+    """A bad config file; the message names the file and the field."""
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of settings")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            lines.append(f"  {loc}: {err['msg']}")
+        where = str(path) if path else "settings"
+        raise ConfigError(f"{where}: invalid configuration\n" + "\n".join(lines)) from e
