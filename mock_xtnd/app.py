@@ -77,6 +77,13 @@ def _trace(request: Request) -> str:
     return ctx.trace_id if ctx is not None else ""
 
 
+def _install_parts(rt: Runtime) -> None:
+    from .webhooks.service import Webhooks
+
+    rt.webhooks = Webhooks(rt)
+    rt.add_part(rt.webhooks)
+
+
 def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -136,6 +143,8 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or Runtime(settings or Settings())
+    if not rt.parts:
+        _install_parts(rt)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .api.ratelimit import RateLimiter
 from .domain.backend import Backend
@@ -20,6 +20,20 @@ from .timeloop import TimeLoop
 if TYPE_CHECKING:
     from .faults.api import ApiFaults
     from .webhooks.service import Webhooks
+
+
+class Part(Protocol):
+    """An optional piece wired into the runtime by create_app: webhooks, API faults, back office, storms."""
+
+    def admin_routers(self) -> list[Any]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def reset(self) -> list[tuple[str, str, Any]]:
+        """Back to the seeded start; returns records to persist with the fresh state."""
+        ...
 
 
 @dataclass(slots=True)
@@ -48,6 +62,7 @@ class Runtime:
         self.loaded_records: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.webhooks: Webhooks | None = None
         self.faults: ApiFaults | None = None
+        self.parts: list[Part] = []
         self.scheduler = Scheduler()
         self.timeloop = TimeLoop(self)
         self.errors: list[str] = []
@@ -89,31 +104,28 @@ class Runtime:
         self.pager.clear()
         self.limiter.clear()
         extra: list[tuple[str, str, Any]] = []
-        if self.webhooks is not None:
-            extra = self.webhooks.reset()
-        if self.faults is not None:
-            self.faults.reset()
+        for part in self.parts:
+            extra.extend(part.reset())
         if self.store is not None:
             self.store.replace_all(list(state_records(self.backend.state)) + extra, self.meta())
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ parts
+    def add_part(self, part: Part) -> None:
+        self.parts.append(part)
+
     async def start(self) -> None:
-        if self.webhooks is not None:
-            await self.webhooks.start()
+        for part in self.parts:
+            await part.start()
         self.timeloop.start()
 
     async def stop(self) -> None:
         await self.timeloop.stop()
-        if self.webhooks is not None:
-            await self.webhooks.stop()
+        for part in reversed(self.parts):
+            await part.stop()
 
     def admin_routers(self) -> list[Any]:
-        """Routers contributed by optional parts (webhooks, faults, storms) to the /_mock surface."""
-        out: list[Any] = []
-        for part in (self.webhooks, self.faults):
-            if part is not None:
-                out.extend(part.admin_routers())
-        return out
+        """Routers contributed by the parts (webhooks, faults, back office, storms) to the /_mock surface."""
+        return [r for part in self.parts for r in part.admin_routers()]
 
     # ------------------------------------------------------------------ tokens
     def issue_token(self, client_id: str) -> tuple[str, int]:

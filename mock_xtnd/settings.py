@@ -84,6 +84,18 @@ class DeliverySettings(_Strict):
     senders: int = Field(8, ge=1, le=512)
 
 
+class DeliveryFaultSettings(_Strict):
+    """Delivery faults as data, seeded: each attempt's dice come from (seed, delivery Id, attempt)."""
+
+    duplicate: float = Field(0.0, ge=0, le=1, description="probability an attempt is sent twice")
+    reorder_window_seconds: float = Field(0.0, ge=0, le=3600, description="first attempts spread over this window")
+    delay_seconds: float = Field(0.0, ge=0, le=3600, description="extra delay before every attempt")
+    jitter_seconds: float = Field(0.0, ge=0, le=3600, description="plus a uniform random delay up to this")
+    drop: float = Field(0.0, ge=0, le=1, description="probability an attempt is lost on the wire (then retried)")
+    tamper_signature: float = Field(0.0, ge=0, le=1, description="probability an attempt carries a wrong signature")
+    batch: int = Field(1, ge=1, le=100, description="notifications of one change per POST")
+
+
 class Settings(_Strict):
     seed: int = 1
     clock: Literal["real", "virtual"] = "real"
@@ -103,6 +115,7 @@ class Settings(_Strict):
     journal_max_records: int = Field(1_000_000, ge=1000)
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    delivery_faults: DeliveryFaultSettings = Field(default_factory=DeliveryFaultSettings)
     simulate: bool = False
 
 

@@ -48,7 +48,7 @@ class RetryPolicy:
     """How hard to try before giving an error back to the caller (all chosen here, all configurable)."""
 
     internal_attempts: int = 5  # Internal (500, no answer): tries in all, then the caller parks the item
-    backoff_base: float = 0.5  # seconds; attempt n waits a random time in [0, base * 2**n] ("full jitter")
+    backoff_base: float = 0.5  # seconds; failure n waits between half and all of base * 2**n ("equal jitter")
     backoff_cap: float = 30.0
     throttled_waits: int = 20  # Throttled: waits of Retry-After before the caller gets the error back
     default_retry_after: float = 1.0  # a 429/503 without Retry-After
@@ -118,7 +118,9 @@ class XtndClient:
                     body = orjson.loads(response.content)
                     lifetime = float(body.get("expires_in", 3600))
                     self._token = str(body["access_token"])
-                    self._token_expires_at = self.clock.now() + max(lifetime / 2, lifetime - self.policy.token_margin)
+                    self._token_expires_at = self.clock.now() + max(
+                        lifetime / 2, lifetime - self.policy.token_margin
+                    )
                     return
                 error = XtndError.from_response(response)
                 if error.kind is ErrorKind.THROTTLED:
@@ -176,14 +178,17 @@ class XtndClient:
             if error.kind is ErrorKind.THROTTLED and throttled_waits < self.policy.throttled_waits:
                 throttled_waits += 1
                 wait = error.retry_after if error.retry_after is not None else self.policy.default_retry_after
-                self.pacer.throttled(group, wait)
+                # A 429 closes its rate group; a 503 says the whole service is busy, so it closes every group.
+                self.pacer.throttled(group if error.status == 429 else None, wait)
                 log.info("%s %s throttled (%s): waiting %.1fs", method, path, error.status, wait)
                 continue  # pacer.acquire() does the waiting, for every caller in the group
             if error.kind is ErrorKind.INTERNAL:
                 internal_failures += 1
                 if internal_failures < self.policy.internal_attempts:
                     wait = self._backoff(internal_failures)
-                    log.warning("%s %s failed (%s), retry %d in %.2fs", method, path, error, internal_failures, wait)
+                    log.warning(
+                        "%s %s failed (%s), retry %d in %.2fs", method, path, error, internal_failures, wait
+                    )
                     await self.clock.sleep(wait)
                     continue
             raise error
@@ -193,9 +198,10 @@ class XtndClient:
             self._token = None
 
     def _backoff(self, failures: int) -> float:
-        """Full jitter: spread retries of many clients (and tasks) instead of synchronising them."""
+        """Equal jitter: the gaps still grow (each at least the previous one's ceiling), and the random half
+        keeps many clients (and tasks) from retrying in lockstep."""
         ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2**failures)
-        return self.rng.uniform(0, ceiling)
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     async def get_json(self, path: str, group: RateGroup, params: Params | None = None) -> Json:
         response = await self.request("GET", path, group, params=params)
@@ -231,7 +237,9 @@ class XtndClient:
     ) -> AsyncIterator[Page]:
         products = list(product_numbers)
         if len(products) > MAX_PRODUCT_NUMBERS:
-            raise ValueError(f"ProductAvailability takes at most {MAX_PRODUCT_NUMBERS} product numbers per call")
+            raise ValueError(
+                f"ProductAvailability takes at most {MAX_PRODUCT_NUMBERS} product numbers per call"
+            )
         params: list[tuple[str, str | int]] = [("productNumber", p) for p in products]
         params += [("warehouseNumber", w) for w in warehouse_numbers]
         if changed_since is not None:
@@ -266,4 +274,3 @@ class XtndClient:
         )
         items = body.get("Items") or []
         return str(items[0]["CustomerNumber"]) if items else None
-

@@ -36,8 +36,13 @@ class SyncConfig:
     order_prefix: str | None = None  # ExternalOrderNumber prefix; None: "WEB-<random per database>"
 
     # Errors by kind.
-    retry_later: float = 30.0  # a fetch that stayed Throttled/Internal after the client's retries: try again after
-    internal_cooldown: float = 300.0  # a write parked after Internal errors is sent again (identically) after
+    # A fetch still Throttled/Internal after the client's own retries is tried again after this many seconds.
+    retry_later: float = 30.0
+    # Anything that still failed with Internal errors after the client's retries (parked and logged as an error)
+    # is tried again after this many seconds; a write is resent identically. Longer than a minute on purpose: the
+    # next try is a new attempt, not a sixth retry in a row.
+    internal_cooldown: float = 90.0
     request_timeout: float = 10.0
 
-    delivery_retention: float = 86_400.0  # webhook Ids kept for de-duplication (XTND retries within 5 minutes)
+    # Webhook Ids kept for de-duplication, in seconds (XTND's retries end 5 minutes after the first attempt).
+    delivery_retention: float = 86_400.0

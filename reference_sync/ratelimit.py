@@ -31,8 +31,9 @@ class _Budget:
 
 
 class RateLimitPacer:
-    def __init__(self, clock: Clock, reserve: int = 0, unknown_reset_seconds: float = 1.0) -> None:
+    def __init__(self, clock: Clock, reserve: int = 2, unknown_reset_seconds: float = 1.0) -> None:
         self.clock = clock
+        # Calls of other tasks may be on their way when an answer reports the budget: keep a few slots for them.
         self.reserve = reserve
         # After a reset passes we know one slot freed but not when the next will: assume this until an answer says.
         self.unknown_reset_seconds = unknown_reset_seconds
@@ -47,9 +48,13 @@ class RateLimitPacer:
             return
         self._budgets[group] = _Budget(remaining, self.clock.now() + max(0.0, reset))
 
-    def throttled(self, group: RateGroup, retry_after: float) -> None:
-        """A 429 for this group: nobody in the group calls before ``retry_after`` has passed."""
-        self._budgets[group] = _Budget(0, self.clock.now() + retry_after)
+    def throttled(self, group: RateGroup | None, retry_after: float) -> None:
+        """Nobody in the group (None: in any group) calls before ``retry_after`` seconds have passed."""
+        until = self.clock.now() + retry_after
+        for g in RateGroup if group is None else (group,):
+            budget = self._budgets.get(g)
+            if budget is None or budget.remaining > 0 or budget.reset_at < until:
+                self._budgets[g] = _Budget(0, until)
 
     def delay(self, group: RateGroup) -> float:
         """Seconds to wait before the next call in ``group`` (0: go now)."""

@@ -217,7 +217,10 @@ class Store:
         )
 
     def pending_balances(self) -> list[Pair]:
-        return [(str(p), str(w)) for p, w in self.db.execute("SELECT product_number, warehouse_number FROM pending_balances")]
+        return [
+            (str(p), str(w))
+            for p, w in self.db.execute("SELECT product_number, warehouse_number FROM pending_balances")
+        ]
 
     def clear_balances(self, pairs: Iterable[Pair], upto_mark: int) -> None:
         """The pairs were fetched by a call that started when the mark was ``upto_mark``."""
@@ -324,7 +327,9 @@ class Store:
             raise MalformedRecord(f"{kind} {key!r}: {exc}") from exc
 
     def record(self, kind: str, key: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT document FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        row = self.db.execute(
+            "SELECT document FROM records WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
         return None if row is None else dict(orjson.loads(row[0]))
 
     def record_changed_at_ms(self, kind: str, key: str) -> int | None:
@@ -404,7 +409,9 @@ class Store:
         return Outgoing(int(i), kind, ext, orjson.loads(request), body, state, result_key, int(attempts))
 
     def next_outgoing_due(self) -> float | None:
-        row = self.db.execute("SELECT min(not_before) FROM outbox WHERE state IN ('received', 'ready')").fetchone()
+        row = self.db.execute(
+            "SELECT min(not_before) FROM outbox WHERE state IN ('received', 'ready')"
+        ).fetchone()
         return None if row[0] is None else float(row[0])
 
     def outgoing_without_number(self, kind: str) -> bool:
@@ -448,14 +455,20 @@ class Store:
         )
 
     def outbox_counts(self) -> dict[str, int]:
-        return {str(s): int(n) for s, n in self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state")}
+        return {
+            str(s): int(n) for s, n in self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state")
+        }
 
     # ------------------------------------------------------------------ parked items
-    def park(self, kind: str, key: str, error_kind: str, status: int | None, message: str, now: float) -> None:
+    def park(
+        self, kind: str, key: str, error_kind: str, status: int | None, message: str, now: float
+    ) -> None:
         self.db.execute(
             "INSERT INTO parked (kind, key, error_kind, status, message, parked_at) VALUES (?, ?, ?, ?, ?, ?)",
             (kind, key, error_kind, status, message, now),
         )
 
     def parked(self) -> list[tuple[str, str, str, int | None, str]]:
-        return self.db.execute("SELECT kind, key, error_kind, status, message FROM parked ORDER BY id").fetchall()
+        return self.db.execute(
+            "SELECT kind, key, error_kind, status, message FROM parked ORDER BY id"
+        ).fetchall()

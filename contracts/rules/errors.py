@@ -99,7 +99,8 @@ class NoRetryOfValidationErrors(Rule[ValidationRetryParams]):
                     Violation(
                         f"#{first.seq} resent {answer.method} {answer.path} unchanged "
                         f"{first.time - answer.time:.1f} s after #{answer.seq} was refused "
-                        f"({answer.status} Validation)" + (f"; {len(resends)} resends in all" if len(resends) > 1 else ""),
+                        f"({answer.status} Validation)"
+                        + (f"; {len(resends)} resends in all" if len(resends) > 1 else ""),
                         (first, answer, *resends[1:5]),
                     )
                 )
@@ -113,7 +114,9 @@ class NoRetryOfValidationErrors(Rule[ValidationRetryParams]):
                 checked_what=checked_what,
             )
         return self.result(
-            "passed", f"none of {len(refused)} refused request(s) was resent unchanged", checked=len(refused),
+            "passed",
+            f"none of {len(refused)} refused request(s) was resent unchanged",
+            checked=len(refused),
             checked_what=checked_what,
         )
 
@@ -135,12 +138,18 @@ class NoRetryOfValidationErrors(Rule[ValidationRetryParams]):
 
 
 class RespectThrottlingParams(RuleParams):
-    early_tolerance_seconds: float = Field(0.25, ge=0, description="slack for clocks and whole-second rounding")
+    early_tolerance_seconds: float = Field(
+        0.25, ge=0, description="slack for clocks and whole-second rounding"
+    )
     reaction_seconds: float = Field(
-        0.25, ge=0, description="other requests already on their way when the 429/503 was answered are not counted"
+        0.25,
+        ge=0,
+        description="other requests already on their way when the 429/503 was answered are not counted",
     )
     min_retries_for_backoff: int = Field(3, ge=2)
-    growth_ratio: float = Field(2.0, gt=1, description="back-off: the largest gap is this many times the smallest")
+    growth_ratio: float = Field(
+        2.0, gt=1, description="back-off: the largest gap is this many times the smallest"
+    )
     immediate_seconds: float = Field(0.2, ge=0)
     harmless_gap_seconds: float = Field(30.0, gt=0)
     chain_break_seconds: float = Field(60.0, gt=0)
@@ -192,7 +201,9 @@ class RespectThrottling(Rule[RespectThrottlingParams]):
         if without:
             for chain in retry_chains(
                 ctx.calls,
-                triggers=lambda c: c.retry_after is None and (c.status in (429, 503) or c.error_type == "Throttled"),
+                triggers=lambda c: (
+                    c.retry_after is None and (c.status in (429, 503) or c.error_type == "Throttled")
+                ),
                 chain_break_seconds=p.chain_break_seconds,
             ):
                 if len(chain) - 1 >= p.min_retries_for_backoff and lacks_backoff(

@@ -81,7 +81,9 @@ class FetchExplainer:
 
         creates: dict[str, list[ApiCall]] = defaultdict(list)
         for call in ctx.order_creates:
-            for product in ctx.order_products.get(call.result_key or "", frozenset()) | set(call.product_numbers):
+            for product in ctx.order_products.get(call.result_key or "", frozenset()) | set(
+                call.product_numbers
+            ):
                 creates[product].append(call)
             if call.body and call.body.get("ExternalOrderNumber") is not None:
                 for product in ctx.order_products.get(str(call.body["ExternalOrderNumber"]), frozenset()):
@@ -122,7 +124,9 @@ class FetchExplainer:
             return Reason("hook", f"hook #{hook.delivery.seq} {t - hook.time:.1f} s before", hook.delivery)
         since = max(previous_ok.time if previous_ok else float("-inf"), t - self.backlog)
         pending = [
-            h for h in self.ctx.hooks_for_product(product, since, t) if h.time > since and self._usable(h, call)
+            h
+            for h in self.ctx.hooks_for_product(product, since, t)
+            if h.time > since and self._usable(h, call)
         ]
         if pending:
             hook = pending[0]
@@ -141,7 +145,11 @@ class FetchExplainer:
 
         if self.trust_change_lists:
             i = bisect.bisect_right(self._change_list_times, t) - 1
-            if i >= 0 and self._change_lists[i].time >= t - self.window and self._change_lists[i].seq < call.seq:
+            if (
+                i >= 0
+                and self._change_lists[i].time >= t - self.window
+                and self._change_lists[i].seq < call.seq
+            ):
                 listed = self._change_lists[i]
                 return Reason("change-list", f"after change list #{listed.seq}", listed)
         return None
@@ -175,6 +183,12 @@ class FetchExplainer:
             why = f"hook #{seq} was {hook.note.action}, not a balance change"
         else:
             previous = self.last_ok.get(product)
-            followed = f"; fetch #{previous.seq} had already followed it" if previous and previous.time >= hook.time else ""
-            why = f"hook #{seq} about {product} came {delta:.1f} s before (window {self.window:g} s){followed}"
+            followed = (
+                f"; fetch #{previous.seq} had already followed it"
+                if previous and previous.time >= hook.time
+                else ""
+            )
+            why = (
+                f"hook #{seq} about {product} came {delta:.1f} s before (window {self.window:g} s){followed}"
+            )
         return NearestMiss(why, hook.delivery)

@@ -27,7 +27,9 @@ def _group_attempts(deliveries: Iterable[Delivery]) -> dict[str, list[Delivery]]
 
 
 class HooksAreTriggersParams(RuleParams):
-    window_seconds: float = Field(30.0, gt=0, description="time allowed between a hook and the fetch it triggers")
+    window_seconds: float = Field(
+        30.0, gt=0, description="time allowed between a hook and the fetch it triggers"
+    )
     min_followed_ratio: float = Field(0.95, ge=0, le=1, description="share of hooks that must be followed")
     order_actions: tuple[str, ...] = ORDER_FOLLOW_ACTIONS
     balance_actions: tuple[str, ...] = ("AvailableBalanceChanged",)
@@ -42,7 +44,9 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
     count once; other sales channels' orders and other actions need no follow-up."""
 
     id: ClassVar[str] = "hooks-are-triggers"
-    description: ClassVar[str] = "hooks are followed by a fetch of what they name (they are triggers, not data)"
+    description: ClassVar[str] = (
+        "hooks are followed by a fetch of what they name (they are triggers, not data)"
+    )
     params_type = HooksAreTriggersParams
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
@@ -65,12 +69,14 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
         expected = followed = late = 0
         violations: list[Violation] = []
         for attempts in _group_attempts(d for d in ctx.deliveries if not d.forged).values():
-            if not any(a.delivered for a in attempts):
+            delivered = next((a for a in attempts if a.delivered), None)
+            if delivered is None:
                 continue
-            first = _first_received(attempts)
-            assert first is not None  # a delivered attempt was answered
+            first = _first_received(attempts) or delivered
+            # The client may act on an attempt it failed to acknowledge, or only on the one it acknowledged.
             t = first.time
-            for note in first.notifications:
+            deadline = delivered.time + p.window_seconds
+            for note in delivered.notifications:
                 if note.action in p.balance_actions and note.product is not None:
                     product, warehouse = note.product, note.warehouse
 
@@ -91,17 +97,17 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
                 else:
                     continue
                 expected += 1
-                if any(t <= c.time <= t + p.window_seconds and matches(c) for c in candidates):
+                if any(t <= c.time <= deadline and matches(c) for c in candidates):
                     followed += 1
                     continue
-                if t + p.window_seconds > ctx.end_time:
+                if deadline > ctx.end_time:
                     late += 1
                 violations.append(
                     Violation(
-                        f"hook #{first.seq} ({note.describe()}) was acknowledged but not followed by {what} "
+                        f"hook #{delivered.seq} ({note.describe()}) was acknowledged but not followed by {what} "
                         f"within {p.window_seconds:g} s",
-                        (first,),
-                        self._nearest(candidates, t, note.warehouse, what),
+                        (delivered,),
+                        self._nearest(candidates, delivered.time, note.warehouse, what),
                     )
                 )
         if expected == 0:
@@ -153,7 +159,9 @@ class AckHooksFast(Rule[AckHooksFastParams]):
     right), and attempts the fake itself dropped or delayed (``Fault``) are not held against the client."""
 
     id: ClassVar[str] = "ack-hooks-fast"
-    description: ClassVar[str] = "valid hooks are acknowledged with 2xx, quickly (work is done after the answer)"
+    description: ClassVar[str] = (
+        "valid hooks are acknowledged with 2xx, quickly (work is done after the answer)"
+    )
     params_type = AckHooksFastParams
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
@@ -195,7 +203,9 @@ class AckHooksFast(Rule[AckHooksFastParams]):
 
 
 class VerifySignaturesParams(RuleParams):
-    window_seconds: float = Field(30.0, gt=0, description="a fetch this soon after a forged hook is acting on it")
+    window_seconds: float = Field(
+        30.0, gt=0, description="a fetch this soon after a forged hook is acting on it"
+    )
     backlog_seconds: float = Field(600.0, ge=0)
     max_listed: int = Field(25, ge=1)
 
@@ -211,7 +221,6 @@ class VerifySignatures(Rule[VerifySignaturesParams]):
     params_type = VerifySignaturesParams
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
-        p = self.params
         forged = [d for d in ctx.deliveries if d.forged]
         if not forged:
             return self.not_applicable("the harness sent no forged hook")
@@ -283,7 +292,11 @@ class VerifySignatures(Rule[VerifySignaturesParams]):
                                 )
                             )
                             break
-                elif note.order is not None and note.action in ORDER_ACTIONS and ("order", note.order) not in flagged:
+                elif (
+                    note.order is not None
+                    and note.action in ORDER_ACTIONS
+                    and ("order", note.order) not in flagged
+                ):
                     for call in window:
                         if (
                             call.method == "GET"

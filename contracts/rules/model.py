@@ -312,7 +312,9 @@ class Delivery:
             if isinstance(note, Mapping):
                 details = note.get("Details")
                 notes.append(
-                    Notification(str(note.get("Action") or ""), details if isinstance(details, Mapping) else {})
+                    Notification(
+                        str(note.get("Action") or ""), details if isinstance(details, Mapping) else {}
+                    )
                 )
         return cls(
             seq=int(record["Seq"]),

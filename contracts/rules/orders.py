@@ -41,8 +41,12 @@ def _request_shape(lines: Any, warehouse: Any) -> tuple[tuple[tuple[str, ...], .
 
 
 class NoDuplicateOrdersParams(RuleParams):
-    window_seconds: float = Field(600.0, gt=0, description="identical orders further apart are separate purchases")
-    max_locked_edits_per_order: int = Field(1, ge=0, description="edits refused as locked tolerated per order")
+    window_seconds: float = Field(
+        600.0, gt=0, description="identical orders further apart are separate purchases"
+    )
+    max_locked_edits_per_order: int = Field(
+        1, ge=0, description="edits refused as locked tolerated per order"
+    )
     max_listed: int = Field(25, ge=1)
 
 
@@ -55,7 +59,9 @@ class NoDuplicateOrders(Rule[NoDuplicateOrdersParams]):
     left to ``no-retry-of-validation-errors``."""
 
     id: ClassVar[str] = "no-duplicate-orders"
-    description: ClassVar[str] = "one order per purchase (retries keep the ExternalOrderNumber); locked orders stay untouched"
+    description: ClassVar[str] = (
+        "one order per purchase (retries keep the ExternalOrderNumber); locked orders stay untouched"
+    )
     params_type = NoDuplicateOrdersParams
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
@@ -148,7 +154,8 @@ class NoDuplicateOrders(Rule[NoDuplicateOrdersParams]):
                     out.append(
                         Violation(
                             f"#{call.seq} tried to change order {order} again after #{refused[0].seq} was refused "
-                            "as locked (422)" + (f"; hook #{lock.seq} had reported it locked" if lock else ""),
+                            "as locked (422)"
+                            + (f"; hook #{lock.seq} had reported it locked" if lock else ""),
                             (call, refused[0], *((lock,) if lock else ())),
                         )
                     )

@@ -52,7 +52,9 @@ class FollowPagination(Rule[FollowPaginationParams]):
         multi = [s for s in starts if (s.total_pages or 0) > 1]
         unchecked = f"; {unknown} page-1 answer(s) without TotalPages not checked" if unknown else ""
         if not multi:
-            return self.not_applicable(f"no multi-page result was read ({len(starts)} single-page lists){unchecked}")
+            return self.not_applicable(
+                f"no multi-page result was read ({len(starts)} single-page lists){unchecked}"
+            )
 
         violations: list[Violation] = []
         restarted = 0
@@ -73,7 +75,8 @@ class FollowPagination(Rule[FollowPaginationParams]):
             violations.append(
                 Violation(
                     f"#{start.seq} {start.resource} answered TotalPages {total}; page(s) {shown} never read "
-                    f"within {p.window_seconds:g} s" + (f" (read: {', '.join(map(str, got))})" if got else ""),
+                    f"within {p.window_seconds:g} s"
+                    + (f" (read: {', '.join(map(str, got))})" if got else ""),
                     (start, *[c for c in later if c.ok and c.page > 1][:5]),
                     self._nearest(ctx, start, missing[0]),
                 )
@@ -109,10 +112,14 @@ class FollowPagination(Rule[FollowPaginationParams]):
         if call.pass_key != start.pass_key:
             theirs = dict(call.query)
             ours = dict(start.query)
-            changed = sorted(k for k in set(theirs) | set(ours) if k != "page" and theirs.get(k) != ours.get(k))
+            changed = sorted(
+                k for k in set(theirs) | set(ours) if k != "page" and theirs.get(k) != ours.get(k)
+            )
             return NearestMiss(f"#{call.seq} asked page {page} with different {', '.join(changed)}", call)
         if not call.ok:
-            return NearestMiss(f"#{call.seq} asked page {page} but got {call.status} and was not retried", call)
+            return NearestMiss(
+                f"#{call.seq} asked page {page} but got {call.status} and was not retried", call
+            )
         return NearestMiss(
             f"#{call.seq} read page {page} {call.time - start.time:.0f} s after page 1 "
             f"(window {self.params.window_seconds:g} s)",

@@ -222,7 +222,7 @@ class XtndPipeline:
 
             ctx = RequestContext(client_id, route, body, trace_id)
             inner_scope = dict(scope)
-            inner_scope["path"] = unquote(route.canonical_path)
+            inner_scope["path"] = route.canonical_path  # already decoded once by classify(); never twice
             inner_scope["raw_path"] = route.canonical_path.encode("latin-1", "replace")
             if q_changed:
                 inner_scope["query_string"] = query_string

@@ -33,8 +33,13 @@ class AddressIn(_In):
 
 class OrderLineIn(_In):
     ProductNumber: str = Field(min_length=1, max_length=100, examples=["100003"])
-    Quantity: int = Field(description="Must be > 0 (422 otherwise).", examples=[2])
-    UnitPrice: float = Field(description="Kept exactly as sent: XTND never reprices an order.", examples=[199.0])
+    # A 32-bit int, as XTND's .NET model binds it: a value outside that range is a 400 (wrong type), not a 500.
+    Quantity: int = Field(
+        ge=-(2**31), le=2**31 - 1, description="Must be > 0 (422 otherwise); a 32-bit integer.", examples=[2]
+    )
+    UnitPrice: float = Field(
+        allow_inf_nan=False, description="Kept exactly as sent: XTND never reprices an order.", examples=[199.0]
+    )
     Currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["SEK"])
 
 

@@ -1,0 +1,107 @@
+"""/_mock/webhooks (subscriptions), /_mock/deliveries (the delivery log), /_mock/faults/deliveries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from starlette.responses import Response
+
+from ..api.errors import json_response
+from ..domain.errors import DomainError, FieldError, not_found
+
+if TYPE_CHECKING:
+    from .service import Webhooks
+
+SUBSCRIPTION_EXAMPLE = {
+    "Name": "webshop", "TechContactEmail": "dev@example.com", "CallbackUrl": "http://127.0.0.1:9000/xtnd/webhooks",
+    "Secret": "s3cret", "WarehouseFilter": [], "Active": True, "Triggers": ["AvailableBalanceChanged", "OrderPicked"],
+}
+
+
+def router(w: Webhooks) -> APIRouter:
+    r = APIRouter(tags=["Webhooks"])
+
+    def persist(name: str) -> None:
+        if w.rt.store is not None:
+            w.rt.store.write([("subscription", name, w.subscriptions.get(name))], w.rt.meta())
+
+    @r.get("/webhooks", summary="Subscriptions (secrets masked)")
+    async def list_subscriptions() -> Response:
+        return json_response({"Items": [s.to_json() for s in w.subscriptions.values()]})
+
+    @r.post("/webhooks", status_code=201, summary="Add a subscription")
+    async def add(body: Annotated[dict[str, Any], Body(examples=[SUBSCRIPTION_EXAMPLE])]) -> Response:
+        from .subscriptions import Subscription
+
+        sub = Subscription.from_json(body)
+        if sub.name in w.subscriptions:
+            raise DomainError(409, f"A subscription named {sub.name!r} exists.", [FieldError("Name", "Taken.")])
+        w.subscriptions[sub.name] = sub
+        persist(sub.name)
+        return json_response(sub.to_json(), 201)
+
+    @r.put("/webhooks/{name}", summary="Replace a subscription")
+    async def replace(name: str, body: Annotated[dict[str, Any], Body(examples=[SUBSCRIPTION_EXAMPLE])]) -> Response:
+        from .subscriptions import Subscription
+
+        if name not in w.subscriptions:
+            raise not_found("Subscription", name, "name")
+        sub = Subscription.from_json({**body, "Name": name})
+        w.subscriptions[name] = sub
+        persist(name)
+        return json_response(sub.to_json())
+
+    @r.delete("/webhooks/{name}", summary="Remove a subscription")
+    async def remove(name: str) -> Response:
+        if w.subscriptions.pop(name, None) is None:
+            raise not_found("Subscription", name, "name")
+        persist(name)
+        return json_response({"Deleted": name})
+
+    @r.post("/webhooks/forge", summary="Send a hook with a bad or missing signature (for verify-signatures)")
+    async def forge(body: Annotated[dict[str, Any], Body(examples=[{
+        "Action": "AvailableBalanceChanged", "Signature": "bad",
+        "Details": {"ProductNumber": "100001", "WarehouseNumber": "1", "AvailableBalance": 9999}}])]) -> Response:
+        details = body.get("Details")
+        if not isinstance(details, dict):
+            raise DomainError(400, "Details must be an object.", [FieldError("Details", "Object required.")])
+        sent = w.forge(str(body.get("Action", "")), details, str(body.get("Signature", "bad")),
+                       body.get("Subscription"))
+        return json_response({"Items": [w.delivery_json(d) for d in sent]}, 202)
+
+    @r.get("/deliveries", summary="The delivery log: each attempt's time, status or error, latency")
+    async def deliveries(
+        status: Annotated[str | None, Query(pattern="^(pending|delivered|gone|dead)$")] = None,
+        action: Annotated[str | None, Query()] = None,
+        subscription: Annotated[str | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    ) -> Response:
+        items = []
+        for d in w.query(status, action, subscription):
+            items.append(w.delivery_json(d))
+            if len(items) >= limit:
+                break
+        return json_response({"Items": items})
+
+    @r.get("/deliveries/{delivery_id}", summary="One delivery with its attempts")
+    async def delivery(delivery_id: str) -> Response:
+        d = w.deliveries.get(delivery_id)
+        if d is None:
+            raise not_found("Delivery", delivery_id, "id")
+        return json_response(w.delivery_json(d))
+
+    @r.post("/deliveries/{delivery_id}/redeliver", summary="Send a dead-lettered (or any finished) delivery again")
+    async def redeliver(delivery_id: str) -> Response:
+        return json_response(w.delivery_json(w.redeliver(delivery_id)), 202)
+
+    @r.get("/faults/deliveries", summary="The delivery fault plan")
+    async def get_faults() -> Response:
+        return json_response(w.faults.to_json())
+
+    @r.put("/faults/deliveries", summary="Change the delivery fault plan (fields as in GET; unknown -> 400)")
+    async def put_faults(body: Annotated[dict[str, Any], Body(examples=[{"Duplicate": 0.1, "Batch": 1}])]) -> Response:
+        w.faults.update(body)
+        return json_response(w.faults.to_json())
+
+    return r

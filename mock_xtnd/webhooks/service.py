@@ -1,0 +1,384 @@
+"""Webhooks, XTND's way: domain events -> durable outbox -> parallel signed POSTs with retries on the injected clock.
+
+Delivery semantics are the ASP.NET WebHooks sender's defaults (configurable): 3 attempts in all (at once, then 1
+and 4 minutes later); the same Id on every attempt with Attempt counting up, each attempt re-signed; 2xx =
+delivered; 410 = stop; any other status, a refused connection or a timeout = retry; several senders in parallel,
+so no ordering guarantee and possible duplicates. Exhausted deliveries are dead-lettered and can be redelivered.
+
+The sender is aiohttp, not httpx: httpx's async pool collapses under concurrency (shared/performance-notes.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from ..domain.clock import iso_ms
+from ..domain.errors import DomainError, FieldError, not_found
+from ..domain.events import ACTIONS, DomainEvent
+from ..faults.deliveries import DeliveryFaults
+from .outbox import DEAD, DELIVERED, GONE, PENDING, Attempt, Delivery
+from .signing import SIGNATURE_HEADER, sign
+from .subscriptions import Subscription
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from ..runtime import Runtime
+
+FLUSH_EVERY_S = 0.05
+
+
+class Webhooks:
+    """A runtime Part and the backend's ChangeSink."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.settings = rt.settings.delivery
+        self.faults = DeliveryFaults(rt.settings.seed, rt.settings.delivery_faults.model_copy())
+        self.subscriptions: dict[str, Subscription] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        self._due: list[tuple[int, int, str]] = []
+        self._seq = 0
+        self._staged: list[Delivery] = []
+        self._dirty: dict[str, Delivery] = {}
+        self._queue: asyncio.Queue[str] | None = None
+        self._in_flight = 0
+        self._wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._restore()
+        rt.backend.sinks.append(self)
+        rt.backend.after_commit.append(self._after_commit)
+
+    # ------------------------------------------------------------------ state
+    def _config_subscriptions(self) -> dict[str, Subscription]:
+        return {s.name: Subscription.from_settings(s) for s in self.rt.settings.subscriptions}
+
+    def _restore(self) -> None:
+        loaded = self.rt.loaded_records
+        if "subscription" in loaded or "delivery" in loaded or self.rt.store is not None and loaded:
+            for _key, rec in loaded.get("subscription", []):
+                sub = Subscription(rec["Name"], rec["CallbackUrl"], rec["Secret"], list(rec["Triggers"]),
+                                   rec.get("TechContactEmail", ""), list(rec.get("WarehouseFilter", [])),
+                                   bool(rec.get("Active", True)))
+                self.subscriptions[sub.name] = sub
+            for _key, rec in loaded.get("delivery", []):
+                d = Delivery.from_record(rec)
+                self.deliveries[d.id] = d
+                if d.status == PENDING:
+                    self._push(d)
+        else:
+            self.subscriptions = self._config_subscriptions()
+            if self.rt.store is not None:
+                self.rt.store.write([("subscription", s.name, s) for s in self.subscriptions.values()], self.rt.meta())
+
+    def reset(self) -> list[tuple[str, str, Any]]:
+        self.subscriptions = self._config_subscriptions()
+        self.deliveries.clear()
+        self._due.clear()
+        self._dirty.clear()
+        self._staged.clear()
+        self.faults = DeliveryFaults(self.rt.settings.seed, self.rt.settings.delivery_faults.model_copy())
+        return [("subscription", s.name, s) for s in self.subscriptions.values()]
+
+    def _push(self, d: Delivery) -> None:
+        self._seq += 1
+        heapq.heappush(self._due, (d.next_attempt_at, self._seq, d.id))
+
+    def next_due(self) -> int | None:
+        while self._due:
+            due, _, did = self._due[0]
+            d = self.deliveries.get(did)
+            if d is None or d.status != PENDING or d.next_attempt_at != due:
+                heapq.heappop(self._due)
+                continue
+            return due
+        return None
+
+    # ------------------------------------------------------------------ fan-out (ChangeSink)
+    def on_change(self, touched: dict[tuple[str, str], Any], events: list[DomainEvent]) -> list[tuple[str, str, Any]]:
+        """Every event -> one notification per active subscription that wants it (warehouse filter; events
+        without a warehouse pass). Staged now, persisted in the caller's transaction, queued after commit."""
+        if not events or not self.subscriptions:
+            return []
+        per_sub: dict[str, list[dict[str, Any]]] = {}
+        for ev in events:
+            for sub in self.subscriptions.values():
+                if sub.wants(ev.action, ev.warehouse_number):
+                    per_sub.setdefault(sub.name, []).append({"Action": ev.action, "Details": ev.details})
+        out: list[tuple[str, str, Any]] = []
+        batch = self.faults.plan.batch
+        now = self.rt.clock.now_ms()
+        for name, notes in per_sub.items():
+            sub = self.subscriptions[name]
+            for i in range(0, len(notes), batch):
+                d = self._new_delivery(sub, notes[i : i + batch], now)
+                self._staged.append(d)
+                out.append(("delivery", d.id, d))
+        return out
+
+    def _new_delivery(self, sub: Subscription, notes: list[dict[str, Any]], now: int, forged: str | None = None) -> Delivery:
+        ids = self.rt.ids
+        did = ids.hex32("delivery")
+        d = Delivery(did, ids.guid("notification"), sub.name, sub.callback_url, notes, now, now, forged=forged)
+        if forged is None:
+            d.next_attempt_at = now + self.faults.extra_delay_ms(did, 1)
+        return d
+
+    def _after_commit(self, events: list[DomainEvent]) -> None:
+        staged, self._staged = self._staged, []
+        for d in staged:
+            self.deliveries[d.id] = d
+            self._push(d)
+        if staged:
+            self.poke()
+
+    def poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    # ------------------------------------------------------------------ dispatch
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._wake = asyncio.Event()
+        connector = aiohttp.TCPConnector(limit=self.settings.senders, limit_per_host=self.settings.senders)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(
+            total=self.settings.timeout_seconds))
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._sender()) for _ in range(self.settings.senders)]
+        self._tasks.append(loop.create_task(self._pump()))
+        self._flush_task = loop.create_task(self._flusher())
+        self.poke()
+
+    async def stop(self) -> None:
+        tasks = self._tasks + ([self._flush_task] if self._flush_task else [])
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks, self._flush_task = [], None
+        self.flush()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _move_due(self) -> int:
+        assert self._queue is not None
+        now = self.rt.clock.now_ms()
+        moved = 0
+        while (due := self.next_due()) is not None and due <= now:
+            _, _, did = heapq.heappop(self._due)
+            self._in_flight += 1
+            self._queue.put_nowait(did)
+            moved += 1
+        return moved
+
+    async def _pump(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._move_due()
+            due = self.next_due()
+            if self.rt.clock.is_virtual or due is None:
+                timeout = None
+            else:
+                timeout = max(0.0, (due - self.rt.clock.now_ms()) / 1000)
+            self._wake.clear()
+            if timeout is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(timeout, 1.0))
+
+    async def drain_due(self) -> None:
+        """Send every attempt due now and wait until they have finished (virtual clock)."""
+        assert self._queue is not None
+        while True:
+            self._move_due()
+            if self._in_flight == 0:
+                break
+            await self._queue.join()
+        self.flush()
+
+    async def _sender(self) -> None:
+        assert self._queue is not None
+        while True:
+            did = await self._queue.get()
+            try:
+                d = self.deliveries.get(did)
+                if d is not None and d.status == PENDING:
+                    await self._attempt(d)
+            except Exception as e:  # a sender must never die: record and go on
+                self.rt.log_error(f"delivery {did} failed unexpectedly: {e!r}")
+            finally:
+                self._in_flight -= 1
+                self._queue.task_done()
+
+    async def _post(self, url: str, body: bytes, signature: str | None) -> tuple[int | None, str | None, float]:
+        assert self._session is not None
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "mock-xtnd-webhooks"}
+        if signature is not None:
+            headers[SIGNATURE_HEADER] = signature
+        started = time.perf_counter()
+        try:
+            async with self._session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                return resp.status, None, (time.perf_counter() - started) * 1000
+        except TimeoutError:
+            return None, "timeout", (time.perf_counter() - started) * 1000
+        except aiohttp.ClientConnectorError:
+            return None, "refused", (time.perf_counter() - started) * 1000
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            return None, "reset", (time.perf_counter() - started) * 1000
+        except aiohttp.ClientError as e:
+            return None, type(e).__name__, (time.perf_counter() - started) * 1000
+
+    async def _attempt(self, d: Delivery) -> None:
+        sub = self.subscriptions.get(d.subscription)
+        number = d.attempt_count + 1
+        now = self.rt.clock.now_ms()
+        if sub is None:
+            d.attempts.append(Attempt(number, now, None, "subscription removed", 0.0))
+            d.status = DEAD
+            self._dirty[d.id] = d
+            return
+        body = d.body(number)
+        plan = self.faults.for_attempt(d.id, number) if d.forged is None else None
+        fault: str | None = None
+        if d.forged == "missing":
+            signature: str | None = None
+        elif d.forged == "bad" or (plan is not None and plan.tamper):
+            signature = sign(sub.secret + "\x00tampered", body)
+            fault = None if d.forged else "tampered-signature"
+        else:
+            signature = sign(sub.secret, body)
+        if plan is not None and plan.drop:
+            status, error, latency = None, "dropped", 0.0
+            fault = "drop"
+        else:
+            status, error, latency = await self._post(d.url, body, signature)
+            if plan is not None and plan.duplicate:
+                dup = await self._post(d.url, body, signature)
+                self._journal(d, number, now, dup, "duplicate", d.status)
+        d.attempts.append(Attempt(number, now, status, error, round(latency, 3), fault))
+        if d.forged is not None:
+            d.status = DELIVERED if status is not None and 200 <= status < 300 else DEAD
+        elif status is not None and 200 <= status < 300:
+            d.status = DELIVERED
+        elif status == 410:
+            d.status = GONE
+        elif number < self._max_attempts(d):
+            delays = self.settings.retry_delays_seconds
+            delay = delays[(number - 1) % (1 + len(delays))] if (number - 1) % (1 + len(delays)) < len(delays) else 0
+            d.next_attempt_at = self.rt.clock.now_ms() + int(delay * 1000) + self.faults.extra_delay_ms(d.id, number + 1)
+            self._push(d)
+        else:
+            d.status = DEAD
+        outcome = {DELIVERED: "delivered", GONE: "gone", DEAD: "dead"}.get(d.status, "retry")
+        self._journal(d, number, now, (status, error, latency), fault, outcome)
+        self._dirty[d.id] = d
+        if len(self._dirty) >= 500:
+            self.flush()
+
+    def _max_attempts(self, d: Delivery) -> int:
+        """The budget: 1 + one per retry delay, renewed by each redelivery by hand."""
+        return (1 + len(self.settings.retry_delays_seconds)) * (1 + d.redeliveries)
+
+    def _journal(self, d: Delivery, number: int, at: int, result: tuple[int | None, str | None, float],
+                 fault: str | None, outcome: str) -> None:
+        status, error, latency = result
+        self.rt.journal.append({
+            "Kind": "delivery", "Time": iso_ms(at), "DeliveryId": d.id, "NotificationId": d.notification_id,
+            "Subscription": d.subscription, "Url": d.url, "Attempt": number, "Notifications": d.notifications,
+            "Status": status, "Error": error, "LatencyMs": round(latency, 3), "Outcome": outcome, "Fault": fault,
+            "Forged": d.forged is not None,
+        })
+
+    # ------------------------------------------------------------------ persistence of outcomes
+    def flush(self) -> None:
+        """Persist attempt outcomes. Group-committed: a crash before a flush only means a delivered hook is sent
+        again after restart (at-least-once), never that a pending one is lost."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        if self.rt.store is not None:
+            self.rt.store.write([("delivery", d.id, d) for d in dirty.values()], self.rt.meta())
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            try:
+                self.flush()
+            except Exception as e:
+                self.rt.log_error(f"outbox flush failed: {e!r}")
+
+    # ------------------------------------------------------------------ admin
+    def redeliver(self, did: str) -> Delivery:
+        d = self.deliveries.get(did)
+        if d is None:
+            raise not_found("Delivery", did, "id")
+        if d.status == PENDING:
+            raise DomainError(409, f"Delivery {did} is still pending.", [FieldError("id", "Pending.")])
+        if d.forged is not None:
+            raise DomainError(409, "A forged delivery is never redelivered.", [FieldError("id", "Forged.")])
+        d.status = PENDING
+        d.next_attempt_at = self.rt.clock.now_ms()
+        d.redeliveries += 1
+        self._dirty[d.id] = d
+        self.flush()
+        self._push(d)
+        self.poke()
+        return d
+
+    def forge(self, action: str, details: dict[str, Any], signature: str, subscription: str | None) -> list[Delivery]:
+        if action not in ACTIONS:
+            raise DomainError(400, f"Unknown action {action!r}.", [FieldError("Action", "Unknown action.")])
+        if signature not in ("bad", "missing"):
+            raise DomainError(400, "Signature must be 'bad' or 'missing'.", [FieldError("Signature", "bad|missing")])
+        subs = [self.subscriptions[subscription]] if subscription else [s for s in self.subscriptions.values() if s.active]
+        if subscription and subscription not in self.subscriptions:
+            raise not_found("Subscription", subscription, "Subscription")
+        out = []
+        now = self.rt.clock.now_ms()
+        for sub in subs:
+            d = self._new_delivery(sub, [{"Action": action, "Details": details}], now, forged=signature)
+            self.deliveries[d.id] = d
+            self._dirty[d.id] = d
+            self._push(d)
+            out.append(d)
+        self.flush()
+        self.poke()
+        return out
+
+    def delivery_json(self, d: Delivery) -> dict[str, Any]:
+        return {
+            "Id": d.id, "NotificationId": d.notification_id, "Subscription": d.subscription, "Url": d.url,
+            "Actions": d.actions(), "Notifications": d.notifications, "Status": d.status,
+            "Forged": d.forged is not None, "CreatedAt": iso_ms(d.created_at),
+            "NextAttemptAt": iso_ms(d.next_attempt_at) if d.status == PENDING else None,
+            "Attempts": [{"Attempt": a.attempt, "Time": iso_ms(a.at_ms), "Status": a.status, "Error": a.error,
+                          "LatencyMs": a.latency_ms, "Fault": a.fault} for a in d.attempts],
+        }
+
+    def query(self, status: str | None, action: str | None, subscription: str | None) -> Iterable[Delivery]:
+        for d in self.deliveries.values():
+            if status and d.status != status:
+                continue
+            if action and action not in d.actions():
+                continue
+            if subscription and d.subscription != subscription:
+                continue
+            yield d
+
+    def admin_routers(self) -> list[APIRouter]:
+        from .admin import router
+
+        return [router(self)]

@@ -1,0 +1,90 @@
+"""``reference-sync run``: the webshop-side XTND integration as a service.
+
+Configured by the same environment variables the contract harness sets (``XTND_API_URL``, ``XTND_CLIENT_ID``,
+``XTND_CLIENT_SECRET``, ``XTND_WEBHOOK_SECRET``, ``XTND_WEBHOOK_PORT``, ``XTND_WEBHOOKS=off``), or by flags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+
+import click
+import uvicorn
+
+from .app import build_service, create_app
+from .config import SyncConfig
+
+log = logging.getLogger("reference_sync")
+
+
+@click.group()
+def main() -> None:
+    """A small, correct webshop-side XTND integration."""
+
+
+@main.command()
+@click.option("--api-url", envvar="XTND_API_URL", required=True, help="XTND API root, ending in /api.")
+@click.option("--client-id", envvar="XTND_CLIENT_ID", required=True)
+@click.option("--client-secret", envvar="XTND_CLIENT_SECRET", required=True)
+@click.option("--webhook-secret", envvar="XTND_WEBHOOK_SECRET", help="Secret of the hook subscription.")
+@click.option("--port", envvar="XTND_WEBHOOK_PORT", type=int, default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--webhooks/--no-webhooks",
+    envvar="XTND_WEBHOOKS",
+    default=True,
+    show_default=True,
+    help="Off (XTND_WEBHOOKS=off): the documented fallback, changedSince polling.",
+)
+@click.option("--db", "db_path", envvar="XTND_SYNC_DB", help="SQLite file. Default: a new temporary file.")
+@click.option(
+    "--balance-window", type=float, default=0.3, show_default=True, help="Coalescing window, seconds."
+)
+@click.option(
+    "--reconcile-interval", type=float, default=60.0, show_default=True, help="Seconds, with webhooks."
+)
+@click.option(
+    "--poll-interval", type=float, default=5.0, show_default=True, help="Seconds, without webhooks."
+)
+@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option("--products/--no-products", "sync_products", default=False, show_default=True)
+@click.option("--customers/--no-customers", "sync_customers", default=False, show_default=True)
+@click.option("--prices/--no-prices", "sync_prices", default=False, show_default=True)
+@click.option(
+    "--customer-number", envvar="XTND_SHOP_CUSTOMER", help="Order as this customer (default: first listed)."
+)
+@click.option("--delivery-method", help="DeliveryMethod on orders (default: XTND's).")
+@click.option("--currency", default="SEK", show_default=True)
+@click.option("--order-prefix", help="ExternalOrderNumber prefix (default: WEB-<random per database>).")
+@click.option("--log-level", default="INFO", show_default=True)
+def run(db_path: str | None, log_level: str, **options: object) -> None:
+    """Serve the webhook receiver, probe and shop endpoints, and run the sync worker."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if db_path is None:
+        fd, db_path = tempfile.mkstemp(prefix="reference-sync-", suffix=".db")
+        os.close(fd)
+    config = SyncConfig(db_path=db_path, **options)  # type: ignore[arg-type]
+    if config.webhooks and not config.webhook_secret:
+        raise click.UsageError("webhooks are on but no XTND_WEBHOOK_SECRET / --webhook-secret is set")
+    log.info(
+        "reference-sync on %s:%d, api %s, webhooks %s, db %s",
+        config.host,
+        config.port,
+        config.api_url,
+        "on" if config.webhooks else "off",
+        config.db_path,
+    )
+    app = create_app(build_service(config))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=config.host, port=config.port, log_level="warning", lifespan="on", access_log=False
+        )
+    )
+    asyncio.run(server.serve())
+
+
+if __name__ == "__main__":
+    main()
