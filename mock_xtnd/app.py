@@ -78,10 +78,13 @@ def _trace(request: Request) -> str:
 
 
 def _install_parts(rt: Runtime) -> None:
+    from .faults.api import ApiFaults
     from .webhooks.service import Webhooks
 
     rt.webhooks = Webhooks(rt)
     rt.add_part(rt.webhooks)
+    rt.faults = ApiFaults(rt)
+    rt.add_part(rt.faults)
 
 
 def _custom_openapi(app: FastAPI) -> dict[str, Any]:

@@ -116,7 +116,23 @@ class Settings(_Strict):
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     delivery_faults: DeliveryFaultSettings = Field(default_factory=DeliveryFaultSettings)
+    api_faults: list[dict[str, Any]] = Field(default_factory=list)
     simulate: bool = False
+
+
+    @field_validator("api_faults")
+    @classmethod
+    def _api_faults(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from .faults.api import FaultSpec
+
+        for i, spec in enumerate(v):
+            try:
+                FaultSpec.model_validate(spec)
+            except ValidationError as e:
+                first = e.errors()[0]
+                where = ".".join(str(x) for x in first["loc"])
+                raise ValueError(f"api_faults[{i}].{where}: {first['msg']}") from None
+        return v
 
 
 class ConfigError(Exception):

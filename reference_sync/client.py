@@ -175,13 +175,15 @@ class XtndClient:
                 renewed_token = True
                 self._forget_token(token)
                 continue
-            if error.kind is ErrorKind.THROTTLED and throttled_waits < self.policy.throttled_waits:
-                throttled_waits += 1
+            if error.kind is ErrorKind.THROTTLED:
                 wait = error.retry_after if error.retry_after is not None else self.policy.default_retry_after
                 # A 429 closes its rate group; a 503 says the whole service is busy, so it closes every group.
+                # Either way for every task, not just this one, and even if this caller gives up now.
                 self.pacer.throttled(group if error.status == 429 else None, wait)
-                log.info("%s %s throttled (%s): waiting %.1fs", method, path, error.status, wait)
-                continue  # pacer.acquire() does the waiting, for every caller in the group
+                if throttled_waits < self.policy.throttled_waits:
+                    throttled_waits += 1
+                    log.info("%s %s throttled (%s): waiting %.1fs", method, path, error.status, wait)
+                    continue  # pacer.acquire() does the waiting
             if error.kind is ErrorKind.INTERNAL:
                 internal_failures += 1
                 if internal_failures < self.policy.internal_attempts:

@@ -118,10 +118,16 @@ class JudgeContext:
             items.sort(key=lambda h: (h.time, h.delivery.seq))
         return index
 
+    @cached_property
+    def _hook_times_by_product(self) -> Mapping[str, list[float]]:
+        return {product: [h.time for h in items] for product, items in self.hooks_by_product.items()}
+
     def hooks_for_product(self, product: str, start: float, end: float) -> list[HookItem]:
         """Hook notifications about ``product`` sent in ``[start, end]``."""
-        items = self.hooks_by_product.get(product, [])
-        times = [h.time for h in items]
+        items = self.hooks_by_product.get(product)
+        if not items:
+            return []
+        times = self._hook_times_by_product[product]
         return items[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
 
     @cached_property

@@ -12,8 +12,10 @@ holds, checked in this order:
   ago (a client that queues triggers under throttling still follows them, just late);
 - ``order``: the client created an order with P within ``window`` seconds either side (checking stock before
   or after taking an order), or a hook about one of its orders with P came within ``window`` before;
-- ``change-list``: a good ``changedSince`` read of ProductAvailability or Products came within ``window``
-  before (the journal does not record answers, so the judge trusts the list named P).
+- ``change-list``: a good ``changedSince`` read of ProductAvailability or Products came at most
+  ``change_list_follow`` seconds before ("list with change date, then fetch record by record"; the journal does
+  not record answers, so the judge trusts that the list named P; the short delay keeps a poller that also
+  reconciles from hiding behind its own change lists).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class FetchExplainer:
         actions: Collection[str] = DEFAULT_TRIGGER_ACTIONS,
         include_forged: bool = True,
         allow_first_read: bool = True,
-        trust_change_lists: bool = True,
+        change_list_follow: float = 5.0,
     ) -> None:
         self.ctx = ctx
         self.window = window
@@ -62,7 +64,7 @@ class FetchExplainer:
         self.actions = frozenset(actions)
         self.include_forged = include_forged
         self.allow_first_read = allow_first_read
-        self.trust_change_lists = trust_change_lists
+        self.change_list_follow = change_list_follow
         self.last_ok: dict[str, ApiCall] = {}
         self.last_failed: dict[str, ApiCall] = {}
 
@@ -143,11 +145,11 @@ class FetchExplainer:
             if t - self.window <= hook.time <= t and (self.include_forged or not hook.forged):
                 return Reason("order", f"order hook #{hook.delivery.seq}", hook.delivery)
 
-        if self.trust_change_lists:
+        if self.change_list_follow > 0:
             i = bisect.bisect_right(self._change_list_times, t) - 1
             if (
                 i >= 0
-                and self._change_lists[i].time >= t - self.window
+                and self._change_lists[i].time >= t - self.change_list_follow
                 and self._change_lists[i].seq < call.seq
             ):
                 listed = self._change_lists[i]

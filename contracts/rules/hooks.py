@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import ClassVar
@@ -20,10 +21,35 @@ def _first_received(attempts: list[Delivery]) -> Delivery | None:
 
 
 def _group_attempts(deliveries: Iterable[Delivery]) -> dict[str, list[Delivery]]:
+    """Attempts of one notification: the same envelope ``Id``, or the same ``NotificationId`` (a duplicate
+    sent under another Id is still the same news; a receiver may deduplicate it)."""
     groups: dict[str, list[Delivery]] = defaultdict(list)
+    by_notification: dict[str, str] = {}
     for delivery in deliveries:
-        groups[delivery.delivery_id].append(delivery)
+        key = delivery.delivery_id
+        if delivery.notification_id is not None:
+            key = by_notification.setdefault(delivery.notification_id, key)
+        groups[key].append(delivery)
     return groups
+
+
+def _between(calls: list[ApiCall], start: float, end: float) -> list[ApiCall]:
+    """Calls (sorted by time) that arrived in ``[start, end]``."""
+    lo = bisect.bisect_left(calls, start, key=_arrival)
+    return calls[lo : bisect.bisect_right(calls, end, lo=lo, key=_arrival)]
+
+
+def _arrival(call: ApiCall) -> float:
+    return call.time
+
+
+def _covers_balance(call: ApiCall, hook_time: float, warehouse: str | None) -> bool:
+    """A fetch naming the product (or a list read) covering the warehouse, asking for changes since no later
+    than the hook."""
+    if not warehouse_covered(call.warehouses, warehouse):
+        return False
+    since = try_parse_time(call.changed_since) if call.changed_since else None
+    return since is None or since <= hook_time
 
 
 class HooksAreTriggersParams(RuleParams):
@@ -56,7 +82,7 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
         by_product: dict[str, list[ApiCall]] = defaultdict(list)
         lists: list[ApiCall] = []
         by_order: dict[str, list[ApiCall]] = defaultdict(list)
-        for call in ctx.calls:
+        for call in sorted(ctx.calls, key=lambda c: (c.time, c.seq)):
             if call.is_availability:
                 if call.product_numbers:
                     for product in call.product_numbers:
@@ -78,26 +104,19 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
             deadline = delivered.time + p.window_seconds
             for note in delivered.notifications:
                 if note.action in p.balance_actions and note.product is not None:
-                    product, warehouse = note.product, note.warehouse
-
-                    def matches(c: ApiCall, t: float = t, warehouse: str | None = warehouse) -> bool:
-                        if not warehouse_covered(c.warehouses, warehouse):
-                            return False
-                        since = try_parse_time(c.changed_since) if c.changed_since else None
-                        return since is None or since <= t
-
-                    candidates = by_product.get(product, []) + lists
-                    what = f"a ProductAvailability fetch of {product}"
+                    pools = [by_product.get(note.product, []), lists]
+                    what = f"a ProductAvailability fetch of {note.product}"
                 elif note.action in p.order_actions and note.order is not None and ctx.is_own_order(note):
-                    candidates = by_order.get(note.order, [])
+                    pools = [by_order.get(note.order, [])]
                     what = f"GET CustomerOrders/{note.order}"
-
-                    def matches(c: ApiCall, t: float = t, warehouse: str | None = None) -> bool:
-                        return True
                 else:
                     continue
                 expected += 1
-                if any(t <= c.time <= deadline and matches(c) for c in candidates):
+                if any(
+                    what.startswith("GET") or _covers_balance(c, t, note.warehouse)
+                    for pool in pools
+                    for c in _between(pool, t, deadline)
+                ):
                     followed += 1
                     continue
                 if deadline > ctx.end_time:
@@ -107,7 +126,9 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
                         f"hook #{delivered.seq} ({note.describe()}) was acknowledged but not followed by {what} "
                         f"within {p.window_seconds:g} s",
                         (delivered,),
-                        self._nearest(candidates, delivered.time, note.warehouse, what),
+                        self._nearest(
+                            [c for pool in pools for c in pool], delivered.time, note.warehouse, what
+                        ),
                     )
                 )
         if expected == 0:

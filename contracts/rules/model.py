@@ -89,7 +89,7 @@ def _normalise_query(raw: Any) -> dict[str, tuple[str, ...]]:
 
 
 def query_string(query: Mapping[str, Iterable[str]]) -> str:
-    parts = [f"{name}={quote(value, safe='')}" for name, values in query.items() for value in values]
+    parts = [f"{name}={quote(value, safe=':,@')}" for name, values in query.items() for value in values]
     return "&".join(parts)
 
 
@@ -248,7 +248,7 @@ class ApiCall:
             answer.append(self.error_type)
         if self.retry_after is not None:
             answer.append(f"Retry-After {self.retry_after:g}")
-        if self.total_pages is not None and self.is_listing:
+        if self.total_pages is not None and self.total_pages > 1 and self.is_listing:
             answer.append(f"TotalPages {self.total_pages}")
         if self.fault:
             answer.append(f"fault {self.fault}")

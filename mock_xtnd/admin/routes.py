@@ -34,9 +34,9 @@ class Advance(_Body):
     Seconds: float = Field(ge=0, le=365 * 86400)
 
 
-def state_view(rt: Runtime) -> dict[str, Any]:
+def state_view(rt: Runtime, include_products: bool = False) -> dict[str, Any]:
     st = rt.backend.state
-    return {
+    view = {
         "Now": iso_ms(rt.clock.now_ms()),
         "Balances": [
             {"ProductNumber": s.product_number, "WarehouseNumber": s.warehouse_number, "OnHand": s.on_hand,
@@ -48,6 +48,9 @@ def state_view(rt: Runtime) -> dict[str, Any]:
             for o in sorted(st.orders.values(), key=lambda o: int(o.number) if o.number.isdigit() else 0)
         ],
     }
+    if include_products:
+        view["Products"] = [{"ProductNumber": p.number, "Status": p.status} for p in st.products.values()]
+    return view
 
 
 def router(rt: Runtime) -> APIRouter:
@@ -60,8 +63,8 @@ def router(rt: Runtime) -> APIRouter:
         return json_response({"Reset": True, "Now": iso_ms(rt.clock.now_ms())})
 
     @r.get("/state", summary="The truth: balances per product x warehouse, orders with status")
-    async def state() -> Response:
-        return json_response(state_view(rt))
+    async def state(include: Annotated[str | None, Query(pattern="^products$")] = None) -> Response:
+        return json_response(state_view(rt, include_products=include == "products"))
 
     @r.post("/stock", summary="Back-office stock move: {ProductNumber, WarehouseNumber, Delta} or {..., OnHand}")
     async def stock(body: StockMove) -> Response:

@@ -231,7 +231,8 @@ class XtndPipeline:
             # 4. injected faults (API fault plans), then 5. the endpoint
             faults = rt.faults
             if faults is not None and client_id is not None:
-                handled = await faults.apply(inner_scope, ctx, record, self._replay(body, receive), send_wrapper, self.app)
+                handled = await faults.apply(
+                    inner_scope, ctx, record, self._replay(body, receive), send_wrapper, self.app, send)
                 if handled:
                     return
             try:
@@ -247,9 +248,11 @@ class XtndPipeline:
             if route.resource == "Token" and ctx.client_id:
                 record["ClientId"] = ctx.client_id
         finally:
-            status = status_holder["status"]
+            status = record["Status"] or status_holder["status"]  # a commit-then-drop keeps what was committed
+            if record["Fault"] in ("drop", "truncate") or (record["Fault"] is None and not status_holder["status"]):
+                status = status if record["Fault"] == "truncate" else 0  # 0: no complete answer reached the client
             record["Status"] = status
-            if status >= 400 or status == 0:
+            if status >= 400 or (status == 0 and record["Fault"] is None):
                 record["ErrorType"] = {401: "Unauthorized", 429: "Throttled", 503: "Throttled"}.get(
                     status, "Internal" if status >= 500 or status == 0 else "Validation")
             if record["RetryAfter"] is None:

@@ -488,6 +488,8 @@ class Backend:
             raise unprocessable(f"Price list {price_list!r} does not exist.", ("PriceList", "Unknown price list."))
         now = self.now()
         number = str(self.ids.next("customer", start=10001))
+        while number in self.state.customers:  # the seeded customers hold the first numbers: never reuse one
+            number = str(self.ids.next("customer", start=10001))
         fallback = Address(data.name, "", "", "", "SE")
         customer = Customer(
             number=number,

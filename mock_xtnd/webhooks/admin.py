@@ -24,7 +24,9 @@ def router(w: Webhooks) -> APIRouter:
 
     def persist(name: str) -> None:
         if w.rt.store is not None:
-            w.rt.store.write([("subscription", name, w.subscriptions.get(name))], w.rt.meta())
+            sub = w.subscriptions.get(name)
+            # a dict, not the dataclass: the store would encode a dataclass with its snake_case field names
+            w.rt.store.write([("subscription", name, sub.to_record() if sub is not None else None)], w.rt.meta())
 
     @r.get("/webhooks", summary="Subscriptions (secrets masked)")
     async def list_subscriptions() -> Response:

@@ -66,9 +66,7 @@ class Webhooks:
         loaded = self.rt.loaded_records
         if "subscription" in loaded or "delivery" in loaded or self.rt.store is not None and loaded:
             for _key, rec in loaded.get("subscription", []):
-                sub = Subscription(rec["Name"], rec["CallbackUrl"], rec["Secret"], list(rec["Triggers"]),
-                                   rec.get("TechContactEmail", ""), list(rec.get("WarehouseFilter", [])),
-                                   bool(rec.get("Active", True)))
+                sub = Subscription.from_record(rec)
                 self.subscriptions[sub.name] = sub
             for _key, rec in loaded.get("delivery", []):
                 d = Delivery.from_record(rec)
@@ -78,7 +76,8 @@ class Webhooks:
         else:
             self.subscriptions = self._config_subscriptions()
             if self.rt.store is not None:
-                self.rt.store.write([("subscription", s.name, s) for s in self.subscriptions.values()], self.rt.meta())
+                self.rt.store.write([("subscription", s.name, s.to_record()) for s in self.subscriptions.values()],
+                                    self.rt.meta())
 
     def reset(self) -> list[tuple[str, str, Any]]:
         self.subscriptions = self._config_subscriptions()
@@ -87,7 +86,7 @@ class Webhooks:
         self._dirty.clear()
         self._staged.clear()
         self.faults = DeliveryFaults(self.rt.settings.seed, self.rt.settings.delivery_faults.model_copy())
-        return [("subscription", s.name, s) for s in self.subscriptions.values()]
+        return [("subscription", s.name, s.to_record()) for s in self.subscriptions.values()]
 
     def _push(self, d: Delivery) -> None:
         self._seq += 1
@@ -264,9 +263,9 @@ class Webhooks:
             status, error, latency = None, "dropped", 0.0
             fault = "drop"
         else:
-            status, error, latency = await self._post(d.url, body, signature)
+            status, error, latency = await self._post(sub.callback_url, body, signature)
             if plan is not None and plan.duplicate:
-                dup = await self._post(d.url, body, signature)
+                dup = await self._post(sub.callback_url, body, signature)
                 self._journal(d, number, now, dup, "duplicate", d.status)
         d.attempts.append(Attempt(number, now, status, error, round(latency, 3), fault))
         if d.forged is not None:
@@ -343,9 +342,9 @@ class Webhooks:
             raise DomainError(400, f"Unknown action {action!r}.", [FieldError("Action", "Unknown action.")])
         if signature not in ("bad", "missing"):
             raise DomainError(400, "Signature must be 'bad' or 'missing'.", [FieldError("Signature", "bad|missing")])
-        subs = [self.subscriptions[subscription]] if subscription else [s for s in self.subscriptions.values() if s.active]
         if subscription and subscription not in self.subscriptions:
             raise not_found("Subscription", subscription, "Subscription")
+        subs = [self.subscriptions[subscription]] if subscription else [s for s in self.subscriptions.values() if s.active]
         out = []
         now = self.rt.clock.now_ms()
         for sub in subs:

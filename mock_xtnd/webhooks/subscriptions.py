@@ -62,4 +62,15 @@ class Subscription:
         return cls.from_settings(s)
 
     def to_record(self) -> dict[str, Any]:
+        """The persisted form (PascalCase, secret kept). Persist this dict, never the dataclass itself."""
         return self.to_json(reveal_secret=True)
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Subscription:
+        """From ``to_record``; also reads the snake_case form an earlier build wrote (the bare dataclass)."""
+        if "Name" not in rec and "name" in rec:
+            return cls(rec["name"], rec["callback_url"], rec["secret"], list(rec["triggers"]),
+                       rec.get("tech_contact_email", ""), list(rec.get("warehouse_filter", [])),
+                       bool(rec.get("active", True)))
+        return cls(rec["Name"], rec["CallbackUrl"], rec["Secret"], list(rec["Triggers"]),
+                   rec.get("TechContactEmail", ""), list(rec.get("WarehouseFilter", [])), bool(rec.get("Active", True)))

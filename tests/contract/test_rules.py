@@ -64,7 +64,10 @@ def test_good_client_with_webhooks_off_passes() -> None:
     b.create_order(100.0, "EXT-9", [("P1", 1)], result_key="SO-9")
     b.availability(100.5, "P1")  # checking stock after taking an order is fine
     b.get_order(181.0, "SO-9")  # the change list named it
-    truth = {"Balances": [], "Orders": [{"OrderNumber": "SO-9", "ExternalOrderNumber": "EXT-9", "Status": "Created"}]}
+    truth = {
+        "Balances": [],
+        "Orders": [{"OrderNumber": "SO-9", "ExternalOrderNumber": "EXT-9", "Status": "Created"}],
+    }
     run = Run(b, truth, {"Balances": [], "Orders": [{"OrderNumber": "SO-9", "Status": "Created"}]}, False)
     report = judge(run.context())
     assert report.passed, report.to_text()
@@ -77,7 +80,7 @@ def test_good_client_with_webhooks_off_passes() -> None:
 
 def test_polling_every_10_seconds_fails_per_product_polling() -> None:
     run = good_client()
-    polls = [run.builder.availability(30.0 + 10 * i, "P1", "P2", "P3") for i in range(12)]
+    polls = [run.builder.availability(33.0 + 10 * i, "P1", "P2", "P3") for i in range(12)]
     report = only_fails(run, "no-per-product-polling")
     seqs = offending(report, "no-per-product-polling")
     assert {p["Seq"] for p in polls[4:]} <= seqs
@@ -106,7 +109,9 @@ def test_jittered_polling_is_not_periodic_but_over_budget_still_fails() -> None:
         at += gap
         run.builder.availability(at, "P1", "P2", "P3", "P4")
     report = only_fails(run, "no-per-product-polling")
-    assert all("steady interval" not in v.explanation for v in report.result("no-per-product-polling").violations)
+    assert all(
+        "steady interval" not in v.explanation for v in report.result("no-per-product-polling").violations
+    )
 
 
 def test_webhooks_off_client_polling_products_fails() -> None:
@@ -218,7 +223,7 @@ def test_hooks_taken_as_data_fail_hooks_are_triggers() -> None:
     hooks = [run.builder.balance_hook(200.0 + i, "P12", "1", 5 - i) for i in range(5)]
     report = only_fails(run, "hooks-are-triggers")
     assert offending(report, "hooks-are-triggers") == {h["Seq"] for h in hooks}
-    assert "never made a ProductAvailability fetch of P12" in report.to_text()
+    assert "nearest miss: #" in report.to_text() and "before the hook" in report.to_text()
 
 
 def test_fetch_for_another_warehouse_is_the_nearest_miss_of_an_unfollowed_hook() -> None:
@@ -240,9 +245,9 @@ def test_changed_since_read_after_a_hook_follows_it_but_not_one_starting_later()
     b.availability(12.0, changed_since=iso(b.t0 + 5))
     b.balance_hook(20.0, "B", "1", 3)
     b.availability(22.0, changed_since=iso(b.t0 + 21))  # a cursor after the hook cannot include its change
-    result = judge(Run(b, {}, None).context(), overrides={"hooks-are-triggers": {"min_followed_ratio": 1}}).result(
-        "hooks-are-triggers"
-    )
+    result = judge(
+        Run(b, {}, None).context(), overrides={"hooks-are-triggers": {"min_followed_ratio": 1}}
+    ).result("hooks-are-triggers")
     assert result.status == "failed"
     assert [v.explanation.split()[1] for v in result.violations] == ["#3"]
 
@@ -496,8 +501,8 @@ def test_fetch_explained_by_a_genuine_hook_after_a_forged_one_is_fine() -> None:
 
 def test_forged_value_in_the_probe_fails_verify_signatures_and_converges() -> None:
     run = good_client()
-    forged = run.builder.balance_hook(200.0, "P8", "1", 999, forged=True, status=401)
-    run.set_balance("P8", "1", 999)
+    forged = run.builder.balance_hook(200.0, "P8", "1", 998, forged=True, status=401)
+    run.set_balance("P8", "1", 998)
     run.set_balance("P8", "1", 4, in_probe=False)
     assert run.probe is not None
     report = judge(run.context())
@@ -512,8 +517,13 @@ def test_rate_limit_refusals_fail_within_rate_limits_but_injected_ones_do_not() 
     run = good_client()
     b = run.builder
     b.balance_hook(199.0, "P12", "1", 3)
-    refusals = [b.availability(200.0 + 0.01 * i, "P12", status=429, retry_after=1) for i in range(3)]
-    b.availability(202.0, "P12")
+    # three workers fetch at once; all are refused; each retries after Retry-After
+    refusals = [
+        b.availability(200.0 + 0.01 * i, p, status=429, retry_after=1)
+        for i, p in enumerate(("P12", "P11", "P10"))
+    ]
+    for p in ("P12", "P11", "P10"):
+        b.availability(202.0, p)
     report = only_fails(run, "within-rate-limits")
     assert offending(report, "within-rate-limits") == {r["Seq"] for r in refusals}
     assert "Standard" in report.result("within-rate-limits").message
@@ -543,10 +553,14 @@ def test_items_never_seen_may_be_absent_but_hooked_ones_and_own_orders_not() -> 
     run.probe["Balances"] = [
         r for r in run.probe["Balances"] if (r["ProductNumber"], r["WarehouseNumber"]) not in {("P12", "2")}
     ]
-    assert judge(run.context()).result("converges").status == "passed"  # P12@2: never told about it
+    # P12@2 was never named by a hook or a fetch, but the client read the full availability list at the start
+    result = judge(run.context()).result("converges")
+    assert result.status == "failed" and "full read #" in result.violations[0].explanation
+    overrides = {"converges": {"full_read_requires_all": False}}
+    assert judge(run.context(), overrides=overrides).result("converges").status == "passed"
     run.probe["Balances"] = [r for r in run.probe["Balances"] if r["ProductNumber"] != "P9"]
     run.probe["Orders"] = run.probe["Orders"][:1]
-    result = judge(run.context()).result("converges")
+    result = judge(run.context(), overrides=overrides).result("converges")
     assert result.status == "failed"
     text = " ".join(v.explanation for v in result.violations)
     assert "P9@2" in text and "hook #" in text and "order SO-2" in text

@@ -1,0 +1,536 @@
+"""The back office: what happens inside XTND without the webshop, so every one of the 18 webhook actions has a
+cause. ``mock-xtnd serve --simulate`` turns the recurring rounds on; the admin routes work either way.
+
+Who causes what (rates and delays in ``SimulationSettings``, chosen by the mock):
+
+=============================  ===========================================================================
+OrderCreated                   the webshop (API), or an order entered in XTND (phone/EDI) by a round
+OrderReserved / OrderPicked    every order's lifecycle, planned when its OrderCreated commits
+OrderCancelled                 a share of orders, cancelled by the back office before picking
+OrderDeliveryDataChanged       a share of orders get their expected delivery date moved
+CustomerInvoiceCreated         picking (Backend.pick_order)
+CustomerInvoiceChanged         a share of invoices change later (paid, reminded, credited)
+BalanceChanged                 purchases arriving, other channels shipping or selling, picking
+AvailableBalanceChanged        all of the above plus reservations (orders, other channels, storms)
+PurchasePartiallyDelivered /   purchase orders placed by a round arrive in one or two parts,
+PurchaseDelivered /            or are cancelled
+PurchaseCancelled
+ProductCreated / Changed       new articles; edits of name, description, weight, base price
+CustomerCreated / Changed      customers registered in XTND; edits of phone, e-mail, address
+OfferCreated / OfferChanged    quotations made, then edited or closed
+=============================  ===========================================================================
+
+Deterministic: every decision draws from ``rt.ids.rng(...)`` streams and every delay is a timer on
+``rt.scheduler`` read against ``rt.clock``, so one seed gives the same sequence under the virtual clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
+from functools import partial
+from typing import Any, Literal
+
+from faker import Faker
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from ..api.errors import json_response
+from ..api.render import customer_full, product_full
+from ..domain import backoffice as ops
+from ..domain.backend import OrderInput, OrderLineInput, fingerprint
+from ..domain.clock import iso_ms
+from ..domain.errors import DomainError, not_found
+from ..domain.events import DomainEvent
+from ..domain.models import Address, Offer, PurchaseOrder
+from ..domain.seed import ADJECTIVES, CUSTOMER_GROUPS, NOUNS, VARIANTS, org_number
+from ..runtime import Runtime
+from .config import SimulationSettings
+from .sampling import jittered, poisson
+
+TICK_TIMER = "backoffice-tick"
+
+
+class BackOffice:
+    """The Part that simulates XTND's back office (see the module docstring for who causes what)."""
+
+    def __init__(self, rt: Runtime, config: SimulationSettings | None = None) -> None:
+        self.rt = rt
+        self.config = config or getattr(rt.settings, "simulation", None) or SimulationSettings()
+        self.simulating = bool(rt.settings.simulate)
+        self.channel = ops.OtherChannel("backoffice")
+        self.channel.load(rt.loaded_records.get(ops.CHANNEL_RECORD_KIND, []))
+        self._planned: set[str] = set()  # orders whose lifecycle timers exist
+        self._faker: Faker | None = None
+        self._listening = False
+
+    # ------------------------------------------------------------------ Part protocol
+    def admin_routers(self) -> list[Any]:
+        return [router(self)]
+
+    async def start(self) -> None:
+        if self.simulating:
+            self._listen()
+            self._schedule_tick()
+            self._resume()
+
+    async def stop(self) -> None:
+        if self._listening:
+            self.rt.backend.after_commit.remove(self._on_commit)
+            self._listening = False
+
+    def reset(self) -> list[tuple[str, str, Any]]:
+        # the runtime has cleared the scheduler and replaced the state: forget plans, holds; tick again
+        self._planned.clear()
+        self.channel.clear()
+        if self.simulating:
+            self._schedule_tick()
+        return []
+
+    # ------------------------------------------------------------------ plumbing
+    def _listen(self) -> None:
+        if not self._listening:
+            self.rt.backend.after_commit.append(self._on_commit)
+            self._listening = True
+
+    def _on_commit(self, events: list[DomainEvent]) -> None:
+        for event in events:
+            if event.action == "OrderCreated":
+                self.plan_order(event.details["OrderNumber"])
+
+    def _at(self, delay_seconds: float, name: str, action: Callable[[], object]) -> None:
+        """Run ``action`` after a delay on the injected clock. A refusal (the webshop cancelled the order first,
+        the purchase was cancelled...) is the world moving on, not a failure."""
+
+        def run() -> None:
+            with contextlib.suppress(DomainError):
+                action()
+
+        self.rt.scheduler.call_at(self.rt.clock.now_ms() + max(0, round(delay_seconds * 1000)), name, run)
+        if not self.rt.clock.is_virtual:
+            self.rt.timeloop.poke()
+
+    def _schedule_tick(self) -> None:
+        def tick() -> None:
+            self._schedule_tick()  # first, so a failing round never stops the simulation
+            self.run_round()
+
+        self.rt.scheduler.call_at(self.rt.clock.now_ms() + round(self.config.tick_seconds * 1000), TICK_TIMER, tick)
+
+    def _resume(self) -> None:
+        """After a restart with --db the timers are gone: plan what was in flight again."""
+        b = self.rt.backend
+        for number, order in list(b.state.orders.items()):
+            if order.status in ("Created", "Reserved"):
+                self.plan_order(number)
+        rng = self.rt.ids.rng("sim/resume")
+        for po in list(b.state.purchases.values()):
+            if po.status in ops.PURCHASE_OPEN:
+                self._at(jittered(rng, self.config.purchase_lead_seconds, self.config.jitter), "purchase-arrives",
+                         partial(ops.receive_purchase, b, po.number))
+        for pn, wh in list(self.channel.held):
+            self._at(jittered(rng, self.config.channel_ship_after_seconds, self.config.jitter), "channel-ships",
+                     partial(self.channel.ship, b, pn, wh))
+
+    def faker(self, rng: random.Random) -> Faker:
+        if self._faker is None:
+            self._faker = Faker("sv_SE")
+        self._faker.seed_instance(rng.getrandbits(32))
+        return self._faker
+
+    # ------------------------------------------------------------------ order lifecycle
+    def plan_order(self, number: str) -> None:
+        """Plan one order's way through the warehouse: Reserved after ~reserve_after, Picked after ~pick_after;
+        a share cancelled before picking instead; a share with the expected delivery date moved."""
+        if number in self._planned:
+            return
+        order = self.rt.backend.state.orders.get(number)
+        if order is None or order.status not in ("Created", "Reserved"):
+            return
+        self._planned.add(number)
+        cfg, b = self.config, self.rt.backend
+        rng = self.rt.ids.rng("sim/order")
+        # delays count from creation, so orders resumed after a restart catch up
+        age = max(0.0, (b.now() - order.created_at) / 1000)
+        reserve_in = jittered(rng, cfg.reserve_after_seconds, cfg.jitter) - age
+        pick_in = max(jittered(rng, cfg.pick_after_seconds, cfg.jitter) - age, reserve_in + 0.001)
+        cancelled = rng.random() < cfg.cancel_share
+        date_moved = rng.random() < cfg.delivery_date_share
+        if order.status == "Created":
+            self._at(reserve_in, "order-reserve", lambda: self._reserve(number))
+        if date_moved:
+            days = rng.randint(1, 5)
+            self._at(reserve_in + rng.uniform(0.1, 0.9) * (pick_in - reserve_in), "order-delivery-date",
+                     lambda: self._move_date(number, days))
+        if cancelled:
+            self._at(reserve_in + rng.uniform(0.05, 0.95) * (pick_in - reserve_in), "order-cancel",
+                     lambda: self._cancel(number))
+        else:
+            self._at(pick_in, "order-pick", lambda: self._pick(number))
+
+    def _reserve(self, number: str) -> None:
+        if self.rt.backend.order(number).status == "Created":
+            self.rt.backend.reserve_order(number)
+
+    def _move_date(self, number: str, days: int) -> None:
+        b = self.rt.backend
+        order = b.order(number)
+        current = date.fromisoformat(order.expected_delivery_date) if order.expected_delivery_date else None
+        base = current or date.fromisoformat(b.today_plus(2))
+        b.move_delivery_date(number, (base + timedelta(days=days)).isoformat())
+
+    def _cancel(self, number: str) -> None:
+        self._planned.discard(number)
+        self.rt.backend.cancel_order(number, "backoffice")
+
+    def _pick(self, number: str) -> None:
+        self._planned.discard(number)
+        b = self.rt.backend
+        order = b.pick_order(number)
+        rng = self.rt.ids.rng("sim/invoice")
+        if order.invoice_number is not None and rng.random() < self.config.invoice_change_share:
+            self._at(jittered(rng, self.config.invoice_change_after_seconds, self.config.jitter), "invoice-change",
+                     lambda: ops.change_invoice(b, number))
+
+    # ------------------------------------------------------------------ a round
+    def run_round(self) -> Counter[str]:
+        """One simulation round: each activity happens a Poisson number of times for its rate over one tick.
+        Returns the actions the round emitted (not counting what its timers will do later)."""
+        cfg = self.config
+        rng = self.rt.ids.rng("sim/round")
+        hours = cfg.tick_seconds / 3600
+        emitted: Counter[str] = Counter()
+
+        def count(events: list[DomainEvent]) -> None:
+            emitted.update(e.action for e in events)
+
+        activities: tuple[tuple[float, Callable[[random.Random], object]], ...] = (
+            (cfg.purchases_per_hour, self._new_purchase),
+            (cfg.channel_sales_per_hour, self._channel_sale),
+            (cfg.orders_per_hour, self._new_order),
+            (cfg.customers_per_hour, self._new_customer),
+            (cfg.customer_edits_per_hour, self._edit_customer),
+            (cfg.products_per_hour, self._new_product),
+            (cfg.product_edits_per_hour, self._edit_product),
+            (cfg.price_edits_per_hour, self._edit_price),
+            (cfg.offers_per_hour, self._new_offer),
+            (cfg.offer_changes_per_hour, self._change_offer),
+        )
+        self.rt.backend.after_commit.append(count)
+        try:
+            for rate, activity in activities:
+                for _ in range(poisson(rng, rate * hours)):
+                    # a refusal (nothing on hand to sell...) means that move simply does not happen this round
+                    with contextlib.suppress(DomainError):
+                        activity(rng)
+        finally:
+            self.rt.backend.after_commit.remove(count)
+        return emitted
+
+    def _product(self, rng: random.Random, active: bool = True) -> str:
+        numbers = list(self.rt.backend.state.products)
+        pn = rng.choice(numbers)
+        for _ in range(8):
+            if not active or self.rt.backend.state.products[pn].status == "Active":
+                break
+            pn = rng.choice(numbers)
+        return pn
+
+    def _warehouse(self, rng: random.Random) -> str:
+        return rng.choice(list(self.rt.backend.state.warehouses))
+
+    def _customer(self, rng: random.Random) -> str:
+        return rng.choice(list(self.rt.backend.state.customers))
+
+    def _new_purchase(self, rng: random.Random, products: list[str] | None = None,
+                      warehouse: str | None = None) -> PurchaseOrder:
+        """Reorder what runs low: of a few sampled products, the ones with least available in the warehouse."""
+        b, cfg = self.rt.backend, self.config
+        wh = warehouse or self._warehouse(rng)
+        if products is None:
+            sampled = {self._product(rng) for _ in range(8)}
+            stock = b.state.stock
+
+            def available(pn: str) -> int:
+                item = stock.get((pn, wh))
+                return item.available if item else 0
+
+            products = sorted(sampled, key=lambda pn: (available(pn), pn))[: rng.randint(1, 4)]
+        po = ops.create_purchase_order(b, wh, {pn: rng.randrange(20, 201, 10) for pn in products})
+        lead = jittered(rng, cfg.purchase_lead_seconds, cfg.jitter)
+        number = po.number
+        draw = rng.random()
+        if draw < cfg.purchase_cancel_share:
+            self._at(lead * rng.uniform(0.2, 0.8), "purchase-cancel", lambda: ops.cancel_purchase(b, number))
+        elif draw < cfg.purchase_cancel_share + cfg.purchase_partial_share:
+            first = max(1, sum(po.lines.values()) // 2)
+            self._at(lead, "purchase-arrives", lambda: ops.receive_purchase(b, number, first))
+            self._at(lead * 1.5, "purchase-arrives", lambda: ops.receive_purchase(b, number))
+        else:
+            self._at(lead, "purchase-arrives", lambda: ops.receive_purchase(b, number))
+        return po
+
+    def _channel_sale(self, rng: random.Random) -> None:
+        """Half are sold over the counter (on-hand falls now), half reserved and shipped later."""
+        b = self.rt.backend
+        pn, wh, qty = self._product(rng, active=False), self._warehouse(rng), rng.randint(1, 3)
+        item = b.state.stock.get((pn, wh))
+        if rng.random() < 0.5 and item is not None and item.on_hand >= qty:
+            ops.other_channel_sale(b, pn, wh, qty)
+            return
+        self.channel.reserve(b, pn, wh, qty)
+        self._at(jittered(rng, self.config.channel_ship_after_seconds, self.config.jitter), "channel-ships",
+                 lambda: self.channel.ship(b, pn, wh))
+
+    def _new_order(self, rng: random.Random) -> None:
+        """An order entered in XTND itself (phone, EDI): priced at the customer's best price."""
+        b = self.rt.backend
+        customer = b.customer(self._customer(rng))
+        lines: dict[str, int] = {}
+        for _ in range(rng.randint(1, 3)):
+            lines[self._product(rng)] = rng.randint(1, 4)
+        external = f"XTND-{b.ids.next('sim-order')}"
+        now = b.now()
+        body: dict[str, Any] = {"ExternalOrderNumber": external, "CustomerNumber": customer.number, "Lines": []}
+        inputs = []
+        for pn, qty in lines.items():
+            price = b.best_price(customer, b.product(pn), now)
+            inputs.append(OrderLineInput(pn, qty, price.price, price.currency))
+            body["Lines"].append({"ProductNumber": pn, "Quantity": qty, "UnitPrice": price.price})
+        data = OrderInput(external, customer.number, self._warehouse(rng), None, "Standard",
+                          b.today_plus(rng.randint(1, 5)), inputs)
+        order, _ = b.create_order(data, fingerprint(body))
+        self.plan_order(order.number)  # already planned by the listener when simulating
+
+    def _new_customer(self, rng: random.Random) -> None:
+        fake = self.faker(rng)
+        group = rng.choice(CUSTOMER_GROUPS)
+        company = group != "RETAIL"
+        name = fake.company() if company else fake.name()
+        address = Address(name, fake.street_address(), fake.postcode().replace(" ", ""), fake.city(), "SE")
+        ops.register_customer(self.rt.backend, name=name, email=fake.email(), phone=fake.phone_number(),
+                              address=address, customer_group=group, org_number=org_number(rng) if company else "")
+
+    def _edit_customer(self, rng: random.Random) -> None:
+        b = self.rt.backend
+        customer = b.customer(self._customer(rng))
+        fake = self.faker(rng)
+        what = rng.choice(("phone", "email", "delivery_address"))
+        if what == "delivery_address":
+            value: object = Address(customer.name, fake.street_address(), fake.postcode().replace(" ", ""),
+                                    fake.city(), "SE")
+        else:
+            value = fake.phone_number() if what == "phone" else fake.email()
+        b.edit_customer(customer.number, **{what: value})
+
+    def _new_product(self, rng: random.Random) -> None:
+        name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}"
+        product = ops.create_product(self.rt.backend, ops.ProductInput(name=name), rng)
+        self._new_purchase(rng, products=[product.number])  # first stock comes from a supplier
+
+    def _edit_product(self, rng: random.Random) -> None:
+        b = self.rt.backend
+        product = b.product(self._product(rng, active=False))
+        what = rng.choice(("name", "description", "weight_kg", "base_price"))
+        if what == "name":
+            value: object = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}"
+        elif what == "description":
+            value = f"{product.name}. {rng.choice(('Ny förpackning.', 'Uppdaterad text.', 'Ny leverantör.'))}"
+        elif what == "weight_kg":
+            value = round(product.weight_kg * rng.uniform(0.9, 1.1), 3)
+        else:
+            value = round(product.base_price * rng.choice((0.9, 0.95, 1.05, 1.1)), 2)
+        b.edit_product(product.number, **{what: value})
+
+    def _edit_price(self, rng: random.Random) -> None:
+        b = self.rt.backend
+        lists = sorted(code for code, pl in b.state.price_lists.items() if pl.kind == "PriceList" and code != "STD")
+        if not lists:
+            return
+        product = b.product(self._product(rng))
+        ops.change_list_price(b, rng.choice(lists), product.number, product.base_price * rng.uniform(0.75, 0.95))
+
+    def _new_offer(self, rng: random.Random) -> None:
+        lines = {self._product(rng): rng.randint(1, 50) for _ in range(rng.randint(1, 3))}
+        ops.create_offer(self.rt.backend, self._customer(rng), lines)
+
+    def _change_offer(self, rng: random.Random) -> None:
+        b = self.rt.backend
+        open_offers = [o for o in b.state.offers.values() if o.status == "Open"]
+        if not open_offers:
+            return
+        offer = rng.choice(open_offers)
+        if rng.random() < 0.4:
+            ops.change_offer(b, offer.number, status=rng.choice(("Accepted", "Declined", "Expired")))
+        else:
+            lines = {pn: max(1, qty + rng.randint(-5, 10)) for pn, qty in offer.lines.items()}
+            ops.change_offer(b, offer.number, lines=lines)
+
+
+# ---------------------------------------------------------------------------------------------- admin surface
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class LineIn(_Body):
+    ProductNumber: str = Field(min_length=1)
+    Quantity: int
+
+
+class PurchaseIn(_Body):
+    WarehouseNumber: str = Field(min_length=1)
+    Lines: list[LineIn]
+
+
+class ReceiveIn(_Body):
+    Quantity: int | None = None
+
+
+class ProductIn(_Body):
+    Name: str
+    ProductNumber: str | None = None
+    Description: str | None = None
+    ProductGroup: str | None = None
+    Unit: str | None = None
+    BasePrice: float | None = None
+    VatRate: float = 25.0
+    WeightKg: float | None = None
+    Ean: str | None = None
+    OnHand: int = 0
+
+
+class OfferIn(_Body):
+    CustomerNumber: str = Field(min_length=1)
+    Lines: list[LineIn]
+
+
+class OfferChangeIn(_Body):
+    Lines: list[LineIn] | None = None
+    Status: str | None = None
+
+
+class CustomerIn(_Body):
+    Name: str
+    Email: str = ""
+    Phone: str = ""
+    CustomerGroup: str = "RETAIL"
+    Street: str = ""
+    PostalCode: str = ""
+    City: str = ""
+
+
+class ChannelIn(_Body):
+    ProductNumber: str = Field(min_length=1)
+    WarehouseNumber: str = Field(min_length=1)
+    Quantity: int = 1
+    Mode: Literal["sell", "reserve", "release", "ship"] = "sell"
+
+
+def _lines(lines: list[LineIn]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for ln in lines:
+        out[ln.ProductNumber] = out.get(ln.ProductNumber, 0) + ln.Quantity
+    return out
+
+
+def purchase_view(po: PurchaseOrder) -> dict[str, Any]:
+    return {"PurchaseOrderNumber": po.number, "WarehouseNumber": po.warehouse_number, "Status": po.status,
+            "Lines": [{"ProductNumber": pn, "QuantityDue": q} for pn, q in po.lines.items()],
+            "CreatedAt": iso_ms(po.created_at), "ChangedAt": iso_ms(po.changed_at)}
+
+
+def offer_view(o: Offer) -> dict[str, Any]:
+    return {"OfferNumber": o.number, "CustomerNumber": o.customer_number, "Status": o.status,
+            "Lines": [{"ProductNumber": pn, "Quantity": q} for pn, q in o.lines.items()],
+            "CreatedAt": iso_ms(o.created_at), "ChangedAt": iso_ms(o.changed_at)}
+
+
+def router(bo: BackOffice) -> APIRouter:
+    r = APIRouter(prefix="/backoffice", tags=["back office"])
+    rt = bo.rt
+    b = rt.backend
+
+    @r.get("", summary="Whether the back office simulates on its own, and its rates (chosen by the mock)")
+    async def status() -> Response:
+        return json_response({"Simulating": bo.simulating, "Settings": bo.config.model_dump(),
+                              "PlannedOrders": len(bo._planned)})
+
+    @r.post("/tick", summary="Run one simulation round now (its follow-ups run as the clock moves)")
+    async def tick() -> Response:
+        emitted = bo.run_round()
+        return json_response({"Now": iso_ms(rt.clock.now_ms()), "Actions": dict(sorted(emitted.items()))})
+
+    @r.get("/purchases", summary="Purchase orders")
+    async def purchases() -> Response:
+        return json_response({"Items": [purchase_view(po) for po in b.state.purchases.values()]})
+
+    @r.post("/purchases", status_code=201, summary="Place a purchase order (no hook until goods arrive)")
+    async def create_purchase(body: PurchaseIn) -> Response:
+        return json_response(purchase_view(ops.create_purchase_order(b, body.WarehouseNumber, _lines(body.Lines))),
+                             201)
+
+    @r.post("/purchases/{purchaseOrderNumber}/receive",
+            summary="Goods arrive: {Quantity?} units (default all due). Stock rises; PurchasePartiallyDelivered "
+            "or PurchaseDelivered")
+    async def receive(purchaseOrderNumber: str, body: ReceiveIn | None = None) -> Response:
+        quantity = body.Quantity if body is not None else None
+        return json_response(purchase_view(ops.receive_purchase(b, purchaseOrderNumber, quantity)))
+
+    @r.post("/purchases/{purchaseOrderNumber}/cancel", summary="The rest will not come: PurchaseCancelled")
+    async def cancel(purchaseOrderNumber: str) -> Response:
+        return json_response(purchase_view(ops.cancel_purchase(b, purchaseOrderNumber)))
+
+    @r.post("/products", status_code=201, summary="A new article (ProductCreated), stocked in every warehouse")
+    async def create_product(body: ProductIn) -> Response:
+        data = ops.ProductInput(name=body.Name, number=body.ProductNumber, description=body.Description,
+                                group=body.ProductGroup, unit=body.Unit, base_price=body.BasePrice,
+                                vat_rate=body.VatRate, weight_kg=body.WeightKg, ean=body.Ean, on_hand=body.OnHand)
+        product = ops.create_product(b, data, rt.ids.rng("backoffice/product"))
+        return json_response({**product_full(product), "BasePrice": product.base_price}, 201)
+
+    @r.post("/customers", status_code=201, summary="A customer registered in XTND (CustomerCreated)")
+    async def create_customer(body: CustomerIn) -> Response:
+        address = Address(body.Name, body.Street, body.PostalCode, body.City, "SE")
+        customer = ops.register_customer(b, name=body.Name, email=body.Email, phone=body.Phone, address=address,
+                                         customer_group=body.CustomerGroup)
+        return json_response(customer_full(customer), 201)
+
+    @r.post("/offers", status_code=201, summary="A quotation (OfferCreated)")
+    async def create_offer(body: OfferIn) -> Response:
+        return json_response(offer_view(ops.create_offer(b, body.CustomerNumber, _lines(body.Lines))), 201)
+
+    @r.put("/offers/{offerNumber}", summary="An open offer's lines or status change (OfferChanged)")
+    async def change_offer(offerNumber: str, body: OfferChangeIn) -> Response:
+        lines = _lines(body.Lines) if body.Lines is not None else None
+        return json_response(offer_view(ops.change_offer(b, offerNumber, lines=lines, status=body.Status)))
+
+    @r.post("/invoices/{invoiceNumber}/change", summary="An invoice changes (CustomerInvoiceChanged)")
+    async def change_invoice(invoiceNumber: str) -> Response:
+        order = next((o for o in b.state.orders.values() if o.invoice_number == invoiceNumber), None)
+        if order is None:
+            raise not_found("Invoice", invoiceNumber, "invoiceNumber")
+        ops.change_invoice(b, order.number)
+        return json_response({"InvoiceNumber": invoiceNumber, "OrderNumber": order.number})
+
+    @r.post("/channel-sales",
+            summary="Another sales channel on the same stock: sell (on-hand falls), reserve, release, ship")
+    async def channel_sale(body: ChannelIn) -> Response:
+        pn, wh = body.ProductNumber, body.WarehouseNumber
+        if body.Mode == "sell":
+            item = ops.other_channel_sale(b, pn, wh, body.Quantity)
+        elif body.Mode == "reserve":
+            item = bo.channel.reserve(b, pn, wh, body.Quantity)
+        elif body.Mode == "release":
+            item = bo.channel.release(b, pn, wh, body.Quantity)
+        else:
+            bo.channel.ship(b, pn, wh)
+            item = b.state.stock[(pn, wh)]
+        return json_response({"ProductNumber": pn, "WarehouseNumber": wh, "OnHand": item.on_hand,
+                              "Reserved": item.reserved, "AvailableBalance": item.available,
+                              "HeldByChannel": bo.channel.held.get((pn, wh), 0)})
+
+    return r

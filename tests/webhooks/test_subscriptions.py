@@ -1,0 +1,209 @@
+"""Subscriptions as XTND's back office has them: from the YAML config and through /_mock/webhooks; bad ones are
+clear 400s naming the field; the warehouse filter, the Active flag and the triggers decide who gets what."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mock_xtnd.domain.events import ACTIONS
+from mock_xtnd.settings import CatalogueSettings, ConfigError, load_settings
+from tests.support.receiver import Receiver
+
+from .conftest import SECRET, actions_of, assert_error, fake_settings, running, subscription, verifies
+
+
+def body(url: str, name: str = "shop", **extra: Any) -> dict[str, Any]:
+    b: dict[str, Any] = {"Name": name, "TechContactEmail": "dev@example.com", "CallbackUrl": url, "Secret": SECRET,
+                         "WarehouseFilter": [], "Active": True, "Triggers": ["BalanceChanged", "CustomerCreated"]}
+    b.update(extra)
+    return b
+
+
+# ------------------------------------------------------------------------------------------------ YAML config
+def test_subscriptions_from_the_yaml_config_deliver(tmp_path: Path, receiver: Receiver) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"""
+clock: virtual
+catalogue: {{products: 30, warehouses: 3, customers: 10}}
+subscriptions:
+  - name: shop
+    tech_contact_email: dev@example.com
+    callback_url: {receiver.url}
+    secret: "{SECRET}"
+    warehouse_filter: ["1"]
+    active: true
+    triggers: [BalanceChanged]
+  - name: sleeping
+    callback_url: {receiver.url}
+    secret: other
+    active: false
+    triggers: [BalanceChanged]
+""", encoding="utf-8")
+    settings = load_settings(config)
+    assert [s.name for s in settings.subscriptions] == ["shop", "sleeping"]
+    with running(settings) as fake:
+        listed = fake.ok(fake.c.get("/_mock/webhooks"))["Items"]
+        assert listed[0] == {"Name": "shop", "TechContactEmail": "dev@example.com", "CallbackUrl": receiver.url,
+                             "Secret": "***", "WarehouseFilter": ["1"], "Active": True, "Triggers": ["BalanceChanged"]}
+        assert listed[1]["Name"] == "sleeping" and listed[1]["Active"] is False
+        fake.stock(fake.products()[0], "1", 3)
+        fake.settle()
+    assert actions_of(receiver.received) == ["BalanceChanged"]
+    assert verifies(receiver.received[0])
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"triggers": ["StockMoved"]}, "subscriptions.0.triggers"),
+        ({"callback_url": "ftp://example.com/hook"}, "subscriptions.0.callback_url"),
+        ({"secret": None}, "subscriptions.0.secret"),
+        ({"colour": "red"}, "subscriptions.0.colour"),
+    ],
+)
+def test_a_bad_subscription_in_the_config_names_the_field(tmp_path: Path, entry: dict[str, Any], where: str) -> None:
+    import yaml
+
+    sub = {"name": "shop", "callback_url": "http://127.0.0.1:9/x", "secret": "k", "triggers": ["BalanceChanged"]}
+    sub.update(entry)
+    sub = {k: v for k, v in sub.items() if v is not None}
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"subscriptions": [sub]}), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(config)
+    assert where in str(e.value)
+    assert str(config) in str(e.value)
+
+
+# ------------------------------------------------------------------------------------------------ admin CRUD
+def test_get_post_put_delete_webhooks(receiver: Receiver) -> None:
+    with running(fake_settings()) as fake:
+        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"Items": []}
+
+        r = fake.c.post("/_mock/webhooks", json=body(receiver.url))
+        assert r.status_code == 201, r.text
+        assert r.json()["Secret"] == "***"
+        assert [s["Name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["Items"]] == ["shop"]
+
+        product = fake.products()[0]
+        fake.stock(product, "1", 1)
+        fake.settle()
+        assert actions_of(receiver.received) == ["BalanceChanged"]
+
+        r = fake.c.put("/_mock/webhooks/shop", json=body(receiver.url, Triggers=["AvailableBalanceChanged"]))
+        assert r.status_code == 200, r.text
+        assert r.json()["Triggers"] == ["AvailableBalanceChanged"]
+        fake.stock(product, "1", 1)
+        fake.settle()
+        assert actions_of(receiver.received) == ["BalanceChanged", "AvailableBalanceChanged"]
+
+        r = fake.c.delete("/_mock/webhooks/shop")
+        assert r.status_code == 200, r.text
+        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"Items": []}
+        fake.stock(product, "1", 1)
+        fake.settle()
+        assert len(receiver.received) == 2
+
+        assert_error(fake.c.delete("/_mock/webhooks/shop"), 404, "name")
+        assert_error(fake.c.put("/_mock/webhooks/nobody", json=body(receiver.url)), 404, "name")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        pytest.param({"Triggers": ["BalanceChanged", "StockMoved"]}, "Triggers", id="unknown-action"),
+        pytest.param({"Triggers": []}, "Triggers", id="no-trigger"),
+        pytest.param({"CallbackUrl": "not a url"}, "CallbackUrl", id="not-a-url"),
+        pytest.param({"CallbackUrl": "ftp://example.com/hook"}, "CallbackUrl", id="not-http"),
+        pytest.param({"CallbackUrl": "http:///no-host"}, "CallbackUrl", id="no-host"),
+        pytest.param({"Secret": None}, "Secret", id="missing-secret"),
+        pytest.param({"Secret": ""}, "Secret", id="empty-secret"),
+        pytest.param({"Name": None}, "Name", id="missing-name"),
+        pytest.param({"Colour": "red"}, "Colour", id="unknown-field"),
+        pytest.param({"Active": "sometimes"}, "Active", id="bad-active"),
+        pytest.param({"WarehouseFilter": "1"}, "WarehouseFilter", id="filter-not-a-list"),
+    ],
+)
+def test_a_bad_subscription_is_a_400_naming_the_field(receiver: Receiver, change: dict[str, Any], field: str) -> None:
+    b = {k: v for k, v in {**body(receiver.url), **change}.items() if v is not None}
+    with running(fake_settings()) as fake:
+        assert_error(fake.c.post("/_mock/webhooks", json=b), 400, field)
+        fake.ok(fake.c.post("/_mock/webhooks", json=body(receiver.url)))
+        if field != "Name":  # PUT takes the name from the path
+            assert_error(fake.c.put("/_mock/webhooks/shop", json=b), 400, field)
+        assert fake.ok(fake.c.get("/_mock/webhooks"))["Items"][0]["Triggers"] == body(receiver.url)["Triggers"]
+
+
+def test_a_duplicate_name_is_a_409(receiver: Receiver) -> None:
+    with running(fake_settings(subscription(receiver.url, "shop"))) as fake:
+        assert_error(fake.c.post("/_mock/webhooks", json=body(receiver.url, "shop")), 409, "Name")
+        assert len(fake.ok(fake.c.get("/_mock/webhooks"))["Items"]) == 1
+
+
+# ------------------------------------------------------------------------------------------------ who gets what
+def test_warehouse_filter_and_events_without_a_warehouse(receiver: Receiver) -> None:
+    base = f"http://127.0.0.1:{receiver.port}"
+    subs = [
+        subscription(f"{base}/wh1", "wh1", triggers=["BalanceChanged", "CustomerCreated"], warehouse_filter=["1"]),
+        subscription(f"{base}/wh2", "wh2", triggers=["BalanceChanged", "CustomerCreated"], warehouse_filter=["2", "3"]),
+        subscription(f"{base}/all", "all", triggers=["BalanceChanged", "CustomerCreated"]),
+    ]
+    with running(fake_settings(*subs)) as fake:
+        product = fake.products()[0]
+        fake.stock(product, "2", 5)
+        fake.settle()
+        by_path = {p: [r.json["Notifications"][0]["Details"] for r in receiver.received if r.path == p]
+                   for p in ("/wh1", "/wh2", "/all")}
+        assert by_path["/wh1"] == []
+        assert [d["WarehouseNumber"] for d in by_path["/wh2"]] == ["2"]
+        assert [d["WarehouseNumber"] for d in by_path["/all"]] == ["2"]
+        assert fake.deliveries(subscription="wh1") == []
+
+        fake.api("POST", "/api/Customers", json={"ExternalCustomerNumber": "WEBCUST-1", "Name": "Anna Svensson"})
+        fake.settle()
+        customer_created = {r.path for r in receiver.received
+                            if r.json["Notifications"][0]["Action"] == "CustomerCreated"}
+        assert customer_created == {"/wh1", "/wh2", "/all"}
+        for sub in ("wh1", "wh2", "all"):
+            assert [d["Actions"] for d in fake.deliveries(subscription=sub, action="CustomerCreated")] == [
+                ["CustomerCreated"]]
+
+
+def test_inactive_subscriptions_get_nothing_and_triggers_filter_actions(receiver: Receiver) -> None:
+    base = f"http://127.0.0.1:{receiver.port}"
+    subs = [
+        subscription(f"{base}/off", "off", active=False),
+        subscription(f"{base}/available", "available", triggers=["AvailableBalanceChanged"]),
+        subscription(f"{base}/orders", "orders", triggers=["OrderCreated", "OrderPicked"]),
+    ]
+    with running(fake_settings(*subs)) as fake:
+        fake.stock(fake.products()[0], "1", 5)
+        fake.settle()
+        assert [(r.path, actions_of([r])) for r in receiver.received] == [("/available", ["AvailableBalanceChanged"])]
+        assert fake.deliveries(subscription="off") == []
+        assert fake.deliveries(subscription="orders") == []
+
+        # switched on through PUT, the same subscription gets the next change
+        fake.ok(fake.c.put("/_mock/webhooks/off", json=body(f"{base}/off", Triggers=list(ACTIONS))))
+        fake.stock(fake.products()[0], "1", 5)
+        fake.settle()
+        assert sorted(actions_of([r for r in receiver.received if r.path == "/off"])) == [
+            "AvailableBalanceChanged", "BalanceChanged"]
+
+
+def test_subscriptions_survive_a_restart_on_the_same_db(tmp_path: Path, receiver: Receiver) -> None:
+    db = str(tmp_path / "x.db")
+    settings = fake_settings(subscription(receiver.url, "from-config", triggers=["BalanceChanged"]), db=db,
+                             catalogue=CatalogueSettings(products=30, warehouses=3, customers=10))
+    with running(settings) as fake:
+        fake.ok(fake.c.post("/_mock/webhooks", json=body(receiver.url, "added", Triggers=["BalanceChanged"])))
+        fake.ok(fake.c.delete("/_mock/webhooks/from-config"))
+    with running(settings) as fake:
+        assert [s["Name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["Items"]] == ["added"]
+        fake.stock(fake.products()[0], "1", 1)
+        fake.settle()
+        assert [d["Subscription"] for d in fake.deliveries()] == ["added"]
+    assert len(receiver.received) == 1 and verifies(receiver.received[0])
