@@ -68,7 +68,9 @@ def _install_error_handlers(app: FastAPI, rt: Runtime) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
             exc.status_code, str(exc.detail))
-        return error_response(exc.status_code, message, [("path", message)], trace_id=_trace(request),
+        # routing errors concern the path; anything else starlette raises (e.g. an undecodable body) the body
+        field = "path" if exc.status_code in (404, 405) else "body"
+        return error_response(exc.status_code, message, [(field, message)], trace_id=_trace(request),
                               error_type="Validation" if exc.status_code < 500 else "Internal")
 
 

@@ -182,7 +182,7 @@ class Sync:
     async def _fetch_record(self, pending: PendingRecord) -> None:
         kind, key = pending.kind, pending.key
         mark = self.store.current_mark()
-        if False:
+        if kind == "order" and not self._may_be_our_order(key):
             # Another sales channel's order: not this shop's business.
             self.store.clear_record(kind, key, mark)
             return

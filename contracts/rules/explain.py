@@ -120,18 +120,28 @@ class FetchExplainer:
             return Reason("retry", f"retry after failed fetch #{failed.seq}", failed)
 
         t = call.time
-        recent = [h for h in self.ctx.hooks_for_product(product, t - self.window, t) if self._usable(h, call)]
-        if recent:
-            hook = recent[-1]
+        recent = next(
+            (
+                h
+                for h in reversed(self.ctx.hooks_for_product(product, t - self.window, t))
+                if self._usable(h, call)
+            ),
+            None,
+        )
+        if recent is not None:
+            hook = recent
             return Reason("hook", f"hook #{hook.delivery.seq} {t - hook.time:.1f} s before", hook.delivery)
         since = max(previous_ok.time if previous_ok else float("-inf"), t - self.backlog)
-        pending = [
-            h
-            for h in self.ctx.hooks_for_product(product, since, t)
-            if h.time > since and self._usable(h, call)
-        ]
-        if pending:
-            hook = pending[0]
+        pending = next(
+            (
+                h
+                for h in self.ctx.hooks_for_product(product, since, t)
+                if h.time > since and self._usable(h, call)
+            ),
+            None,
+        )
+        if pending is not None:
+            hook = pending
             return Reason(
                 "pending-hook",
                 f"hook #{hook.delivery.seq} {t - hook.time:.1f} s before, not yet followed",

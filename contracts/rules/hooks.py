@@ -105,15 +105,17 @@ class HooksAreTriggers(Rule[HooksAreTriggersParams]):
             for note in delivered.notifications:
                 if note.action in p.balance_actions and note.product is not None:
                     pools = [by_product.get(note.product, []), lists]
+                    about_balance = True
                     what = f"a ProductAvailability fetch of {note.product}"
                 elif note.action in p.order_actions and note.order is not None and ctx.is_own_order(note):
                     pools = [by_order.get(note.order, [])]
+                    about_balance = False
                     what = f"GET CustomerOrders/{note.order}"
                 else:
                     continue
                 expected += 1
                 if any(
-                    what.startswith("GET") or _covers_balance(c, t, note.warehouse)
+                    not about_balance or _covers_balance(c, t, note.warehouse)
                     for pool in pools
                     for c in _between(pool, t, deadline)
                 ):

@@ -1,0 +1,468 @@
+"""Storms: load for webhook receivers and sync clients, made of real stock changes.
+
+Every step is another sales channel (the "storm" channel) reserving or releasing one unit of one
+(product, warehouse) inside one unit of work, so each step fires exactly one ``AvailableBalanceChanged`` and
+``ProductAvailability`` always agrees with the last hook for an item. The channel only releases what it holds
+itself, so reserved never falls below the webshop's share and never below 0.
+
+Shapes (``Rate`` in steps per second; chosen by the mock):
+
+- ``constant``: ``Rate`` throughout.
+- ``ramp``: from 0 up to ``Rate`` linearly over the duration (so a Count takes 2 x Count / Rate seconds).
+- ``burst``: periods of ``BurstPeriodSeconds`` (default 10): the first 10% of each at 10 x ``Rate``, the rest at
+  ``Rate`` / 4 (1.225 x ``Rate`` on average).
+- ``poisson``: exponential inter-arrival times with mean 1 / ``Rate`` from a seeded generator. With a
+  DurationSeconds the number of steps is drawn first (Poisson(Rate x Duration); a rounded normal above 500), then
+  the arrival times as sorted uniforms - the same process, with the plan known up front.
+
+For the deterministic shapes step k (from 0) happens when the shape's cumulative count reaches k + 1, so a
+Count-bounded storm's last step falls exactly at its duration. Times are whole milliseconds after the start.
+
+Emission: under the virtual clock one timer at a time on ``rt.scheduler`` (``POST /_mock/clock/advance`` runs
+each at its exact time); under the real clock an asyncio task wakes every ~5 ms, emits what is due (catching up
+when late, at most ``MAX_STEPS_PER_WAKE`` a wake, yielding to the event loop every ``CHUNK`` steps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from ..api.errors import json_response
+from ..domain import backoffice as ops
+from ..domain.clock import iso_ms, parse_iso
+from ..domain.errors import DomainError, bad_request, not_found, unprocessable
+from ..runtime import Runtime
+from .sampling import Zipf, poisson
+
+MAX_COUNT = 5_000_000
+MAX_DURATION_SECONDS = 3600.0
+WAKE_SECONDS = 0.005
+CHUNK = 256
+MAX_STEPS_PER_WAKE = 4096
+SPIKE_FACTOR, SPIKE_SHARE, BASE_FACTOR = 10.0, 0.1, 0.25
+LATENCY_BUCKET = 1.01  # percentiles are reported to within 1%
+
+
+class StormSpec(BaseModel):
+    """``POST /_mock/storm`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    Shape: Literal["constant", "ramp", "burst", "poisson"] = "constant"
+    Rate: float = Field(gt=0, le=1_000_000, description="Steps (AvailableBalanceChanged events) per second.")
+    Count: int | None = Field(default=None, ge=1, description=f"Steps in all (at most {MAX_COUNT:,}).")
+    DurationSeconds: float | None = Field(default=None, gt=0, description="Or: how long (at most 3600 s).")
+    Products: int | None = Field(default=None, ge=1, description="How many products to use (default all).")
+    Skew: Literal["uniform", "zipf"] = "uniform"
+    ZipfS: float = Field(default=1.1, gt=0, le=10)
+    Warehouses: list[str] | None = Field(default=None, description="Default: all warehouses.")
+    BurstPeriodSeconds: float = Field(default=10.0, gt=0, le=3600)
+
+
+# ---------------------------------------------------------------------------------------------- shapes
+class Plan:
+    """How many steps a storm makes and when: ``offsets()`` yields each step's ms after the start, in order."""
+
+    def __init__(self, spec: StormSpec, rng: random.Random) -> None:
+        self.spec = spec
+        self.rng = rng
+        r = spec.Rate
+        if spec.Count is not None and spec.DurationSeconds is not None:
+            raise bad_request("Give Count or DurationSeconds, not both.", ("Count", "Count or DurationSeconds."))
+        if spec.Count is None and spec.DurationSeconds is None:
+            raise bad_request("Give Count or DurationSeconds.", ("Count", "Count or DurationSeconds is required."))
+        if spec.Count is not None:
+            if spec.Count > MAX_COUNT:
+                raise bad_request(f"Count is at most {MAX_COUNT:,}.", ("Count", f"At most {MAX_COUNT}."))
+            self.count = spec.Count
+            self.duration = self._duration_for(spec.Count) if spec.Shape != "poisson" else self.count / r
+        else:
+            assert spec.DurationSeconds is not None
+            if spec.DurationSeconds > MAX_DURATION_SECONDS:
+                raise bad_request("DurationSeconds is at most 3600.", ("DurationSeconds", "At most 3600."))
+            self.duration = spec.DurationSeconds
+            if spec.Shape == "poisson":
+                self.count = poisson(rng, r * self.duration)
+            else:
+                self.count = math.floor(self._cumulative(self.duration) + 1e-9)
+            if self.count > MAX_COUNT:
+                raise bad_request(f"That storm would make {self.count:,} steps; at most {MAX_COUNT:,}.",
+                                  ("Rate", "Lower the rate or the duration."))
+            if self.count < 1:
+                raise bad_request("That storm would make no steps at all.", ("Rate", "Raise the rate or duration."))
+        if self.duration > MAX_DURATION_SECONDS + 1e-6:
+            # a Count at a low rate is bounded like a duration (poisson: its expected duration)
+            raise bad_request(f"That storm would last {self.duration:,.0f} s; at most 3600.",
+                              ("Count", "Lower the count or raise the rate."))
+
+    # cumulative expected steps by t (deterministic shapes) and its inverse
+    def _period(self) -> tuple[float, float, float]:
+        p = self.spec.BurstPeriodSeconds
+        spike_len = SPIKE_SHARE * p
+        spike_steps = SPIKE_FACTOR * self.spec.Rate * spike_len
+        per_period = spike_steps + BASE_FACTOR * self.spec.Rate * (p - spike_len)
+        return spike_len, spike_steps, per_period
+
+    def _cumulative(self, t: float) -> float:
+        r, shape = self.spec.Rate, self.spec.Shape
+        if shape == "constant":
+            return r * t
+        if shape == "ramp":
+            return r * t * t / (2 * self.duration)
+        p = self.spec.BurstPeriodSeconds
+        spike_len, spike_steps, per_period = self._period()
+        whole, u = divmod(t, p)
+        part = SPIKE_FACTOR * r * u if u < spike_len else spike_steps + BASE_FACTOR * r * (u - spike_len)
+        return whole * per_period + part
+
+    def _inverse(self, x: float) -> float:
+        r, shape = self.spec.Rate, self.spec.Shape
+        if shape == "constant":
+            return x / r
+        if shape == "ramp":
+            return math.sqrt(2 * self.duration * x / r)
+        p = self.spec.BurstPeriodSeconds
+        spike_len, spike_steps, per_period = self._period()
+        whole = math.floor(x / per_period)
+        rem = x - whole * per_period
+        if rem <= 0 and whole > 0:  # exactly at a period's end: the end of the previous period
+            whole, rem = whole - 1, per_period
+        if rem <= spike_steps:
+            return whole * p + rem / (SPIKE_FACTOR * r)
+        return whole * p + spike_len + (rem - spike_steps) / (BASE_FACTOR * r)
+
+    def _duration_for(self, count: int) -> float:
+        if self.spec.Shape == "ramp":
+            return 2 * count / self.spec.Rate
+        return self._inverse(count)
+
+    def offsets(self) -> Iterator[int]:
+        if self.spec.Shape != "poisson":
+            for k in range(self.count):
+                yield round(self._inverse(k + 1) * 1000)
+        elif self.spec.Count is not None:
+            t = 0.0
+            for _ in range(self.count):
+                t += self.rng.expovariate(self.spec.Rate)
+                yield round(t * 1000)
+        else:
+            # sorted uniforms on [0, D], smallest first: the minimum of n uniforms on [a, D] is
+            # a + (D - a)(1 - U^(1/n))
+            a, d = 0.0, self.duration
+            for n in range(self.count, 0, -1):
+                a += (d - a) * (1.0 - self.rng.random() ** (1.0 / n))
+                yield round(a * 1000)
+
+
+# ---------------------------------------------------------------------------------------------- delivery stats
+class LatencyHistogram:
+    """Log-spaced buckets (1% wide): constant memory for millions of deliveries, percentiles within 1%."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.total = 0
+
+    def add(self, ms: float) -> None:
+        key = -1 if ms < 0.01 else int(math.log(ms / 0.01, LATENCY_BUCKET))
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.total += 1
+
+    def quantile(self, q: float) -> float | None:
+        if not self.total:
+            return None
+        rank = max(1, math.ceil(q * self.total))
+        seen = 0
+        for key in sorted(self.counts):
+            seen += self.counts[key]
+            if seen >= rank:
+                return 0.0 if key < 0 else round(0.01 * LATENCY_BUCKET ** (key + 0.5), 2)
+        return None  # pragma: no cover
+
+
+@dataclass
+class DeliveryStats:
+    """Delivery attempts journaled for the storm's notifications (see ``Storms.refresh``)."""
+
+    cursor: int = 0
+    sent: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    last_delivered_ms: int | None = None
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+
+@dataclass
+class Storm:
+    id: str
+    spec: StormSpec
+    plan: Plan
+    products: list[str]
+    warehouses: list[str]
+    rng: random.Random
+    started_ms: int
+    zipf: Zipf | None = None
+    offsets: Iterator[int] = field(default_factory=lambda: iter(()))
+    next_offset: int | None = None
+    emitted: int = 0
+    finished_ms: int | None = None
+    error: str | None = None
+    task: asyncio.Task[None] | None = None
+    stats: DeliveryStats = field(default_factory=DeliveryStats)
+    product_set: frozenset[str] = frozenset()
+    warehouse_set: frozenset[str] = frozenset()
+
+    @property
+    def state(self) -> str:
+        return "running" if self.finished_ms is None else "done"
+
+
+# ---------------------------------------------------------------------------------------------- the part
+class Storms:
+    """The Part that runs storms (``POST /_mock/storm``) and reports their progress."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.channel = ops.OtherChannel("storm")
+        self.channel.load(rt.loaded_records.get(ops.CHANNEL_RECORD_KIND, []))
+        self.storms: dict[str, Storm] = {}
+
+    # ------------------------------------------------------------------ Part protocol
+    def admin_routers(self) -> list[Any]:
+        return [router(self)]
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self._cancel_tasks()
+
+    def reset(self) -> list[tuple[str, str, Any]]:
+        # the scheduler (virtual timers) is already cleared; real-clock tasks stop at their next wake
+        for storm in self.storms.values():
+            if storm.task is not None:
+                storm.task.cancel()
+        self.storms.clear()
+        self.channel.clear()
+        return []
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [s.task for s in self.storms.values() if s.task is not None]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    # ------------------------------------------------------------------ starting
+    def start_storm(self, spec: StormSpec) -> Storm:
+        b = self.rt.backend
+        all_products = list(b.state.products)
+        if spec.Products is not None and spec.Products > len(all_products):
+            raise unprocessable(f"Only {len(all_products)} products exist.", ("Products", f"At most {len(all_products)}."))
+        warehouses = list(dict.fromkeys(spec.Warehouses)) if spec.Warehouses else list(b.state.warehouses)
+        for wh in warehouses:
+            b.warehouse(wh, "Warehouses")
+        storm_id = f"storm-{self.rt.ids.next('storm')}"
+        rng = self.rt.ids.rng(f"storm/{storm_id}")
+        plan = Plan(spec, rng)
+        n = spec.Products or len(all_products)
+        # zipf ranks follow a seeded shuffle, so the hot products are not always the catalogue's first
+        products = rng.sample(all_products, n) if (n < len(all_products) or spec.Skew == "zipf") else all_products
+        storm = Storm(storm_id, spec, plan, products, warehouses, rng, self.rt.clock.now_ms(),
+                      zipf=Zipf(n, spec.ZipfS) if spec.Skew == "zipf" else None,
+                      product_set=frozenset(products), warehouse_set=frozenset(warehouses))
+        storm.offsets = plan.offsets()
+        storm.next_offset = next(storm.offsets, None)
+        storm.stats.cursor = self.rt.journal.last_seq
+        self.storms[storm_id] = storm
+        if self.rt.clock.is_virtual:
+            self._schedule(storm)
+        else:
+            storm.task = asyncio.get_running_loop().create_task(self._run_real(storm))
+        return storm
+
+    # ------------------------------------------------------------------ emitting
+    def _step(self, storm: Storm) -> None:
+        rng = storm.rng
+        idx = storm.zipf.draw(rng) if storm.zipf is not None else rng.randrange(len(storm.products))
+        pn = storm.products[idx]
+        wh = storm.warehouses[rng.randrange(len(storm.warehouses))] if len(storm.warehouses) > 1 else storm.warehouses[0]
+        held = self.channel.held.get((pn, wh), 0)
+        if held and rng.random() < 0.5:
+            self.channel.release(self.rt.backend, pn, wh, 1)
+        else:
+            self.channel.reserve(self.rt.backend, pn, wh, 1)
+        storm.emitted += 1
+
+    def _emit_due(self, storm: Storm, now_offset: int, limit: int) -> int:
+        done = 0
+        while storm.next_offset is not None and storm.next_offset <= now_offset and done < limit:
+            self._step(storm)
+            done += 1
+            storm.next_offset = next(storm.offsets, None)
+        if storm.next_offset is None and storm.finished_ms is None:
+            storm.finished_ms = self.rt.clock.now_ms()
+        return done
+
+    def _schedule(self, storm: Storm) -> None:
+        """Virtual clock: one timer at the next step's exact time; it emits every step due then, and re-arms."""
+        if storm.next_offset is None:
+            return
+
+        def fire() -> None:
+            if self.storms.get(storm.id) is not storm:
+                return  # reset since
+            try:
+                self._emit_due(storm, self.rt.clock.now_ms() - storm.started_ms, MAX_COUNT)
+            except DomainError as e:
+                storm.error, storm.finished_ms = e.message, self.rt.clock.now_ms()
+                return
+            self._schedule(storm)
+
+        self.rt.scheduler.call_at(storm.started_ms + storm.next_offset, f"storm {storm.id}", fire)
+
+    async def _run_real(self, storm: Storm) -> None:
+        clock = self.rt.clock
+        try:
+            while storm.next_offset is not None:
+                budget = MAX_STEPS_PER_WAKE
+                while budget > 0:
+                    done = self._emit_due(storm, clock.now_ms() - storm.started_ms, min(CHUNK, budget))
+                    if done == 0:
+                        break
+                    budget -= done
+                    await asyncio.sleep(0)  # let requests and senders in between chunks
+                if storm.next_offset is None:
+                    break
+                wait = (storm.next_offset - (clock.now_ms() - storm.started_ms)) / 1000
+                await asyncio.sleep(min(1.0, max(WAKE_SECONDS, wait)))
+        except DomainError as e:
+            storm.error = e.message
+        except Exception as e:  # a storm must not die silently
+            storm.error = repr(e)
+            self.rt.log_error(f"storm {storm.id} failed: {e!r}")
+        finally:
+            if storm.finished_ms is None:
+                storm.finished_ms = clock.now_ms()
+            storm.task = None
+
+    # ------------------------------------------------------------------ progress
+    def _horizon_ms(self, storm: Storm) -> int | None:
+        """Deliveries of the storm's notifications can come until its end plus the whole retry schedule."""
+        if storm.finished_ms is None:
+            return None
+        delivery = self.rt.settings.delivery
+        slack = sum(delivery.retry_delays_seconds) + delivery.timeout_seconds * (1 + len(delivery.retry_delays_seconds))
+        return storm.finished_ms + int(slack * 1000) + 1000
+
+    def refresh(self, storm: Storm) -> DeliveryStats:
+        """Fold the journal's new delivery attempts into the storm's figures.
+
+        Attribution is by content, not identity: an attempt counts when its notifications include an
+        AvailableBalanceChanged for one of the storm's (product, warehouse) items, journaled after the storm began
+        and before its end plus the retry schedule. Other balance changes of the same items in that window (the
+        webshop's orders, another storm) are counted too. Latency is from the notification's creation to the
+        receiver's answer (retry waits included), when the outbox still knows the delivery; else the attempt's own.
+        """
+        outbox = self.rt.webhooks.deliveries if self.rt.webhooks is not None else {}
+        st = storm.stats
+        if self.rt.journal.last_seq <= st.cursor:
+            return st
+        records = list(self.rt.journal)
+        if records:
+            start = max(0, st.cursor - records[0]["Seq"] + 1)
+            records = records[start:]
+        horizon = self._horizon_ms(storm)
+        pset, wset = storm.product_set, storm.warehouse_set
+        for rec in records:
+            st.cursor = rec["Seq"]
+            if rec.get("Kind") != "delivery" or rec.get("Forged"):
+                continue
+            if not any(n.get("Action") == "AvailableBalanceChanged" and n["Details"].get("ProductNumber") in pset
+                       and n["Details"].get("WarehouseNumber") in wset for n in rec.get("Notifications", ())):
+                continue
+            at = parse_iso(rec["Time"])
+            if horizon is not None and at > horizon:
+                continue
+            st.sent += 1
+            outcome = rec.get("Outcome")
+            if outcome == "delivered":
+                st.delivered += 1
+                latency = float(rec.get("LatencyMs") or 0.0)
+                delivery = outbox.get(rec.get("DeliveryId", ""))
+                if delivery is not None:
+                    latency += at - delivery.created_at
+                st.latency.add(latency)
+                end = at + round(float(rec.get("LatencyMs") or 0.0))
+                st.last_delivered_ms = end if st.last_delivered_ms is None else max(st.last_delivered_ms, end)
+            elif outcome == "retry":
+                st.retried += 1
+            elif outcome in ("dead", "gone"):
+                st.failed += 1
+        return st
+
+    def progress(self, storm: Storm) -> dict[str, Any]:
+        st = self.refresh(storm)
+        span_ms = (st.last_delivered_ms or storm.started_ms) - storm.started_ms
+        rate = st.delivered / (span_ms / 1000) if span_ms > 0 else (float(st.delivered) if st.delivered else 0.0)
+        return {
+            "StormId": storm.id,
+            "State": storm.state,
+            "Shape": storm.spec.Shape,
+            "Rate": storm.spec.Rate,
+            "Planned": storm.plan.count,
+            "Emitted": storm.emitted,
+            "StartedAt": iso_ms(storm.started_ms),
+            "FinishedAt": iso_ms(storm.finished_ms) if storm.finished_ms is not None else None,
+            "PlannedDurationSeconds": round(storm.plan.duration, 3),
+            "Products": len(storm.products),
+            "Warehouses": storm.warehouses,
+            "Error": storm.error,
+            "Deliveries": {
+                "Sent": st.sent,
+                "Delivered": st.delivered,
+                "Retried": st.retried,
+                "Failed": st.failed,
+                "DeliveriesPerSecond": round(rate, 2),
+                "P50LatencyMs": st.latency.quantile(0.50),
+                "P99LatencyMs": st.latency.quantile(0.99),
+            },
+        }
+
+
+# ---------------------------------------------------------------------------------------------- admin surface
+def router(storms: Storms) -> APIRouter:
+    r = APIRouter(tags=["storms"])
+
+    @r.post("/storm", status_code=202,
+            summary="Start a storm of real stock changes: {Shape, Rate, Count | DurationSeconds, Products, Skew, "
+            "ZipfS, Warehouses} -> 202 {StormId}")
+    async def start(body: StormSpec) -> Response:
+        storm = storms.start_storm(body)
+        return json_response({"StormId": storm.id, "Planned": storm.plan.count,
+                              "PlannedDurationSeconds": round(storm.plan.duration, 3)}, 202)
+
+    @r.get("/storm", summary="Every storm since the last reset, with progress")
+    async def list_storms() -> Response:
+        return json_response({"Items": [storms.progress(s) for s in storms.storms.values()]})
+
+    @r.get("/storm/{stormId}", summary="A storm's progress: steps emitted, deliveries sent/delivered/retried/failed, "
+           "deliveries per second, p50/p99 delivery latency")
+    async def progress(stormId: str) -> Response:
+        storm = storms.storms.get(stormId)
+        if storm is None:
+            raise not_found("Storm", stormId, "stormId")
+        return json_response(storms.progress(storm))
+
+    return r

@@ -1,0 +1,301 @@
+"""Storms: real stock changes on a planned shape, on the virtual clock (time is advanced, never slept on)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from mock_xtnd.app import create_app
+from mock_xtnd.domain.errors import DomainError
+from mock_xtnd.domain.events import DomainEvent
+from mock_xtnd.runtime import Runtime
+from mock_xtnd.settings import CatalogueSettings, Settings, SubscriptionSettings
+from mock_xtnd.simulate.storm import Plan, Storms, StormSpec
+from tests.support.receiver import Receiver
+
+START_MS = 1_767_600_000_000  # 2026-01-05T08:00:00Z, the virtual clock's default start
+
+
+def wire(settings: Settings) -> tuple[FastAPI, Runtime, Storms]:
+    """The app with a Storms part (create_app may already wire one; then that one is used)."""
+    rt = Runtime(settings)
+    app = create_app(runtime=rt)
+    existing = [p for p in rt.parts if isinstance(p, Storms)]
+    if existing:
+        return app, rt, existing[0]
+    storms = Storms(rt)
+    rt.add_part(storms)
+    admin = next(r.app for r in app.routes if getattr(r, "path", "") == "/_mock")  # type: ignore[attr-defined]
+    for router in storms.admin_routers():
+        admin.include_router(router)
+    return app, rt, storms
+
+
+def small(**extra: Any) -> Settings:
+    extra.setdefault("catalogue", CatalogueSettings(products=40, warehouses=3, customers=10))
+    return Settings(clock="virtual", seed=1, **extra)
+
+
+class Recorder:
+    """Every committed event, with the ledger's truth for its item at commit time."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.events: list[DomainEvent] = []
+        self.mismatches: list[tuple[dict[str, Any], int]] = []
+        rt.backend.after_commit.append(self)
+
+    def __call__(self, events: list[DomainEvent]) -> None:
+        for e in events:
+            self.events.append(e)
+            if e.action == "AvailableBalanceChanged":
+                item = self.rt.backend.state.stock[(e.details["ProductNumber"], e.details["WarehouseNumber"])]
+                if item.available != e.details["AvailableBalance"]:
+                    self.mismatches.append((e.details, item.available))
+
+    def balance_events(self) -> list[DomainEvent]:
+        return [e for e in self.events if e.action == "AvailableBalanceChanged"]
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[TestClient, Runtime, Recorder]]:
+    app, rt, _ = wire(small())
+    recorder = Recorder(rt)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, rt, recorder
+
+
+def start_storm(client: TestClient, **body: Any) -> str:
+    r = client.post("/_mock/storm", json=body)
+    assert r.status_code == 202, r.text
+    storm_id: str = r.json()["StormId"]
+    return storm_id
+
+
+def advance(client: TestClient, seconds: float) -> None:
+    r = client.post("/_mock/clock/advance", json={"Seconds": seconds})
+    assert r.status_code == 200, r.text
+
+
+def token(client: TestClient) -> dict[str, str]:
+    r = client.post("/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
+                                        "client_secret": "demo-secret"})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def offsets(**spec: Any) -> list[int]:
+    return list(Plan(StormSpec(**spec), random.Random(7)).offsets())
+
+
+# ---------------------------------------------------------------------------------------------- the ledger
+def test_a_storm_changes_real_stock_one_step_one_event(fake: tuple[TestClient, Runtime, Recorder]) -> None:
+    client, rt, rec = fake
+    before = {k: (s.on_hand, s.reserved) for k, s in rt.backend.state.stock.items()}
+    storm_id = start_storm(client, Shape="constant", Rate=50, Count=500)
+    advance(client, 11)
+
+    progress = client.get(f"/_mock/storm/{storm_id}").json()
+    assert progress["State"] == "done" and progress["Planned"] == progress["Emitted"] == 500
+    events = rec.balance_events()
+    assert len(events) == 500 and len(rec.events) == 500  # nothing but AvailableBalanceChanged, one per step
+    assert rec.mismatches == []  # every hook carried the ledger's value at that moment
+
+    # each step moved reserved by exactly one unit, on-hand never; reserved never below 0
+    steps = 0
+    for key, item in rt.backend.state.stock.items():
+        on_hand, reserved = before[key]
+        assert item.on_hand == on_hand and item.reserved >= 0
+        steps += abs(item.reserved - reserved)
+    per_item = Counter((e.details["ProductNumber"], e.details["WarehouseNumber"]) for e in events)
+    assert steps <= 500 and steps % 2 == 500 % 2
+    assert all(abs(rt.backend.state.stock[k].reserved - before[k][1]) <= n for k, n in per_item.items())
+
+    # ProductAvailability agrees with the last hook of every item
+    last = {(e.details["ProductNumber"], e.details["WarehouseNumber"]): e.details["AvailableBalance"] for e in events}
+    headers = token(client)
+    for (pn, wh), value in sorted(last.items())[:25]:
+        r = client.get("/api/ProductAvailability", params={"productNumber": pn, "warehouseNumber": wh},
+                       headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["Items"][0]["AvailableBalance"] == value, (pn, wh)
+
+
+def test_steps_run_at_their_planned_times_on_the_virtual_clock(fake: tuple[TestClient, Runtime, Recorder]) -> None:
+    client, rt, rec = fake
+    start_storm(client, Shape="ramp", Rate=40, Count=200)
+    plan = offsets(Shape="ramp", Rate=40, Count=200)
+    advance(client, 4.0)
+    assert len(rec.balance_events()) == sum(1 for o in plan if o <= 4000)  # nothing early, nothing late
+    advance(client, 10.0)
+    assert [e.at_ms - START_MS for e in rec.balance_events()] == plan
+
+
+def test_storm_reports_deliveries_to_a_real_receiver() -> None:
+    failed_once: set[str] = set()
+
+    def first_attempt_fails(r: Any) -> int:
+        body = r.json
+        if body["Attempt"] == 1 and body["Id"] not in failed_once:
+            failed_once.add(body["Id"])
+            return 500
+        return 204
+
+    with Receiver(first_attempt_fails) as receiver:
+        sub = SubscriptionSettings(name="shop", callback_url=receiver.url, secret="s3cret",
+                                   triggers=["AvailableBalanceChanged"])
+        app, rt, _ = wire(small(subscriptions=[sub]))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            storm_id = start_storm(client, Shape="constant", Rate=20, Count=30)
+            advance(client, 2)
+            d = client.get(f"/_mock/storm/{storm_id}").json()["Deliveries"]
+            assert (d["Sent"], d["Retried"], d["Delivered"]) == (30, 30, 0)
+            advance(client, 61)  # the retry schedule's first step: 1 minute later
+            progress = client.get(f"/_mock/storm/{storm_id}").json()
+    d = progress["Deliveries"]
+    assert (d["Sent"], d["Delivered"], d["Retried"], d["Failed"]) == (60, 30, 30, 0)
+    assert d["P50LatencyMs"] >= 60_000  # from the notification's creation: the retry wait counts
+    assert d["DeliveriesPerSecond"] > 0
+
+
+# ---------------------------------------------------------------------------------------------- shapes
+def test_constant_shape_is_evenly_spaced_and_ends_at_its_duration() -> None:
+    plan = offsets(Shape="constant", Rate=100, Count=1000)
+    assert len(plan) == 1000 and plan[0] == 10 and plan[-1] == 10_000
+    assert set(b - a for a, b in zip(plan, plan[1:], strict=False)) == {10}
+    by_duration = offsets(Shape="constant", Rate=100, DurationSeconds=3)
+    assert len(by_duration) == 300 and by_duration[-1] == 3000
+
+
+def test_ramp_rises_from_zero_to_rate() -> None:
+    plan = offsets(Shape="ramp", Rate=100, Count=1000)  # 0 -> 100/s over 20 s
+    assert len(plan) == 1000 and plan[-1] == 20_000
+    per_second = Counter(min(19, o // 1000) for o in plan)
+    counts = [per_second[s] for s in range(20)]
+    assert counts == sorted(counts) and counts[0] < 10 and counts[-1] > 90
+    assert len(offsets(Shape="ramp", Rate=100, DurationSeconds=20)) == 1000
+
+
+def test_burst_spikes_at_ten_times_the_rate_for_a_tenth_of_each_period() -> None:
+    plan = offsets(Shape="burst", Rate=100, DurationSeconds=30)
+    assert len(plan) == round(1.225 * 100 * 30)
+    spikes = sum(1 for o in plan if (o - 1) % 10_000 < 1000)
+    assert spikes == 3 * 1000  # 10 x 100/s for 1 s of every 10 s
+    assert len(plan) - spikes == 3 * 225  # 25/s for the other 9 s
+
+
+def test_poisson_is_reproducible_from_its_seed_with_the_planned_mean() -> None:
+    a = offsets(Shape="poisson", Rate=200, Count=4000)
+    assert a == offsets(Shape="poisson", Rate=200, Count=4000)
+    assert a != list(Plan(StormSpec(Shape="poisson", Rate=200, Count=4000), random.Random(8)).offsets())
+    assert a == sorted(a) and len(a) == 4000
+    assert 18_000 < a[-1] < 22_000  # mean inter-arrival 5 ms
+    gaps = [b - x for x, b in zip(a, a[1:], strict=False)]
+    assert sum(1 for g in gaps if g > 10) / len(gaps) == pytest.approx(0.13, abs=0.03)  # P(X > 2/rate) = e^-2
+
+    plan = Plan(StormSpec(Shape="poisson", Rate=200, DurationSeconds=10), random.Random(3))
+    times = list(plan.offsets())
+    assert len(times) == plan.count and 1800 < plan.count < 2200
+    assert times == sorted(times) and 0 <= times[0] and times[-1] <= 10_000
+
+
+def test_zipf_skew_concentrates_on_few_products(fake: tuple[TestClient, Runtime, Recorder]) -> None:
+    client, _, rec = fake
+    start_storm(client, Rate=1000, Count=2000, Products=20, Skew="zipf", ZipfS=1.2, Warehouses=["2"])
+    advance(client, 3)
+    hits = Counter(e.details["ProductNumber"] for e in rec.balance_events())
+    assert {e.details["WarehouseNumber"] for e in rec.balance_events()} == {"2"}
+    assert len(hits) <= 20
+    top = hits.most_common(1)[0][1]
+    assert top > 2000 / 20 * 3  # the hottest product gets several times a uniform share
+
+
+def test_same_seed_same_storm() -> None:
+    def run() -> list[tuple[str, str, int, int]]:
+        app, rt, _ = wire(small())
+        rec = Recorder(rt)
+        with TestClient(app) as client:
+            start_storm(client, Shape="poisson", Rate=300, Count=600, Skew="zipf")
+            advance(client, 5)
+        return [(e.details["ProductNumber"], e.details["WarehouseNumber"], e.details["AvailableBalance"], e.at_ms)
+                for e in rec.balance_events()]
+
+    first = run()
+    assert len(first) == 600 and first == run()
+
+
+# ---------------------------------------------------------------------------------------------- refusals
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"Rate": 10, "Count": 5_000_001}, "Count"),
+        ({"Rate": 10, "DurationSeconds": 3601}, "DurationSeconds"),
+        ({"Rate": 10}, "Count"),
+        ({"Rate": 10, "Count": 5, "DurationSeconds": 5}, "Count"),
+        ({"Rate": 0.001, "Count": 100}, "Count"),
+        ({"Rate": 10_000, "DurationSeconds": 3600}, "Rate"),
+        ({"Rate": 10, "Count": 5, "Shape": "sawtooth"}, "Shape"),
+        ({"Rate": 10, "Count": 5, "Products": 41}, "Products"),
+        ({"Rate": 10, "Count": 5, "Warehouses": ["9"]}, "Warehouses"),
+    ],
+)
+def test_storms_out_of_bounds_are_refused(fake: tuple[TestClient, Runtime, Recorder], body: dict[str, Any],
+                                          field: str) -> None:
+    client, _, rec = fake
+    r = client.post("/_mock/storm", json=body)
+    assert r.status_code in (400, 422), r.text
+    envelope = r.json()
+    assert envelope["ErrorType"] == "Validation"
+    assert field in [e["Field"] for e in envelope["Errors"]], envelope
+    advance(client, 10)
+    assert rec.events == []
+
+
+def test_unknown_storm_is_404(fake: tuple[TestClient, Runtime, Recorder]) -> None:
+    client, _, _ = fake
+    r = client.get("/_mock/storm/storm-99")
+    assert r.status_code == 404 and r.json()["ErrorType"] == "Validation"
+
+
+def test_plan_refuses_directly() -> None:
+    with pytest.raises(DomainError):
+        Plan(StormSpec(Rate=1, Count=MAX := 5_000_001), random.Random(1))
+    assert MAX > 5_000_000
+
+
+def test_reset_stops_storms_and_releases_nothing_twice(fake: tuple[TestClient, Runtime, Recorder]) -> None:
+    client, rt, rec = fake
+    storm_id = start_storm(client, Rate=10, Count=100)
+    advance(client, 2)
+    assert client.post("/_mock/reset").status_code == 200
+    assert client.get(f"/_mock/storm/{storm_id}").status_code == 404
+    seen = len(rec.events)
+    advance(client, 20)
+    assert len(rec.events) == seen
+    assert all(s.reserved == 0 for s in rt.backend.state.stock.values())
+
+
+# ---------------------------------------------------------------------------------------------- real clock
+def test_real_clock_storm_emits_on_time_without_blocking_the_api() -> None:
+    app, rt, _ = wire(Settings(clock="real", seed=1, catalogue=CatalogueSettings(products=40, warehouses=2,
+                                                                                 customers=5)))
+    rec = Recorder(rt)
+    with TestClient(app) as client:
+        t0 = time.monotonic()
+        storm_id = start_storm(client, Shape="constant", Rate=2000, Count=600)  # 0.3 s
+        state = {}
+        while time.monotonic() - t0 < 10:
+            state = client.get(f"/_mock/storm/{storm_id}").json()  # answered while the storm runs
+            if state["State"] == "done":
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - t0
+    assert state["State"] == "done" and state["Emitted"] == 600
+    assert len(rec.balance_events()) == 600 and rec.mismatches == []
+    assert 0.25 < elapsed < 5

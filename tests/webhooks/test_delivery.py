@@ -1,0 +1,311 @@
+"""Delivery semantics (ASP.NET WebHooks' defaults), the delivery log and the clock you drive.
+
+3 attempts in all at t = 0, +60 s, +300 s; the same Id on every attempt with Attempt counting up and each attempt
+re-signed; 2xx = delivered; 410 = stop; any other status, a refused connection or a timeout = retry; exhausted =
+dead, listed, redeliverable by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mock_xtnd.app import create_app
+from mock_xtnd.domain.clock import parse_iso
+from mock_xtnd.settings import DeliverySettings, Settings
+from tests.support.receiver import Received, Receiver
+
+from .conftest import (
+    START,
+    Fake,
+    assert_error,
+    fake_settings,
+    running,
+    statuses,
+    subscription,
+    verifies,
+)
+
+BALANCE = ["BalanceChanged"]
+
+
+def seconds_after_start(iso: str) -> float:
+    return (parse_iso(iso) - parse_iso(START)) / 1000
+
+
+def attempt_times(fake: Fake, delivery_id: str) -> list[float]:
+    return [seconds_after_start(a["Time"]) for a in fake.delivery(delivery_id)["Attempts"]]
+
+
+@pytest.fixture
+def failing() -> Iterator[Receiver]:
+    with Receiver(lambda _r: 500) as r:
+        yield r
+
+
+# ------------------------------------------------------------------------------------------------ the schedule
+def test_three_attempts_at_0_60_300_seconds_same_id_re_signed(failing: Receiver) -> None:
+    with running(fake_settings(subscription(failing.url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 4)
+        fake.settle()
+        (d,) = fake.deliveries()
+        assert len(failing.received) == 1
+        assert d["Status"] == "pending" and d["NextAttemptAt"] == "2026-01-05T08:01:00.000Z"
+
+        fake.advance(59.999)
+        assert len(failing.received) == 1
+        fake.advance(0.001)
+        assert len(failing.received) == 2
+        fake.advance(239.999)
+        assert len(failing.received) == 2
+        fake.advance(0.001)
+        assert len(failing.received) == 3
+        fake.advance(24 * 3600)
+        assert len(failing.received) == 3
+
+        d = fake.delivery(d["Id"])
+        assert d["Status"] == "dead" and d["NextAttemptAt"] is None
+        assert attempt_times(fake, d["Id"]) == [0.0, 60.0, 300.0]
+        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [(1, 500, None), (2, 500, None),
+                                                                                  (3, 500, None)]
+        assert all(a["LatencyMs"] >= 0 for a in d["Attempts"])
+        journal = fake.journal()
+        assert [(j["Attempt"], j["Outcome"], j["Time"]) for j in journal] == [
+            (1, "retry", "2026-01-05T08:00:00.000Z"), (2, "retry", "2026-01-05T08:01:00.000Z"),
+            (3, "dead", "2026-01-05T08:05:00.000Z")]
+
+    envs = failing.envelopes()
+    assert {e["Id"] for e in envs} == {d["Id"]}
+    assert {e["Properties"]["NotificationId"] for e in envs} == {d["NotificationId"]}
+    assert [e["Attempt"] for e in envs] == [1, 2, 3]
+    assert len({r.body for r in failing.received}) == 3
+    assert len({r.headers["ms-signature"] for r in failing.received}) == 3
+    assert all(verifies(r) for r in failing.received)
+    # the attempts differ only in Attempt
+    assert len({str({k: v for k, v in e.items() if k != "Attempt"}) for e in envs}) == 1
+
+
+@pytest.mark.parametrize("status", [200, 202, 204, 299])
+def test_2xx_is_delivered_and_stops(receiver: Receiver, status: int) -> None:
+    receiver.policy = lambda _r: status
+    with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(3600)
+        (d,) = fake.deliveries()
+        assert d["Status"] == "delivered"
+        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, status)]
+        assert [j["Outcome"] for j in fake.journal()] == ["delivered"]
+    assert len(receiver.received) == 1
+
+
+def test_410_stops_immediately(receiver: Receiver) -> None:
+    receiver.policy = lambda _r: 410
+    with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(3600)
+        (d,) = fake.deliveries()
+        assert d["Status"] == "gone"
+        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, 410)]
+        assert [j["Outcome"] for j in fake.journal()] == ["gone"]
+        assert [x["Id"] for x in fake.deliveries(status="gone")] == [d["Id"]]
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 408, 429, 500, 502, 503, 301])
+def test_any_other_status_retries(receiver: Receiver, status: int) -> None:
+    receiver.policy = statuses(status, 204)
+    with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(60)
+        (d,) = fake.deliveries()
+        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, status), (2, 204)]
+        assert d["Status"] == "delivered"
+    assert [e["Attempt"] for e in receiver.envelopes()] == [1, 2]
+
+
+def test_a_refused_connection_retries_then_dead_letters(refused_url: str) -> None:
+    with running(fake_settings(subscription(refused_url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(300)
+        (d,) = fake.deliveries()
+        assert d["Status"] == "dead"
+        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [
+            (1, None, "refused"), (2, None, "refused"), (3, None, "refused")]
+        assert attempt_times(fake, d["Id"]) == [0.0, 60.0, 300.0]
+        journal = fake.journal()
+        assert [(j["Status"], j["Error"], j["Outcome"]) for j in journal] == [
+            (None, "refused", "retry"), (None, "refused", "retry"), (None, "refused", "dead")]
+
+
+def test_a_timeout_retries(receiver: Receiver) -> None:
+    def slow_first(r: Received) -> int:
+        if r.json["Attempt"] == 1:
+            time.sleep(2.0)  # longer than the sender's 0.5 s timeout
+        return 204
+
+    receiver.policy = slow_first
+    settings = fake_settings(subscription(receiver.url, triggers=BALANCE),
+                             delivery=DeliverySettings(timeout_seconds=0.5))
+    with running(settings) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.settle()
+        (d,) = fake.deliveries()
+        assert d["Status"] == "pending"
+        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [(1, None, "timeout")]
+        fake.advance(60)
+        d = fake.delivery(d["Id"])
+        assert d["Status"] == "delivered"
+        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [(1, None, "timeout"),
+                                                                                  (2, 204, None)]
+        assert [j["Outcome"] for j in fake.journal()] == ["retry", "delivered"]
+
+
+# ------------------------------------------------------------------------------------------------ dead letters
+def test_dead_letters_are_listed_and_redelivered_by_hand(receiver: Receiver) -> None:
+    receiver.policy = lambda _r: 503
+    with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(300)
+        (dead,) = fake.deliveries(status="dead")
+        assert len(dead["Attempts"]) == 3
+
+        receiver.policy = lambda _r: 204
+        r = fake.c.post(f"/_mock/deliveries/{dead['Id']}/redeliver")
+        assert r.status_code == 202, r.text
+        assert r.json()["Status"] == "pending"
+        fake.settle()
+        d = fake.delivery(dead["Id"])
+        assert d["Status"] == "delivered"
+        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, 503), (2, 503), (3, 503), (4, 204)]
+        assert fake.deliveries(status="dead") == []
+        assert [(j["Attempt"], j["Outcome"]) for j in fake.journal()][-1] == (4, "delivered")
+    envs = receiver.envelopes()
+    assert [e["Attempt"] for e in envs] == [1, 2, 3, 4]
+    assert {e["Id"] for e in envs} == {dead["Id"]}
+    assert all(verifies(r) for r in receiver.received)
+
+
+def test_a_redelivery_gets_a_fresh_budget_on_the_same_schedule(receiver: Receiver) -> None:
+    receiver.policy = lambda _r: 500
+    with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(300)
+        (dead,) = fake.deliveries(status="dead")
+        fake.ok(fake.c.post(f"/_mock/deliveries/{dead['Id']}/redeliver"))
+        fake.advance(3600)
+        d = fake.delivery(dead["Id"])
+        assert d["Status"] == "dead"
+        assert attempt_times(fake, d["Id"]) == [0.0, 60.0, 300.0, 300.0, 360.0, 600.0]
+    assert [e["Attempt"] for e in receiver.envelopes()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_redeliver_refuses_unknown_and_pending(receiver: Receiver) -> None:
+    receiver.policy = lambda _r: 500
+    with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
+        assert_error(fake.c.post("/_mock/deliveries/" + "0" * 32 + "/redeliver"), 404, "id")
+        assert_error(fake.c.get("/_mock/deliveries/" + "0" * 32), 404, "id")
+        fake.stock(fake.products()[0], "1", 1)
+        fake.settle()
+        (pending,) = fake.deliveries(status="pending")
+        assert_error(fake.c.post(f"/_mock/deliveries/{pending['Id']}/redeliver"), 409, "id")
+
+
+@pytest.mark.parametrize(("delays", "times"), [([1, 2], [0.0, 1.0, 3.0]), ([5], [0.0, 5.0]),
+                                               ([0.25, 0.5, 10], [0.0, 0.25, 0.75, 10.75])])
+def test_the_retry_schedule_is_configurable(failing: Receiver, delays: list[float], times: list[float]) -> None:
+    settings = fake_settings(subscription(failing.url, triggers=BALANCE),
+                             delivery=DeliverySettings(retry_delays_seconds=delays))
+    with running(settings) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(3600)
+        (d,) = fake.deliveries()
+        assert d["Status"] == "dead"
+        assert attempt_times(fake, d["Id"]) == times
+    assert [e["Attempt"] for e in failing.envelopes()] == list(range(1, len(times) + 1))
+
+
+def test_no_retry_delays_means_one_attempt(failing: Receiver) -> None:
+    settings = fake_settings(subscription(failing.url, triggers=BALANCE),
+                             delivery=DeliverySettings(retry_delays_seconds=[]))
+    with running(settings) as fake:
+        fake.stock(fake.products()[0], "1", 1)
+        fake.advance(3600)
+        assert [d["Status"] for d in fake.deliveries()] == ["dead"]
+    assert len(failing.received) == 1
+
+
+# ------------------------------------------------------------------------------------------------ delivery log
+def test_delivery_log_filters_by_status_action_and_subscription(receiver: Receiver) -> None:
+    base = f"http://127.0.0.1:{receiver.port}"
+    receiver.policy = lambda r: 204 if r.path == "/ok" else 500
+    subs = [subscription(f"{base}/ok", "ok", triggers=["BalanceChanged", "AvailableBalanceChanged"]),
+            subscription(f"{base}/down", "down", triggers=["BalanceChanged"])]
+    with running(fake_settings(*subs)) as fake:
+        products = fake.products()
+        fake.stock(products[0], "1", 1)
+        fake.stock(products[1], "1", 1)
+        fake.settle()
+
+        everything = fake.deliveries()
+        assert len(everything) == 6
+        assert {(d["Subscription"], d["Actions"][0], d["Status"]) for d in everything} == {
+            ("ok", "BalanceChanged", "delivered"), ("ok", "AvailableBalanceChanged", "delivered"),
+            ("down", "BalanceChanged", "pending")}
+        assert {d["Subscription"] for d in fake.deliveries(subscription="down")} == {"down"}
+        assert len(fake.deliveries(subscription="down")) == 2
+        assert len(fake.deliveries(subscription="ok")) == 4
+        assert fake.deliveries(subscription="nobody") == []
+        assert {tuple(d["Actions"]) for d in fake.deliveries(action="AvailableBalanceChanged")} == {
+            ("AvailableBalanceChanged",)}
+        assert len(fake.deliveries(action="BalanceChanged")) == 4
+        assert len(fake.deliveries(status="delivered")) == 4
+        assert len(fake.deliveries(status="pending")) == 2
+        assert fake.deliveries(status="dead") == []
+        assert len(fake.deliveries(status="delivered", action="BalanceChanged", subscription="ok")) == 2
+        assert fake.deliveries(status="delivered", subscription="down") == []
+        assert len(fake.deliveries(limit="3")) == 3
+
+        fake.advance(300)
+        assert len(fake.deliveries(status="dead")) == 2
+        assert len(fake.deliveries(status="dead", subscription="down", action="BalanceChanged")) == 2
+        for d in fake.deliveries(status="dead"):
+            assert [a["Attempt"] for a in d["Attempts"]] == [1, 2, 3]
+            assert all(a["Status"] == 500 and a["Error"] is None and a["LatencyMs"] >= 0 for a in d["Attempts"])
+        assert_error(fake.c.get("/_mock/deliveries", params={"status": "lost"}), 400, "status")
+
+
+# ------------------------------------------------------------------------------------------------ the clock
+def test_get_clock_and_advance_under_a_virtual_clock() -> None:
+    with running(fake_settings()) as fake:
+        assert fake.ok(fake.c.get("/_mock/clock")) == {"Now": START, "Kind": "virtual"}
+        assert fake.advance(90.5) == "2026-01-05T08:01:30.500Z"
+        assert fake.now() == "2026-01-05T08:01:30.500Z"
+        assert_error(fake.c.post("/_mock/clock/advance", json={"Seconds": -1}), 400, "Seconds")
+
+
+def test_advance_under_a_real_clock_is_a_409() -> None:
+    settings = Settings(clock="real", seed=1, catalogue=fake_settings().catalogue)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        assert c.get("/_mock/clock").json()["Kind"] == "real"
+        assert_error(c.post("/_mock/clock/advance", json={"Seconds": 60}), 409)
+
+
+def test_advancing_runs_retries_in_due_order(failing: Receiver) -> None:
+    with running(fake_settings(subscription(failing.url, triggers=BALANCE))) as fake:
+        products = fake.products()
+        for i, seconds in enumerate([0, 10, 25, 70, 200, 290]):
+            fake.advance(seconds)
+            fake.stock(products[i], "1", 1)
+        fake.advance(3600)  # one big step: every retry falls due inside it
+        journal = fake.journal()
+        assert len(journal) == 6 * 3
+        times = [parse_iso(j["Time"]) for j in journal]
+        assert times == sorted(times), [j["Time"] for j in journal]
+        assert [j["Seq"] for j in journal] == sorted(j["Seq"] for j in journal)
+        for d in fake.deliveries():
+            t = attempt_times(fake, d["Id"])
+            assert t[1] - t[0] == 60 and t[2] - t[1] == 240
+        assert fake.now() == "2026-01-05T09:16:35.000Z"  # 595 s of steps + 3600
