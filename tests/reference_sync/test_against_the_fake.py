@@ -51,6 +51,11 @@ class World:
     async def settle_hooks(self) -> None:
         (await self.admin.post("/_mock/clock/advance", json={"Seconds": 0})).raise_for_status()
 
+    async def in_stock(self, warehouse: str) -> list[str]:
+        """Products with plenty on hand in the warehouse, so a pick ships something (with tracking)."""
+        rows = (await self.truth())["Balances"]
+        return [b["ProductNumber"] for b in rows if b["WarehouseNumber"] == warehouse and b["OnHand"] >= 5]
+
     async def back_office(self, action: str, order_number: str) -> None:
         (await self.admin.post(f"/_mock/orders/{order_number}/{action}")).raise_for_status()
 
@@ -109,10 +114,14 @@ async def test_fallback_mode_converges_on_the_truth(fallback_world: World) -> No
     reserved and picked in the back office, and the shop's view ends equal to the truth."""
     world, sync = fallback_world, fallback_world.service.sync
     await sync.reconcile_availability()  # initial load
+    in_stock = await world.in_stock("1")
     taken = await world.shop.post(
         "/xtnd/shop/orders",
         json={
-            "Lines": [{"ProductNumber": "100000", "Quantity": 3}, {"ProductNumber": "100002", "Quantity": 1}],
+            "Lines": [
+                {"ProductNumber": in_stock[0], "Quantity": 3},
+                {"ProductNumber": in_stock[1], "Quantity": 1},
+            ],
             "WarehouseNumber": "1",
         },
     )
@@ -193,17 +202,19 @@ async def test_with_webhooks_hooks_trigger_batched_fetches_and_the_view_converge
         await sync.reconcile_availability()  # initial load
 
         # Back-office stock moves fire AvailableBalanceChanged: triggers, fetched in one batched call.
-        for i in range(20):
-            move = {"ProductNumber": str(100000 + i), "WarehouseNumber": "2", "Delta": 5 + i}
+        products = sorted({b["ProductNumber"] for b in (await world.truth())["Balances"]})[:20]
+        for i, product in enumerate(products):
+            move = {"ProductNumber": product, "WarehouseNumber": "2", "Delta": 5 + i}
             (await world.admin.post("/_mock/stock", json=move)).raise_for_status()
         await world.settle_hooks()
         assert sync.coalescer.pending_products == 20
         assert await sync.flush_balances() == 1
 
+        product = (await world.in_stock("1"))[0]
         external = (
             await world.shop.post(
                 "/xtnd/shop/orders",
-                json={"Lines": [{"ProductNumber": "100001", "Quantity": 2}], "WarehouseNumber": "1"},
+                json={"Lines": [{"ProductNumber": product, "Quantity": 2}], "WarehouseNumber": "1"},
             )
         ).json()["ExternalOrderNumber"]
         await sync.send_due_outgoing()

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mock_xtnd.app import create_app
-from mock_xtnd.domain.errors import DomainError
 from mock_xtnd.domain.events import DomainEvent
 from mock_xtnd.runtime import Runtime
 from mock_xtnd.settings import CatalogueSettings, Settings, SubscriptionSettings
@@ -160,7 +159,7 @@ def test_storm_reports_deliveries_to_a_real_receiver() -> None:
             progress = client.get(f"/_mock/storm/{storm_id}").json()
     d = progress["Deliveries"]
     assert (d["Sent"], d["Delivered"], d["Retried"], d["Failed"]) == (60, 30, 30, 0)
-    assert d["P50LatencyMs"] >= 60_000  # from the notification's creation: the retry wait counts
+    assert d["P50LatencyMs"] == pytest.approx(60_000, rel=0.02)  # from the notification's creation: retry wait counts
     assert d["DeliveriesPerSecond"] > 0
 
 
@@ -261,12 +260,6 @@ def test_unknown_storm_is_404(fake: tuple[TestClient, Runtime, Recorder]) -> Non
     client, _, _ = fake
     r = client.get("/_mock/storm/storm-99")
     assert r.status_code == 404 and r.json()["ErrorType"] == "Validation"
-
-
-def test_plan_refuses_directly() -> None:
-    with pytest.raises(DomainError):
-        Plan(StormSpec(Rate=1, Count=MAX := 5_000_001), random.Random(1))
-    assert MAX > 5_000_000
 
 
 def test_reset_stops_storms_and_releases_nothing_twice(fake: tuple[TestClient, Runtime, Recorder]) -> None:

@@ -296,10 +296,12 @@ def test_advance_under_a_real_clock_is_a_409() -> None:
 def test_advancing_runs_retries_in_due_order(failing: Receiver) -> None:
     with running(fake_settings(subscription(failing.url, triggers=BALANCE))) as fake:
         products = fake.products()
-        for i, seconds in enumerate([0, 10, 25, 70, 200, 290]):
-            fake.advance(seconds)
+        made_at = [0, 7, 19, 33, 48, 59]  # all first attempts before the first retry falls due
+        for i, at in enumerate(made_at):
+            fake.advance(at - (made_at[i - 1] if i else 0))
             fake.stock(products[i], "1", 1)
-        fake.advance(3600)  # one big step: every retry falls due inside it
+        assert len(fake.journal()) == 6
+        fake.advance(3600)  # one big step: all 12 retries fall due inside it, interleaved across deliveries
         journal = fake.journal()
         assert len(journal) == 6 * 3
         times = [parse_iso(j["Time"]) for j in journal]
@@ -308,4 +310,6 @@ def test_advancing_runs_retries_in_due_order(failing: Receiver) -> None:
         for d in fake.deliveries():
             t = attempt_times(fake, d["Id"])
             assert t[1] - t[0] == 60 and t[2] - t[1] == 240
-        assert fake.now() == "2026-01-05T09:16:35.000Z"  # 595 s of steps + 3600
+        retry_times = sorted(seconds_after_start(j["Time"]) for j in journal[6:])
+        assert retry_times == sorted([at + 60 for at in made_at] + [at + 300 for at in made_at])
+        assert fake.now() == "2026-01-05T09:00:59.000Z"  # 59 s of steps + 3600
