@@ -173,7 +173,7 @@ def xtnd_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
     clock = request.config.getoption("--xtnd-clock") or request.config.getini("xtnd_clock")
     seed = request.config.getoption("--xtnd-seed") or 1
     products = int(request.config.getini("xtnd_products"))
-    settings = Settings(clock=clock, seed=seed, port=0, catalogue={"products": products})  # type: ignore[arg-type]
+    settings = Settings(clock=clock, seed=seed, port=0, catalogue={"products": products})
     with ServerThread(settings) as server:
         yield server
 

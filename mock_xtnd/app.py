@@ -107,7 +107,7 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for path, ops in spec["paths"].items():
-        for method, op in ops.items():
+        for op in ops.values():
             responses = op.get("responses", {})
             r422 = responses.get("422")
             if r422 and "HTTPValidationError" in str(r422):

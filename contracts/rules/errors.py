@@ -53,6 +53,11 @@ def lacks_backoff(
     return max(gaps) < growth_ratio * max(min(gaps), 1e-9)
 
 
+def _internal(call: ApiCall) -> bool:
+    """An ``Internal`` answer: a 5xx other than 503 (a status 0, no answer at all, is not one)."""
+    return call.status >= 500 and call.status != 503
+
+
 def _gaps_text(chain: Sequence[ApiCall]) -> str:
     return ", ".join(f"{b.time - a.time:.2f}" for a, b in zip(chain, chain[1:], strict=False)) + " s"
 
@@ -263,12 +268,12 @@ class BoundedInternalRetries(Rule[InternalRetryParams]):
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
         p = self.params
-        internal = [c for c in ctx.calls if c.error_type == "Internal" or c.status == 500]
+        internal = [c for c in ctx.calls if _internal(c)]
         if not internal:
             return self.not_applicable("no request got a 500")
         chains = retry_chains(
             ctx.calls,
-            triggers=lambda c: c.error_type == "Internal" or c.status == 500,
+            triggers=_internal,
             chain_break_seconds=p.chain_break_seconds,
         )
         violations: list[Violation] = []

@@ -122,7 +122,6 @@ class ApiCall:
     body: Mapping[str, Any] | None
     result_key: str | None
     total_pages: int | None
-    has_total_pages: bool
     raw: Record = field(repr=False, compare=False)
 
     @classmethod
@@ -149,7 +148,6 @@ class ApiCall:
             body=body if isinstance(body, Mapping) else None,
             result_key=_str_or_none(record.get("ResultKey")),
             total_pages=_int_or_none(record.get("TotalPages")),
-            has_total_pages="TotalPages" in record,
             raw=record,
         )
 

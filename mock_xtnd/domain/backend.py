@@ -528,9 +528,9 @@ class Backend:
         std_price = std.prices.get(product.number, product.base_price) if std else product.base_price
         candidates.append((std_price, 0, "PriceList", std.valid_to if std else None))
         own = self.state.price_lists.get(customer.price_list)
-        if own is not None and own.code != "STD" and self._active(own.valid_from, own.valid_to, now):
-            if product.number in own.prices:
-                candidates.append((own.prices[product.number], 0, "PriceList", own.valid_to))
+        if (own is not None and own.code != "STD" and self._active(own.valid_from, own.valid_to, now)
+                and product.number in own.prices):
+            candidates.append((own.prices[product.number], 0, "PriceList", own.valid_to))
         for dl in self.state.discount_lists.values():
             if dl.customer_group != customer.customer_group or not self._active(dl.valid_from, dl.valid_to, now):
                 continue

@@ -259,14 +259,16 @@ class Webhooks:
             fault = None if d.forged else "tampered-signature"
         else:
             signature = sign(sub.secret, body)
+        status: int | None
+        error: str | None
+        duplicate: tuple[int | None, str | None, float] | None = None
         if plan is not None and plan.drop:
             status, error, latency = None, "dropped", 0.0
             fault = "drop"
         else:
             status, error, latency = await self._post(sub.callback_url, body, signature)
-            if plan is not None and plan.duplicate:
-                dup = await self._post(sub.callback_url, body, signature)
-                self._journal(d, number, now, dup, "duplicate", d.status)
+            if plan is not None and plan.duplicate:  # the same attempt, sent twice (ASP.NET's parallel senders)
+                duplicate = await self._post(sub.callback_url, body, signature)
         d.attempts.append(Attempt(number, now, status, error, round(latency, 3), fault))
         if d.forged is not None:
             d.status = DELIVERED if status is not None and 200 <= status < 300 else DEAD
@@ -283,6 +285,8 @@ class Webhooks:
             d.status = DEAD
         outcome = {DELIVERED: "delivered", GONE: "gone", DEAD: "dead"}.get(d.status, "retry")
         self._journal(d, number, now, (status, error, latency), fault, outcome)
+        if duplicate is not None:
+            self._journal(d, number, now, duplicate, "duplicate", outcome)
         self._dirty[d.id] = d
         if len(self._dirty) >= 500:
             self.flush()

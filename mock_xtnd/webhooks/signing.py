@@ -33,7 +33,7 @@ def verify(secret: str, body: bytes, header_value: str | None) -> bool:
     if not header_value:
         return False
     value = header_value.strip()
-    if not value[: len(_PREFIX)].lower() == _PREFIX:
+    if value[: len(_PREFIX)].lower() != _PREFIX:
         return False
     given = value[len(_PREFIX) :].upper()
     if len(given) != 64:

@@ -19,13 +19,11 @@ from mock_xtnd.settings import Settings
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture
-def settings_() -> Settings:
-    return Settings(clock="virtual", max_body_bytes=2048)
-
-
-@pytest.fixture
-def c(settings_: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+@pytest.fixture(scope="module")
+def c() -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """One fake for the module (every test compares the truth before and after itself); a 2 KiB body limit."""
+    settings_ = Settings(clock="virtual", max_body_bytes=2048,
+                         rate_limits={"standard": 100_000, "list": 100_000, "write": 100_000})
     with TestClient(create_app(settings_), raise_server_exceptions=False) as client:
         token = client.post("/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
                                                 "client_secret": "demo-secret"}).json()["access_token"]

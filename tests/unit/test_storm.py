@@ -106,7 +106,13 @@ def test_a_storm_changes_real_stock_one_step_one_event(fake: tuple[TestClient, R
     assert len(events) == 500 and len(rec.events) == 500  # nothing but AvailableBalanceChanged, one per step
     assert rec.mismatches == []  # every hook carried the ledger's value at that moment
 
-    # each step moved reserved by exactly one unit, on-hand never; reserved never below 0
+    # each step moved one item's available balance by exactly one unit
+    current = {k: on_hand - reserved for k, (on_hand, reserved) in before.items()}
+    for e in events:
+        key = (e.details["ProductNumber"], e.details["WarehouseNumber"])
+        assert abs(e.details["AvailableBalance"] - current[key]) == 1, e
+        current[key] = e.details["AvailableBalance"]
+    # ... by reserving or releasing: on-hand never moved, reserved never went below 0
     steps = 0
     for key, item in rt.backend.state.stock.items():
         on_hand, reserved = before[key]
