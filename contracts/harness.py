@@ -349,6 +349,7 @@ def run(
                 probe = _probe(shop)
             finally:
                 stop_client(proc)
+                ended_at = control.get("/_mock/clock").json()["Now"]
         journal = control.get("/_mock/journal").json()["Items"]
         truth = control.get("/_mock/state").json()
         storms = [control.get(f"/_mock/storm/{sid}").json() for sid in timeline.storms]
@@ -356,7 +357,7 @@ def run(
         journal, client_id=client_id, probe=probe, truth=truth, webhooks_enabled=scenario.webhooks,
         rate_limits={"Standard": scenario.rate_limits.standard, "List": scenario.rate_limits.list,
                      "Write": scenario.rate_limits.write},
-        shop_orders_requested=timeline.shop_orders, webhook_urls=[hook_url],
+        shop_orders_requested=timeline.shop_orders, webhook_urls=[hook_url], ended_at=ended_at,
     )
     report = judge(ctx, overrides=scenario.expect.rule_params)
     result = RunResult(report, scenario, journal, truth, probe,

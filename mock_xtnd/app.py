@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from . import __version__
 from .admin import routes as admin_routes
@@ -70,8 +71,21 @@ def _install_error_handlers(app: FastAPI, rt: Runtime) -> None:
             exc.status_code, str(exc.detail))
         # routing errors concern the path; anything else starlette raises (e.g. an undecodable body) the body
         field = "path" if exc.status_code in (404, 405) else "body"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return error_response(exc.status_code, message, [(field, message)], trace_id=_trace(request),
-                              error_type="Validation" if exc.status_code < 500 else "Internal")
+                              error_type="Validation" if exc.status_code < 500 else "Internal", headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (RFC 9110). Starlette's own 405 names only the first route's,
+    but GET and POST of one resource are separate routes here."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _trace(request: Request) -> str:
@@ -106,8 +120,15 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     schemas = spec["components"].get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    paging = app.state.runtime.settings.paging
     for path, ops in spec["paths"].items():
         for op in ops.values():
+            # limits the routers enforce from settings, declared so generated clients and fuzzers know them
+            for param in op.get("parameters", []):
+                if param["name"] == "pageSize":
+                    param["schema"]["maximum"] = paging.max_page_size
+                elif param["name"] == "productNumber" and param["schema"].get("type") == "array":
+                    param["schema"]["maxItems"] = paging.max_product_numbers
             responses = op.get("responses", {})
             r422 = responses.get("422")
             if r422 and "HTTPValidationError" in str(r422):

@@ -30,10 +30,11 @@ from mock_xtnd.webhooks.signing import SIGNATURE_HEADER, verify
 from .client import Credentials, XtndClient
 from .clock import Clock, SystemClock
 from .config import SyncConfig
+from .inbox import GroupCommit
 from .shop import InvalidShopRequest
 from .store import Store
 from .sync import Sync
-from .webhooks import MalformedDelivery, parse_delivery
+from .webhooks import Delivery, MalformedDelivery, parse_delivery
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def _json(body: Any, status: int = 200) -> Response:
 def create_app(service: Service, *, run_worker: bool = True) -> Starlette:
     sync = service.sync
     secret = service.config.webhook_secret
+    inbox: GroupCommit[Delivery, bool] = GroupCommit(sync.accept_deliveries)
 
     async def receive_webhook(request: Request) -> Response:
         body = await request.body()
@@ -90,7 +92,8 @@ def create_app(service: Service, *, run_worker: bool = True) -> Starlette:
             delivery = parse_delivery(body)
         except MalformedDelivery as error:
             return _json({"Message": f"malformed webhook body: {error}"}, 400)
-        sync.accept_delivery(delivery)  # a duplicate Id is acknowledged too: the sender must stop retrying
+        # Persist, then answer. A duplicate Id is acknowledged too: the sender must stop retrying it.
+        await inbox.submit(delivery)
         return Response(status_code=204)
 
     async def probe(request: Request) -> Response:

@@ -6,7 +6,6 @@ Configured by the same environment variables the contract harness sets (``XTND_A
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import tempfile
@@ -63,6 +62,7 @@ def main() -> None:
 def run(db_path: str | None, log_level: str, **options: object) -> None:
     """Serve the webhook receiver, probe and shop endpoints, and run the sync worker."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise, not news
     if db_path is None:
         fd, db_path = tempfile.mkstemp(prefix="reference-sync-", suffix=".db")
         os.close(fd)
@@ -83,7 +83,7 @@ def run(db_path: str | None, log_level: str, **options: object) -> None:
             app, host=config.host, port=config.port, log_level="warning", lifespan="on", access_log=False
         )
     )
-    asyncio.run(server.serve())
+    server.run()  # uvicorn's own loop setup: uvloop and httptools when installed
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from .ratelimit import RateGroup
 from .shop import NotBuildable, customer_body, order_body, parse_shop_customer, parse_shop_order
 from .store import ALL_WAREHOUSES, MalformedRecord, Outgoing, PendingRecord, Store
 from .timestamps import to_ms
-from .webhooks import Delivery, fetch_targets
+from .webhooks import Delivery, FetchTargets, fetch_targets
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +73,34 @@ class Sync:
         return f"WEB-{tag}"
 
     # ================================================================== inputs (called by the endpoints)
+    def accept_deliveries(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Persist what verified webhooks ask us to fetch, all in one transaction (see inbox.py). For each
+        delivery: True if accepted now, False for a duplicate Id (already accepted: nothing is done twice)."""
+        now = self.clock.now()
+        results: list[tuple[bool, FetchTargets]] = []
+        with self.store.transaction():
+            for delivery in deliveries:
+                targets = fetch_targets(
+                    delivery.notifications, products=self.config.sync_products, customers=self._wants_customer
+                )
+                results.append(
+                    (self.store.accept_delivery(delivery.id, now, targets.balances, targets.records), targets)
+                )
+        # Committed: now the workers may know.
+        for accepted, targets in results:
+            if not accepted:
+                self.counters.hooks_duplicate += 1
+                continue
+            self.counters.hooks_accepted += 1
+            self.counters.balance_events += len(targets.balances)
+            if self.coalescer.add_all(targets.balances):
+                self._balances_wakeup.set()
+            if targets.records:
+                self._records_wakeup.set()
+        return [accepted for accepted, _ in results]
+
     def accept_delivery(self, delivery: Delivery) -> bool:
-        """Persist what a verified webhook asks us to fetch. False for a duplicate Id (already accepted)."""
-        targets = fetch_targets(
-            delivery.notifications, products=self.config.sync_products, customers=self._wants_customer
-        )
-        if not self.store.accept_delivery(delivery.id, self.clock.now(), targets.balances, targets.records):
-            self.counters.hooks_duplicate += 1
-            return False
-        self.counters.hooks_accepted += 1
-        self.counters.balance_events += len(targets.balances)
-        if self.coalescer.add_all(targets.balances):
-            self._balances_wakeup.set()
-        if targets.records:
-            self._records_wakeup.set()
-        return True
+        return self.accept_deliveries([delivery])[0]
 
     def _wants_customer(self, customer_number: str) -> bool:
         return self.config.sync_customers or customer_number == self._shop_customer_number()

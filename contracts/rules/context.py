@@ -50,7 +50,8 @@ class JudgeContext:
     #: identical requests legitimately make identical orders. None when unknown.
     shop_orders_requested: Sequence[Mapping[str, Any]] | None = None
     webhook_urls: Collection[str] | None = None
-    #: End of the observation (ISO time or epoch seconds); defaults to the last record's time.
+    #: End of the observation on the fake's clock (ISO time or epoch seconds), e.g. when the client was stopped:
+    #: later records (hooks the fake sent to a client no longer running) are not judged. Default: no cut-off.
     ended_at: str | float | None = None
 
     calls: list[ApiCall] = field(init=False, repr=False)
@@ -58,6 +59,7 @@ class JudgeContext:
     end_time: float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        cutoff = parse_time(self.ended_at) if self.ended_at is not None else None
         ordered = sorted(self.records, key=lambda r: int(r["Seq"]))
         calls: list[ApiCall] = []
         deliveries: list[Delivery] = []
@@ -65,19 +67,20 @@ class JudgeContext:
             kind = record.get("Kind")
             if kind == "api":
                 call = ApiCall.from_record(record)
-                if self.client_id is None or call.client_id == self.client_id:
+                if (self.client_id is None or call.client_id == self.client_id) and (
+                    cutoff is None or call.time <= cutoff
+                ):
                     calls.append(call)
             elif kind == "delivery":
                 delivery = Delivery.from_record(record)
-                if self.webhook_urls is None or delivery.url in self.webhook_urls:
+                if (self.webhook_urls is None or delivery.url in self.webhook_urls) and (
+                    cutoff is None or delivery.time <= cutoff
+                ):
                     deliveries.append(delivery)
         self.calls = calls
         self.deliveries = deliveries
         times = [c.answered_at for c in calls] + [d.time + d.latency_ms / 1000.0 for d in deliveries]
-        if self.ended_at is not None:
-            self.end_time = parse_time(self.ended_at)
-        else:
-            self.end_time = max(times) if times else 0.0
+        self.end_time = cutoff if cutoff is not None else (max(times) if times else 0.0)
 
     # -- indexes -----------------------------------------------------------------------------------------------
 

@@ -16,13 +16,19 @@ class FollowPaginationParams(RuleParams):
     window_seconds: float = Field(
         600.0, gt=0, description="time a pass may take (the fake keeps a paged result for 10 minutes)"
     )
+    lookup_page_size: int = Field(
+        1,
+        ge=0,
+        description="a page 1 asked with at most this pageSize is a lookup (any one record), not a pass",
+    )
     max_listed: int = Field(25, ge=1)
 
 
 class FollowPagination(Rule[FollowPaginationParams]):
     """A page-1 answer with ``TotalPages`` > 1 starts a pass; pages 2..TotalPages of the same query (same path
     and parameters, ``page`` aside) must then be read with a 2xx answer within the window. A pass that is
-    restarted (page 1 of the same query asked again) is judged by its last start. Needs ``TotalPages`` on the
+    restarted (page 1 of the same query asked again) is judged by its last start. A page 1 asked with a tiny
+    ``pageSize`` (``lookup_page_size``, e.g. "any one customer") is a lookup, not a pass. Needs ``TotalPages`` on the
     journal's list records: page-1 answers without it are counted as not checked."""
 
     id: ClassVar[str] = "follow-pagination"
@@ -49,7 +55,7 @@ class FollowPagination(Rule[FollowPaginationParams]):
             return self.not_checked(
                 f"the journal does not tell TotalPages for the {unknown} page-1 list answer(s) it holds"
             )
-        multi = [s for s in starts if (s.total_pages or 0) > 1]
+        multi = [s for s in starts if (s.total_pages or 0) > 1 and not self._lookup(s)]
         unchecked = f"; {unknown} page-1 answer(s) without TotalPages not checked" if unknown else ""
         if not multi:
             return self.not_applicable(
@@ -98,6 +104,13 @@ class FollowPagination(Rule[FollowPaginationParams]):
             checked=len(multi),
             checked_what=checked_what,
         )
+
+    def _lookup(self, call: ApiCall) -> bool:
+        sizes = call.query.get("pageSize") or ()
+        try:
+            return bool(sizes) and int(sizes[0]) <= self.params.lookup_page_size
+        except ValueError:
+            return False
 
     def _nearest(self, ctx: JudgeContext, start: ApiCall, page: int) -> NearestMiss | None:
         """A call for the missing page of a slightly different query, or one that failed or came too late."""

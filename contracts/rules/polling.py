@@ -120,10 +120,10 @@ class NoPerProductPolling(Rule[PerProductPollingParams]):
                     )
                     violations.append(
                         Violation(
-                            f"#{call.seq} fetched {len(unexplained)} product(s) no hook, order or change list "
-                            f"explains ({shown}): {in_window} unexplained product fetches in the "
-                            f"{p.budget_window_seconds:g} s up to it, budget {p.budget}",
-                            (call,) + ((miss.record,) if miss and miss.record else ()),
+                            f"#{call.seq} fetched {shown} with no hook, order or change list to explain it: "
+                            f"{in_window} unexplained product fetches in the {p.budget_window_seconds:g} s up to "
+                            f"it (budget {p.budget})",
+                            (call,),
                             miss
                             or NearestMiss(f"no hook about {unexplained[0]} was sent to the client at all"),
                         )

@@ -42,6 +42,14 @@ class OrderLineIn(_In):
     )
     Currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["SEK"])
 
+    @field_validator("Quantity", mode="before")
+    @classmethod
+    def _integral_number(cls, v: object) -> object:
+        """JSON has one number type: 2.0 is the integer 2 (as JSON Schema's "integer" says); 2.5 stays an error."""
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        return v
+
 
 def _check_date(v: str | None) -> str | None:
     if v is None:
@@ -61,7 +69,8 @@ class OrderIn(_In):
     WarehouseNumber: str | None = Field(None, max_length=20, examples=["1"])
     DeliveryAddress: AddressIn | None = None
     DeliveryMethod: str | None = Field(None, max_length=100, examples=["Standard"])
-    ExpectedDeliveryDate: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-01-09"])
+    ExpectedDeliveryDate: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-01-09"],
+                                             json_schema_extra={"format": "date"})
     Lines: list[OrderLineIn] = Field(min_length=1, max_length=1000)
 
     _date = field_validator("ExpectedDeliveryDate")(_check_date)
@@ -72,7 +81,7 @@ class OrderUpdateIn(_In):
 
     DeliveryAddress: AddressIn | None = None
     DeliveryMethod: str | None = Field(None, max_length=100)
-    ExpectedDeliveryDate: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    ExpectedDeliveryDate: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"})
     Lines: list[OrderLineIn] | None = Field(None, min_length=1, max_length=1000)
 
     _date = field_validator("ExpectedDeliveryDate")(_check_date)

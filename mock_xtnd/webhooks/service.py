@@ -269,6 +269,8 @@ class Webhooks:
             status, error, latency = await self._post(sub.callback_url, body, signature)
             if plan is not None and plan.duplicate:  # the same attempt, sent twice (ASP.NET's parallel senders)
                 duplicate = await self._post(sub.callback_url, body, signature)
+        if fault is None and d.forged is None:
+            fault = self._scheduled_fault(d, number)
         d.attempts.append(Attempt(number, now, status, error, round(latency, 3), fault))
         if d.forged is not None:
             d.status = DELIVERED if status is not None and 200 <= status < 300 else DEAD
@@ -285,11 +287,26 @@ class Webhooks:
             d.status = DEAD
         outcome = {DELIVERED: "delivered", GONE: "gone", DEAD: "dead"}.get(d.status, "retry")
         self._journal(d, number, now, (status, error, latency), fault, outcome)
-        if duplicate is not None:
-            self._journal(d, number, now, duplicate, "duplicate", outcome)
+        if duplicate is not None:  # a tampered attempt's copy is tampered too: label it so (the judge keys on it)
+            self._journal(d, number, now, duplicate,
+                          "tampered-signature" if fault == "tampered-signature" else "duplicate", outcome)
         self._dirty[d.id] = d
         if len(self._dirty) >= 500:
             self.flush()
+
+    def _scheduled_fault(self, d: Delivery, number: int) -> str | None:
+        """The journal's label for a fault applied before the attempt was sent: ``reorder`` (a first attempt
+        spread over the window), ``delay`` (extra delay or jitter), ``batched`` (several notifications)."""
+        p = self.faults.plan
+        redelivered_now = number > 1 and (number - 1) % (1 + len(self.settings.retry_delays_seconds)) == 0
+        if not redelivered_now:  # a redelivery by hand goes at once, with no planned delay
+            if number == 1 and p.reorder_window_seconds:
+                return "reorder"
+            if p.delay_seconds or p.jitter_seconds:
+                return "delay"
+        if len(d.notifications) > 1:
+            return "batched"
+        return None
 
     def _max_attempts(self, d: Delivery) -> int:
         """The budget: 1 + one per retry delay, renewed by each redelivery by hand."""

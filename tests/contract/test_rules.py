@@ -623,3 +623,74 @@ def test_only_the_judged_client_is_judged() -> None:
         record["Seq"] = offset
     ctx = JudgeContext(records + extra, client_id="shop", probe=run.probe, truth=run.truth)
     assert judge(ctx).passed
+
+
+# -- the fake's own delivery faults and the observation window ----------------------------------------------------
+
+
+def test_tampered_attempt_refused_then_retried_is_handled_like_the_fake_does_it() -> None:
+    b = JournalBuilder()
+    b.availability(0.0, "A")
+    tampered = b.balance_hook(10.0, "A", "1", 3, status=401, fault="tampered-signature")
+    b.balance_hook(70.0, "A", "1", 3, attempt=2, delivery_id=tampered["DeliveryId"])
+    b.availability(70.5, "A")
+    report = judge(Run(b, {}, None).context())
+    assert report.passed, report.to_text()
+    assert report.result("verify-signatures").status == "passed"  # refusing it was right
+    assert report.result("ack-hooks-fast").status == "passed"  # the 401 is not a slow or failed ack
+    b.balance_hook(80.0, "B", "1", 3, fault="tampered-signature")  # accepted: 200
+    assert failing(judge(Run(b, {}, None).context())) == {"verify-signatures"}
+
+
+def test_duplicate_under_another_id_with_the_same_notification_needs_no_second_fetch() -> None:
+    b = JournalBuilder()
+    first = b.balance_hook(10.0, "A", "1", 3)
+    b.availability(10.5, "A")
+    dup = b.balance_hook(40.0, "A", "1", 3, fault="duplicate")
+    dup["NotificationId"] = first["NotificationId"]
+    result = judge(Run(b, {}, None).context(), overrides={"hooks-are-triggers": {"min_followed_ratio": 1}})
+    assert result.result("hooks-are-triggers").status == "passed"
+
+
+def test_page_size_one_lookup_is_not_a_pass() -> None:
+    b = JournalBuilder()
+    b.list_read(0.0, "Customers", query={"pageSize": "1"}, changed_since=iso(0), total_pages=5)
+    assert judge(Run(b, {}, None).context()).result("follow-pagination").status == "not_applicable"
+    b.list_read(1.0, "Customers", query={"pageSize": "2"}, changed_since=iso(0), total_pages=3)
+    assert judge(Run(b, {}, None).context()).result("follow-pagination").status == "failed"
+
+
+def test_records_after_the_end_of_the_observation_are_not_judged() -> None:
+    run = good_client()
+    refused = run.builder.balance_hook(300.0, "P1", "1", 3, status=None, error="refused")
+    assert failing(judge(run.context())) == {"ack-hooks-fast"}
+    report = judge(run.context(ended_at=iso(run.builder.t0 + 299)))
+    assert report.passed, report.to_text()
+    assert refused["Seq"] not in {d.seq for d in run.context(ended_at=iso(run.builder.t0 + 299)).deliveries}
+
+
+def test_docs_describe_every_rule_and_parameter() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
+    for rule in ALL_RULES:
+        assert f"### `{rule.id}`" in doc, rule.id
+        section = doc.split(f"### `{rule.id}`", 1)[1].split("\n### ", 1)[0]
+        for name, field in rule.params_type.model_fields.items():
+            if name == "max_listed":
+                continue
+            assert f"`{name}`" in section, (rule.id, name)
+            default = field.default
+            if isinstance(default, bool):
+                shown = str(default).lower()
+            elif isinstance(default, tuple):
+                shown = f"`{default[0]}`"
+            elif (
+                isinstance(default, float)
+                and default.is_integer()
+                and f"| `{name}` | {default:g} |" in section
+            ):
+                shown = f"{default:g}"
+            else:
+                shown = str(default)
+            assert shown in section, (rule.id, name, shown)

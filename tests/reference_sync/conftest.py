@@ -41,13 +41,13 @@ def config(tmp_path: Path) -> SyncConfig:
 
 
 @pytest.fixture
-def xtnd() -> XtndDouble:
+def xtnd_double() -> XtndDouble:
     return XtndDouble()
 
 
 @pytest.fixture
-def transport(xtnd: XtndDouble) -> DroppingTransport:
-    return DroppingTransport(httpx.ASGITransport(app=xtnd))
+def transport(xtnd_double: XtndDouble) -> DroppingTransport:
+    return DroppingTransport(httpx.ASGITransport(app=xtnd_double))
 
 
 @pytest.fixture

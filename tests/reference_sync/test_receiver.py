@@ -19,7 +19,7 @@ def shop_client(service: Service) -> httpx.AsyncClient:
 
 
 async def test_a_signed_hook_is_persisted_as_what_to_fetch_and_acknowledged(
-    make_service: ServiceFactory, xtnd: XtndDouble
+    make_service: ServiceFactory, xtnd_double: XtndDouble
 ) -> None:
     service = make_service()
     body, headers = signed_delivery("a" * 32, balance_hook("KM 1007", "2", balance=42))
@@ -30,7 +30,7 @@ async def test_a_signed_hook_is_persisted_as_what_to_fetch_and_acknowledged(
     assert service.sync.coalescer.pending_products == 1
     # A trigger, not data: the 42 in the hook is nowhere in the shop's view, and XTND was not called yet.
     assert service.store.balances() == []
-    assert xtnd.calls == []
+    assert xtnd_double.calls == []
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ async def test_without_a_configured_secret_every_hook_is_refused(make_service: S
 
 
 async def test_the_shop_takes_an_order_and_persists_it_before_anything_is_sent(
-    make_service: ServiceFactory, xtnd: XtndDouble
+    make_service: ServiceFactory, xtnd_double: XtndDouble
 ) -> None:
     service = make_service()
     async with shop_client(service) as shop:
@@ -137,7 +137,7 @@ async def test_the_shop_takes_an_order_and_persists_it_before_anything_is_sent(
     outgoing = service.store.outgoing("WEB-T-000001")
     assert outgoing is not None and outgoing.state == "received"
     assert outgoing.request == {"Lines": [{"ProductNumber": "P1", "Quantity": 2}], "WarehouseNumber": "1"}
-    assert xtnd.calls == []  # the shop does not depend on XTND being up to take an order
+    assert xtnd_double.calls == []  # the shop does not depend on XTND being up to take an order
 
 
 async def test_the_probe_shows_balances_and_our_orders(make_service: ServiceFactory) -> None:

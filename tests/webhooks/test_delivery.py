@@ -24,6 +24,7 @@ from .conftest import (
     assert_error,
     fake_settings,
     running,
+    serving,
     statuses,
     subscription,
     verifies,
@@ -42,7 +43,7 @@ def attempt_times(fake: Fake, delivery_id: str) -> list[float]:
 
 @pytest.fixture
 def failing() -> Iterator[Receiver]:
-    with Receiver(lambda _r: 500) as r:
+    with serving(lambda _r: 500) as r:
         yield r
 
 

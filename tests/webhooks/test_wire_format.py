@@ -9,7 +9,17 @@ import pytest
 
 from tests.support.receiver import Received, Receiver
 
-from .conftest import GUID, HEX32, SECRET, SIGNATURE, Fake, fake_settings, hand_signature, running, subscription
+from .conftest import (
+    GUID,
+    HEX32,
+    SECRET,
+    SIGNATURE,
+    Fake,
+    fake_settings,
+    hand_signature,
+    running,
+    subscription,
+)
 
 DETAILS_KEYS = {
     "AvailableBalanceChanged": {"ProductNumber", "WarehouseNumber", "AvailableBalance"},

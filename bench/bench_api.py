@@ -1,0 +1,156 @@
+"""Requests/s and p50/p99 of the fake's API beside a bare FastAPI floor, in one run.
+
+    python bench/bench_api.py [--seconds 10] [--reps 3] [--connections 64]
+
+Both servers run as subprocesses on core 0 under uvicorn with the settings ``mock-xtnd serve`` uses (one worker,
+httptools + uvloop); wrk runs on core 1. The fake keeps auth, validation, rate limiting (limits raised in its
+config so it never answers 429) and the journal ON. Targets are loaded one at a time, in an order that rotates
+each repetition; each figure is the median of the repetitions and each ratio the median of the per-repetition
+ratios.
+
+Writes bench/results/api.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Any
+from urllib.parse import quote
+
+import _harness as h
+
+TARGET_SINGLE = 0.6
+
+
+def capture_bodies(port: int, tok: str) -> tuple[dict[str, Any], dict[str, Any], str, str, int, int]:
+    auth = {"Authorization": f"Bearer {tok}"}
+    status, _, body = h.http(port, "GET", "/api/Products?pageSize=1000", headers=auth)
+    assert status == 200, body[:300]
+    numbers = [it["ProductNumber"] for it in json.loads(body)["Items"]][:200]
+    # a plain one for the single GET (the fake also has numbers with spaces and slashes; those are URL-encoded)
+    single = next(n for n in numbers if n.isdigit())
+    single_path = f"/api/Products/{quote(single, safe='')}"
+    status, _, product_body = h.http(port, "GET", single_path, headers=auth)
+    assert status == 200, product_body[:300]
+    avail_path = ("/api/ProductAvailability?" + "&".join(f"productNumber={quote(n, safe='')}" for n in numbers)
+                  + "&pageSize=1000")
+    status, _, avail_body = h.http(port, "GET", avail_path, headers=auth)
+    assert status == 200, avail_body[:300]
+    avail = json.loads(avail_body)
+    assert len(numbers) == 200 and avail["TotalCount"] == 200 * 3, (len(numbers), avail["TotalCount"])
+    return json.loads(product_body), avail, single_path, avail_path, len(product_body), len(avail_body)
+
+
+def run(seconds: float, reps: int, connections: int) -> dict[str, Any]:
+    h.pin_self(h.LOAD_CORE)
+    h.check_server_stack()
+    tool = h.load_tool_note()
+    fake_port, bare_port = h.free_port(), h.free_port()
+    fake, cfg = h.start_fake(fake_port)
+    bodies_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
+    bare: h.Proc | None = None
+    try:
+        h.wait_ready(fake_port, fake)
+        tok = h.token(fake_port)
+        product, avail, single_path, avail_path, product_len, avail_len = capture_bodies(fake_port, tok)
+        json.dump({"product": product, "availability": avail}, bodies_file)
+        bodies_file.close()
+        bare = h.Proc(h.pinned([h.PYTHON, str(h.BENCH_DIR / "bare_app.py"), "--port", str(bare_port),
+                                "--bodies", bodies_file.name], h.SERVER_CORE), "bare")
+        h.wait_ready(bare_port, bare)
+        # name -> (port, path, token)
+        targets: dict[str, tuple[int, str, str | None]] = {
+            "fake_single": (fake_port, single_path, tok),
+            "bare_single_param": (bare_port, single_path, None),
+            "bare_single_noparam": (bare_port, "/bare/product", None),
+            "fake_availability200": (fake_port, avail_path, tok),
+            "bare_availability200": (bare_port, avail_path, None),
+            "bare_availability200_prebuilt_bytes": (bare_port, "/bare/availability-bytes", None),
+        }
+        sizes = {}
+        for name, (port, path, t) in targets.items():
+            status, _, body = h.http(port, "GET", path, headers={"Authorization": f"Bearer {t}"} if t else {})
+            assert status == 200, (name, status, body[:200])
+            sizes[name] = len(body)
+        print(f"response bytes: {sizes}")
+        # warm both servers (imports, caches, first-call paths) before measuring
+        for port, path, t in targets.values():
+            h.load(f"http://{h.HOST}:{port}{path}", t, 2, connections)
+        names = list(targets)
+        runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+        for rep in range(reps):
+            order = names[rep % len(names):] + names[: rep % len(names)]
+            for name in order:
+                port, path, t = targets[name]
+                res = h.load(f"http://{h.HOST}:{port}{path}", t, seconds, connections)
+                runs[name].append(res)
+                print(f"rep {rep + 1}/{reps} {name:38s} {res['rps']:9.1f} req/s  p50 {res['p50_ms']:7.2f} ms  "
+                      f"p99 {res['p99_ms']:7.2f} ms  non-2xx {res['non_2xx_3xx']}  errors {res['socket_errors']}",
+                      flush=True)
+        fake_rss = h.rss_kib(fake.pid)
+    finally:
+        if bare is not None:
+            bare.stop()
+        fake.stop()
+        for p in (cfg, bodies_file.name):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+    def med(name: str, key: str) -> float:
+        return h.median([r[key] for r in runs[name]])
+
+    def med_ratio(a: str, b: str) -> float:
+        return round(h.median([x["rps"] / y["rps"] for x, y in zip(runs[a], runs[b], strict=True)]), 3)
+
+    figures = {n: {"rps": med(n, "rps"), "p50_ms": med(n, "p50_ms"), "p99_ms": med(n, "p99_ms"),
+                   "max_ms": med(n, "max_ms"), "response_bytes": sizes[n],
+                   "non_2xx_total": sum(r["non_2xx_3xx"] for r in runs[n]),
+                   "socket_errors_total": sum(r["socket_errors"] for r in runs[n])} for n in names}
+    ratios = {
+        "single_vs_bare_param": med_ratio("fake_single", "bare_single_param"),
+        "single_vs_bare_noparam": med_ratio("fake_single", "bare_single_noparam"),
+        "availability200_vs_bare_dict": med_ratio("fake_availability200", "bare_availability200"),
+        "availability200_vs_bare_prebuilt_bytes": med_ratio("fake_availability200",
+                                                            "bare_availability200_prebuilt_bytes"),
+    }
+    # the stricter of the two bare floors decides the target
+    strict = min(ratios["single_vs_bare_param"], ratios["single_vs_bare_noparam"])
+    result = {
+        "benchmark": "api",
+        "machine": h.machine(),
+        "method": {"load": tool, "connections": connections, "seconds_per_run": seconds, "repetitions": reps,
+                   "server": "uvicorn (mock-xtnd serve's Config: one worker, loop/http auto = uvloop/httptools)",
+                   "fake_settings": "default seed and catalogue (500 products x 3 warehouses); rate limits raised "
+                                    "to 1e8/min so no 429; auth, validation, rate limiting and journal ON",
+                   "fake_response_bytes": {"single": product_len, "availability200": avail_len}},
+        "figures_median": figures,
+        "ratios_median": ratios,
+        "targets": {"single_get_vs_bare": {"target": f">= {TARGET_SINGLE}", "measured": strict,
+                                           "met": strict >= TARGET_SINGLE}},
+        "fake_rss_kib_after": fake_rss,
+        "runs": runs,
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    result = run(args.seconds, args.reps, args.connections)
+    path = h.write_result("api", result)
+    print(json.dumps({"figures_median": result["figures_median"], "ratios_median": result["ratios_median"],
+                      "targets": result["targets"]}, indent=2))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Where a request's time goes, without a server or a socket: the fake's ASGI app and the bare floor called directly,
+side by side in one process, in microseconds per request; ``--profile`` adds a cProfile of the fake's single GET.
+
+    python bench/profile_api.py [--requests 20000] [--reps 3] [--profile]
+
+The server (uvicorn + httptools) adds roughly the same fixed cost to both, so this isolates what the fake's own
+pipeline and routers cost on top of FastAPI. A diagnostic for bench_api.py's figures, not a replacement.
+Writes bench/results/asgi_cost.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import pstats
+import time
+from typing import Any
+from urllib.parse import quote
+
+import _harness as h
+
+SORT = "tottime"
+
+
+def scope_for(path_qs: str, token: str | None) -> dict[str, Any]:
+    path, _, qs = path_qs.partition("?")
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": qs.encode(),
+            "root_path": "", "headers": headers, "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5555)}
+
+
+async def call(app: Any, scope: dict[str, Any]) -> tuple[int, bytes]:
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        else:
+            chunks.append(message.get("body", b""))
+
+    await app(dict(scope), receive, send)
+    return status, b"".join(chunks)
+
+
+async def per_request_us(app: Any, scope: dict[str, Any], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await call(app, scope)
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+async def main_async(n: int, reps: int, profile: bool, profile_case: str = "fake_single") -> dict[str, Any]:
+    from bare_app import create_bare_app
+
+    from mock_xtnd.app import create_app
+    from mock_xtnd.settings import load_settings
+
+    settings = load_settings(None, rate_limits=h.NO_429_LIMITS)
+    fake = create_app(settings)
+    rt = fake.state.runtime
+    tok, _ = rt.issue_token("demo")
+    numbers = [p for p in rt.backend.state.products][:200]
+    single = next(p for p in numbers if p.isdigit())
+    single_path = f"/api/Products/{quote(single, safe='')}"
+    avail_path = "/api/ProductAvailability?" + "&".join(f"productNumber={quote(p, safe='')}" for p in numbers) \
+        + "&pageSize=1000"
+    st, product = await call(fake, scope_for(single_path, tok))
+    assert st == 200, product
+    st, avail = await call(fake, scope_for(avail_path, tok))
+    assert st == 200, avail[:200]
+    bare = create_bare_app({"product": json.loads(product), "availability": json.loads(avail)})
+    cases = {
+        "fake_single": (fake, scope_for(single_path, tok), n),
+        "bare_single_param": (bare, scope_for(single_path, None), n),
+        "bare_single_noparam": (bare, scope_for("/bare/product", None), n),
+        "fake_availability200": (fake, scope_for(avail_path, tok), max(1, n // 50)),
+        "bare_availability200": (bare, scope_for(avail_path, None), max(1, n // 50)),
+    }
+    for app, scope, _ in cases.values():  # warm
+        for _ in range(200):
+            await call(app, scope)
+    results: dict[str, list[float]] = {k: [] for k in cases}
+    for rep in range(reps):
+        for name, (app, scope, count) in cases.items():
+            results[name].append(await per_request_us(app, scope, count))
+        print(f"rep {rep + 1}: " + "  ".join(f"{k} {v[-1]:.1f} us" for k, v in results.items()), flush=True)
+    out: dict[str, Any] = {
+        "benchmark": "asgi_cost",
+        "machine": h.machine(),
+        "us_per_request_median": {k: round(h.median(v), 1) for k, v in results.items()},
+        "journal_records": len(rt.journal),
+    }
+    if profile:
+        prof = cProfile.Profile()
+        app, scope, count = cases[profile_case]
+        prof.enable()
+        for _ in range(count):
+            await call(app, scope)
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats(SORT).print_stats(30)
+        out[f"profile_{profile_case}_tottime_top25"] = buf.getvalue()
+        print(buf.getvalue())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-case", default="fake_single", choices=["fake_single", "fake_availability200"])
+    args = parser.parse_args()
+    h.pin_self(h.SERVER_CORE)
+    result = asyncio.run(main_async(args.requests, args.reps, args.profile, args.profile_case))
+    print(json.dumps(result["us_per_request_median"], indent=2))
+    print(f"wrote {h.write_result('asgi_cost', result)}")
+
+
+if __name__ == "__main__":
+    main()

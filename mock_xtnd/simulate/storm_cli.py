@@ -1,0 +1,145 @@
+"""``mock-xtnd storm``: start a storm on a running fake, follow it with a progress bar, print a delivery summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+QUIET_SECONDS = 1.0  # after the last step: deliveries count as settled when unchanged this long
+
+
+def make_client(url: str) -> httpx.Client:
+    """The HTTP client for the fake (a seam: tests hand in an in-process client)."""
+    return httpx.Client(base_url=url.rstrip("/"), timeout=30.0)
+
+
+def _fail(console: Console, message: str) -> None:
+    console.print(f"[red]mock-xtnd storm:[/red] {message}")
+    sys.exit(2)
+
+
+def _json(console: Console, r: httpx.Response, expected: int = 200) -> dict[str, Any]:
+    if r.status_code != expected:
+        try:
+            body = r.json()
+            detail = body.get("Message", r.text) + "".join(
+                f"\n  {e.get('Field')}: {e.get('Message')}" for e in body.get("Errors", []))
+        except ValueError:
+            detail = r.text[:500]
+        _fail(console, f"{r.request.method} {r.request.url.path} answered {r.status_code}: {detail}")
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def summary_table(progress: dict[str, Any]) -> Table:
+    d = progress["Deliveries"]
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.1f} ms"
+
+    table = Table(title=f"storm {progress['StormId']} ({progress['Shape']}, {progress['Rate']:g}/s)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("steps planned", f"{progress['Planned']:,}"),
+        ("steps emitted", f"{progress['Emitted']:,}"),
+        ("sent", f"{d['Sent']:,}"),
+        ("delivered", f"{d['Delivered']:,}"),
+        ("retried", f"{d['Retried']:,}"),
+        ("failed", f"{d['Failed']:,}"),
+        ("deliveries/s", f"{d['DeliveriesPerSecond']:,.1f}"),
+        ("p50 delivery latency", ms(d["P50LatencyMs"])),
+        ("p99 delivery latency", ms(d["P99LatencyMs"])),
+    ):
+        table.add_row(name, value)
+    return table
+
+
+@click.command()
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="A running fake (mock-xtnd serve).")
+@click.option("--shape", type=click.Choice(["constant", "ramp", "burst", "poisson"]), default="constant",
+              show_default=True)
+@click.option("--rate", type=float, default=100.0, show_default=True, help="Steps (balance events) per second.")
+@click.option("--count", type=int, default=None, help="Steps in all (default 1000 unless --duration).")
+@click.option("--duration", type=float, default=None, help="Seconds (at most 3600), instead of --count.")
+@click.option("--products", type=int, default=None, help="Use this many products (default all).")
+@click.option("--skew", type=click.Choice(["uniform", "zipf"]), default="uniform", show_default=True)
+@click.option("--zipf-s", type=float, default=1.1, show_default=True, help="Zipf exponent.")
+@click.option("--warehouses", default=None, help="Comma-separated warehouse numbers (default all).")
+@click.option("--settle", type=float, default=10.0, show_default=True,
+              help="After the last step, wait at most this long for deliveries to settle.")
+@click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between progress polls.")
+def storm(url: str, shape: str, rate: float, count: int | None, duration: float | None, products: int | None,
+          skew: str, zipf_s: float, warehouses: str | None, settle: float, poll: float) -> None:
+    """Start a storm of real stock changes on a running fake and report how its webhooks were delivered.
+
+    Every step reserves or releases one unit for another sales channel, so each fires one
+    AvailableBalanceChanged. On a virtual-clock fake the command drives the clock itself.
+    """
+    console = Console()
+    if count is not None and duration is not None:
+        raise click.UsageError("give --count or --duration, not both")
+    body: dict[str, Any] = {"Shape": shape, "Rate": rate, "Skew": skew, "ZipfS": zipf_s}
+    if duration is not None:
+        body["DurationSeconds"] = duration
+    else:
+        body["Count"] = count if count is not None else 1000
+    if products is not None:
+        body["Products"] = products
+    if warehouses:
+        body["Warehouses"] = [w.strip() for w in warehouses.split(",") if w.strip()]
+
+    try:
+        with make_client(url) as client:
+            result = _run(console, client, body, settle, poll)
+    except httpx.HTTPError as e:
+        _fail(console, f"cannot reach the fake at {url}: {e}")
+        return
+    console.print(summary_table(result))
+
+
+def _run(console: Console, client: httpx.Client, body: dict[str, Any], settle: float, poll: float) -> dict[str, Any]:
+    virtual = _json(console, client.get("/_mock/clock")).get("Kind") == "virtual"
+    started = _json(console, client.post("/_mock/storm", json=body), 202)
+    storm_id, planned = started["StormId"], int(started["Planned"])
+    # a virtual clock moves only when told: advance it in steps so the bar moves
+    step = max(0.05, float(started.get("PlannedDurationSeconds", 1.0)) / 50)
+    state: dict[str, Any] = {}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[deliveries]}"), TimeElapsedColumn(), console=console,
+                  transient=False) as bar:
+        task = bar.add_task(f"storm {storm_id}", total=planned, deliveries="")
+        while True:
+            if virtual:
+                _json(console, client.post("/_mock/clock/advance", json={"Seconds": step}))
+            else:
+                time.sleep(poll)
+            state = _json(console, client.get(f"/_mock/storm/{storm_id}"))
+            d = state["Deliveries"]
+            bar.update(task, completed=state["Emitted"], deliveries=f"{d['Delivered']:,} delivered")
+            if state["State"] == "done":
+                break
+        # deliveries trail the last step: wait until they stop changing (bounded)
+        deadline = time.monotonic() + settle
+        last = state["Deliveries"]
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if virtual:
+                _json(console, client.post("/_mock/clock/advance", json={"Seconds": 1}))
+            else:
+                time.sleep(min(poll, QUIET_SECONDS / 2))
+            state = _json(console, client.get(f"/_mock/storm/{storm_id}"))
+            now = state["Deliveries"]
+            bar.update(task, deliveries=f"{now['Delivered']:,} delivered")
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since >= QUIET_SECONDS or virtual:
+                break
+    return state
