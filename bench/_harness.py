@@ -186,11 +186,15 @@ local token = os.getenv("BENCH_TOKEN")
 if token and #token > 0 then wrk.headers["Authorization"] = "Bearer " .. token end
 done = function(summary, latency, requests)
   local e = summary.errors
+  local pcts = {}
+  for i = 1, 1000 do pcts[i] = latency:percentile(i / 10) end
   io.write(string.format(
     'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"err_connect":%d,"err_read":%d,"err_write":%d,' ..
-    '"err_status":%d,"err_timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+    '"err_status":%d,"err_timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,' ..
+    '"pcts_us":[%s]}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    table.concat(pcts, ",")))
 end
 """
 
@@ -231,6 +235,7 @@ def wrk(url: str, token_value: str | None, seconds: float, connections: int = 64
         "non_2xx_3xx": raw["err_status"],
         "socket_errors": errors,
         "bytes_per_response": round(raw["bytes"] / raw["requests"]) if raw["requests"] else 0,
+        "pcts_ms": [p / 1000 for p in raw["pcts_us"]],
     }
 
 
@@ -263,6 +268,7 @@ async def main():
     lat.sort()
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else None
     print(json.dumps({"requests": len(lat), "seconds": secs, "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99),
+                      "pcts_ms": [q(i / 1000) for i in range(1, 1001)],
                       "max_ms": lat[-1] * 1000 if lat else None, "non_2xx_3xx": non2xx, "socket_errors": errors,
                       "bytes_per_response": round(nbytes / len(lat)) if lat else 0}))
 try:
@@ -304,6 +310,40 @@ def load_tool_note() -> str:
 # ---------------------------------------------------------------------------------------------- figures
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def combine(slices: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Merge load slices of one target: req/s over the summed time; percentiles from the slices' 1000-point
+    quantile sketches weighted by their request counts (exact enough for p50/p99)."""
+    requests = sum(r["requests"] for r in slices)
+    seconds = sum(r["seconds"] for r in slices)
+    points: list[tuple[float, float]] = []
+    for r in slices:
+        pcts = [p for p in r.get("pcts_ms", []) if p is not None]
+        points += [(p, r["requests"] / len(pcts)) for p in pcts] if pcts else []
+    points.sort()
+    total = sum(w for _, w in points)
+
+    def q(frac: float) -> float | None:
+        acc = 0.0
+        for value, weight in points:
+            acc += weight
+            if acc >= frac * total - 1e-9:
+                return round(value, 3)
+        return round(points[-1][0], 3) if points else None
+
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 3),
+        "rps": round(requests / seconds, 1) if seconds else 0.0,
+        "p50_ms": q(0.50),
+        "p99_ms": q(0.99),
+        "max_ms": max((r.get("max_ms") or 0.0) for r in slices),
+        "non_2xx_3xx": sum(r.get("non_2xx_3xx", 0) for r in slices),
+        "socket_errors": sum(r.get("socket_errors", 0) for r in slices),
+        "slices": len(slices),
+        "slice_rps": [round(r["requests"] / r["seconds"], 1) for r in slices],
+    }
 
 
 def ratio(a: float, b: float) -> float:

@@ -3,10 +3,11 @@
     python bench/bench_api.py [--seconds 10] [--reps 3] [--connections 64]
 
 Both servers run as subprocesses on core 0 under uvicorn with the settings ``mock-xtnd serve`` uses (one worker,
-httptools + uvloop); wrk runs on core 1. The fake keeps auth, validation, rate limiting (limits raised in its
-config so it never answers 429) and the journal ON. Targets are loaded one at a time, in an order that rotates
-each repetition; each figure is the median of the repetitions and each ratio the median of the per-repetition
-ratios.
+httptools + uvloop); wrk (-t1 -c64) runs on core 1. The fake keeps auth, validation, rate limiting (limits raised
+in its config so it never answers 429) and the journal ON. Targets are loaded one at a time: each repetition
+gives every target --seconds of load in --slice-seconds slices interleaved round-robin, so the noise of other
+tenants falls on all alike. Each figure is the median of the repetitions; each ratio the median of the
+per-repetition ratios.
 
 Writes bench/results/api.json.
 """
@@ -45,7 +46,7 @@ def capture_bodies(port: int, tok: str) -> tuple[dict[str, Any], dict[str, Any],
     return json.loads(product_body), avail, single_path, avail_path, len(product_body), len(avail_body)
 
 
-def run(seconds: float, reps: int, connections: int) -> dict[str, Any]:
+def run(seconds: float, reps: int, connections: int, slice_seconds: float = 2.0) -> dict[str, Any]:
     h.pin_self(h.LOAD_CORE)
     h.check_server_stack()
     tool = h.load_tool_note()
@@ -81,12 +82,19 @@ def run(seconds: float, reps: int, connections: int) -> dict[str, Any]:
         for port, path, t in targets.values():
             h.load(f"http://{h.HOST}:{port}{path}", t, 2, connections)
         names = list(targets)
+        # each repetition gives every target `seconds` of load, cut into slices interleaved round-robin (order
+        # rotating), so the other tenants' noise on this machine falls on all targets alike
+        slices = max(1, round(seconds / slice_seconds))
         runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
         for rep in range(reps):
-            order = names[rep % len(names):] + names[: rep % len(names)]
-            for name in order:
-                port, path, t = targets[name]
-                res = h.load(f"http://{h.HOST}:{port}{path}", t, seconds, connections)
+            parts: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+            for k in range(slices):
+                shift = (rep * slices + k) % len(names)
+                for name in names[shift:] + names[:shift]:
+                    port, path, t = targets[name]
+                    parts[name].append(h.load(f"http://{h.HOST}:{port}{path}", t, slice_seconds, connections))
+            for name in names:
+                res = h.combine(parts[name])
                 runs[name].append(res)
                 print(f"rep {rep + 1}/{reps} {name:38s} {res['rps']:9.1f} req/s  p50 {res['p50_ms']:7.2f} ms  "
                       f"p99 {res['p99_ms']:7.2f} ms  non-2xx {res['non_2xx_3xx']}  errors {res['socket_errors']}",
@@ -124,7 +132,8 @@ def run(seconds: float, reps: int, connections: int) -> dict[str, Any]:
     result = {
         "benchmark": "api",
         "machine": h.machine(),
-        "method": {"load": tool, "connections": connections, "seconds_per_run": seconds, "repetitions": reps,
+        "method": {"load": tool, "connections": connections, "seconds_per_target_per_rep": seconds,
+                   "slice_seconds": slice_seconds, "repetitions": reps,
                    "server": "uvicorn (mock-xtnd serve's Config: one worker, loop/http auto = uvloop/httptools)",
                    "fake_settings": "default seed and catalogue (500 products x 3 warehouses); rate limits raised "
                                     "to 1e8/min so no 429; auth, validation, rate limiting and journal ON",
@@ -144,8 +153,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--slice-seconds", type=float, default=2.0,
+                        help="each target's load is cut into slices of this length, interleaved")
     args = parser.parse_args()
-    result = run(args.seconds, args.reps, args.connections)
+    result = run(args.seconds, args.reps, args.connections, args.slice_seconds)
     path = h.write_result("api", result)
     print(json.dumps({"figures_median": result["figures_median"], "ratios_median": result["ratios_median"],
                       "targets": result["targets"]}, indent=2))

@@ -10,7 +10,7 @@ virtual clock and may span days.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -183,8 +183,6 @@ class Scenario(_M):
     delivery: DeliveryProfile = Field(default_factory=DeliveryProfile)
     delivery_faults: DeliveryFaultsSpec = Field(default_factory=DeliveryFaultsSpec)
     api_faults: list[ApiFaultStep] = Field(default_factory=list)
-    lifecycle_delays_seconds: Annotated[list[float], Field(max_length=2)] = Field(
-        default_factory=list, description="reserve, pick delays for orders (empty = only moves the timeline makes)")
     timeline: list[Step] = Field(default_factory=list)
     settle: Settle = Field(default_factory=Settle)
     expect: Expectations = Field(default_factory=Expectations)

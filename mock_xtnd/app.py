@@ -101,6 +101,11 @@ def _install_parts(rt: Runtime) -> None:
     rt.add_part(rt.webhooks)
     rt.faults = ApiFaults(rt)
     rt.add_part(rt.faults)
+    from .simulate.backoffice import BackOffice
+    from .simulate.storm import Storms
+
+    rt.add_part(BackOffice(rt))
+    rt.add_part(Storms(rt))
 
 
 def _custom_openapi(app: FastAPI) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .simulate.config import SimulationSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -118,6 +120,7 @@ class Settings(_Strict):
     delivery_faults: DeliveryFaultSettings = Field(default_factory=DeliveryFaultSettings)
     api_faults: list[dict[str, Any]] = Field(default_factory=list)
     simulate: bool = False
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
 
     @field_validator("api_faults")

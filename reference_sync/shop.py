@@ -43,7 +43,16 @@ def parse_shop_order(payload: Any) -> dict[str, Any]:
     return {"Lines": normalized, "WarehouseNumber": None if warehouse is None else str(warehouse)}
 
 
-CUSTOMER_FIELDS = ("Name", "OrgNumber", "Email", "Phone", "InvoiceAddress", "DeliveryAddress")
+CUSTOMER_FIELDS = (
+    "Name",
+    "OrganizationNumber",
+    "Email",
+    "Phone",
+    "CustomerGroup",
+    "PriceList",
+    "InvoiceAddress",
+    "DeliveryAddress",
+)
 
 
 def parse_shop_customer(payload: Any) -> dict[str, Any]:

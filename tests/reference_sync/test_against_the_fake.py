@@ -66,7 +66,9 @@ class World:
         return balances, {o["OrderNumber"]: o["Status"] for o in probe["Orders"]}
 
 
-async def make_world(tmp_path: Path, *, webhooks: bool, subscriptions: list[dict[str, Any]]) -> World:
+async def make_world(
+    tmp_path: Path, *, webhooks: bool, subscriptions: list[dict[str, Any]], **overrides: Any
+) -> World:
     settings = mock_settings.Settings(
         clock="virtual",
         catalogue={"products": 60, "warehouses": 2, "customers": 5},
@@ -82,6 +84,7 @@ async def make_world(tmp_path: Path, *, webhooks: bool, subscriptions: list[dict
         db_path=str(tmp_path / "shop.db"),
         webhooks=webhooks,
         order_prefix="WEB-IT",
+        **overrides,
     )
     service = build_service(
         config,
@@ -240,6 +243,65 @@ async def test_with_webhooks_hooks_trigger_batched_fetches_and_the_view_converge
         await runtime.stop()
         server.should_exit = True
         await task
+        await world.admin.aclose()
+        await world.shop.aclose()
+        await world.service.aclose()
+
+
+async def test_the_shop_creates_its_customers_in_xtnd_once(fallback_world: World) -> None:
+    world, sync = fallback_world, fallback_world.service.sync
+    taken = await world.shop.post(
+        "/xtnd/shop/customers",
+        json={
+            "Name": "Webbkund Ett",
+            "Email": "ett@example.com",
+            "DeliveryAddress": {
+                "Name": "Webbkund Ett",
+                "Street": "Gatan 1",
+                "PostalCode": "11122",
+                "City": "Stockholm",
+                "CountryCode": "SE",
+            },
+        },
+    )
+    assert taken.status_code == 202
+    external = taken.json()["ExternalCustomerNumber"]
+    await sync.send_due_outgoing()
+    await sync.send_due_outgoing()
+    outgoing = world.service.store.outgoing(external)
+    assert outgoing is not None and outgoing.state == "sent" and outgoing.result_key
+    customer = world.service.store.record("customer", outgoing.result_key)
+    assert customer is not None and customer["ExternalCustomerNumber"] == external
+    posts = [c for c in await world.journal() if c["Method"] == "POST" and c["Path"] == "/api/Customers"]
+    assert [c["Status"] for c in posts] == [201]
+
+
+async def test_master_data_is_listed_by_change_date_then_fetched_record_by_record(tmp_path: Path) -> None:
+    world = await make_world(
+        tmp_path, webhooks=False, subscriptions=[], sync_products=True, sync_customers=True, sync_prices=True
+    )
+    sync, store = world.service.sync, world.service.store
+    try:
+        await sync.reconcile_records("product")
+        await sync.reconcile_records("customer")
+        await sync.reconcile_prices()
+        while await sync.fetch_due_records():
+            pass
+        products = store.db.execute("SELECT count(*) FROM records WHERE kind = 'product'").fetchone()[0]
+        customers = store.db.execute("SELECT count(*) FROM records WHERE kind = 'customer'").fetchone()[0]
+        assert (products, customers) == (60, 5)
+        shop_customer = store.meta("shop_customer")
+        assert shop_customer is not None and len(store.prices(shop_customer)) == 60
+
+        # A second pass lists from the cursors and fetches nothing it already has.
+        journal_before = len(await world.journal())
+        await sync.reconcile_records("product")
+        await sync.reconcile_records("customer")
+        assert await sync.fetch_due_records() == 0
+        calls = (await world.journal())[journal_before:]
+        assert [c["Route"] for c in calls] == ["/api/Products", "/api/Customers"]
+        assert all(c["Query"]["changedSince"] != ["1970-01-01T00:00:00.000Z"] for c in calls)
+    finally:
         await world.admin.aclose()
         await world.shop.aclose()
         await world.service.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -55,6 +56,12 @@ def test_the_fault_plan_comes_from_the_config() -> None:
         assert fake.ok(fake.c.get("/_mock/faults/deliveries"))["Duplicate"] == 0.5
 
 
+@pytest.fixture(scope="module")
+def admin_only() -> Iterator[Fake]:
+    with running(fake_settings()) as fake:
+        yield fake
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -66,10 +73,9 @@ def test_the_fault_plan_comes_from_the_config() -> None:
         ({"ReorderWindowSeconds": "soon"}, "ReorderWindowSeconds"),
     ],
 )
-def test_a_bad_fault_is_a_400_naming_the_field(body: dict[str, Any], field: str) -> None:
-    with running(fake_settings()) as fake:
-        assert_error(fake.c.put("/_mock/faults/deliveries", json=body), 400, field)
-        assert fake.ok(fake.c.get("/_mock/faults/deliveries")) == NO_FAULTS
+def test_a_bad_fault_is_a_400_naming_the_field(admin_only: Fake, body: dict[str, Any], field: str) -> None:
+    assert_error(admin_only.c.put("/_mock/faults/deliveries", json=body), 400, field)
+    assert admin_only.ok(admin_only.c.get("/_mock/faults/deliveries")) == NO_FAULTS
 
 
 # ------------------------------------------------------------------------------------------------ each fault

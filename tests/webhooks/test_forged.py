@@ -3,13 +3,25 @@ verify-signatures can be judged. Same wire format, journalled with Forged true, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.receiver import Received, Receiver
 
-from .conftest import GUID, HEX32, SIGNATURE, assert_error, fake_settings, running, subscription, verifies
+from .conftest import (
+    GUID,
+    HEX32,
+    SIGNATURE,
+    Fake,
+    assert_error,
+    fake_settings,
+    running,
+    serving,
+    subscription,
+    verifies,
+)
 
 DETAILS = {"ProductNumber": "100000", "WarehouseNumber": "1", "AvailableBalance": 9999}
 
@@ -80,6 +92,12 @@ def test_forge_goes_to_active_subscriptions_or_the_one_named(receiver: Receiver)
         assert {d["Forged"] for d in fake.deliveries()} == {True}
 
 
+@pytest.fixture(scope="module")
+def refusing() -> Iterator[tuple[Fake, Receiver]]:
+    with serving() as receiver, running(fake_settings(subscription(receiver.url))) as fake:
+        yield fake, receiver
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
@@ -89,9 +107,10 @@ def test_forge_goes_to_active_subscriptions_or_the_one_named(receiver: Receiver)
         (forge("bad", Subscription="nobody"), 404, "Subscription"),
     ],
 )
-def test_a_bad_forge_request_is_refused(receiver: Receiver, body: dict[str, Any], status: int, field: str) -> None:
-    with running(fake_settings(subscription(receiver.url))) as fake:
-        assert_error(fake.c.post("/_mock/webhooks/forge", json=body), status, field)
-        fake.settle()
-        assert fake.deliveries() == []
+def test_a_bad_forge_request_is_refused(refusing: tuple[Fake, Receiver], body: dict[str, Any], status: int,
+                                        field: str) -> None:
+    fake, receiver = refusing
+    assert_error(fake.c.post("/_mock/webhooks/forge", json=body), status, field)
+    fake.settle()
+    assert fake.deliveries() == []
     assert receiver.received == []

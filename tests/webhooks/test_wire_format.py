@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.receiver import Received, Receiver
+from tests.support.receiver import Received
 
 from .conftest import (
     GUID,
@@ -18,6 +18,7 @@ from .conftest import (
     fake_settings,
     hand_signature,
     running,
+    serving,
     subscription,
 )
 
@@ -52,10 +53,10 @@ def the_one(received: list[Received], action: str, **match: Any) -> dict[str, An
     return found[0]
 
 
-@pytest.fixture
-def every_kind(receiver: Receiver) -> tuple[list[Received], dict[str, Any]]:
+@pytest.fixture(scope="module")
+def every_kind() -> tuple[list[Received], dict[str, Any]]:
     """Cause each documented kind of change once through the public surfaces; return what arrived and the facts."""
-    with running(fake_settings(subscription(receiver.url))) as fake:
+    with serving() as receiver, running(fake_settings(subscription(receiver.url))) as fake:
         facts = cause_every_kind(fake)
         fake.settle()
     return list(receiver.received), facts

@@ -1,0 +1,92 @@
+"""Start ``mock-xtnd serve`` as a real subprocess on a free port and wait (bounded polling) until it answers."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "mock-xtnd"
+
+
+def command() -> list[str]:
+    """The installed console script when present (what users run), else the module."""
+    return [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "mock_xtnd.cli"]
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    base_url: str
+    banner: list[str] = field(default_factory=list)
+
+    def token(self) -> dict[str, str]:
+        r = httpx.post(f"{self.base_url}/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
+                                                           "client_secret": "demo-secret"}, timeout=10)
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush - only what was committed survives."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.close_pipes()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def serve(*args: str, timeout: float = 20.0) -> Served:
+    """``mock-xtnd serve --port 0 <args>``: read the banner for the bound port, then poll until ``/`` answers."""
+    proc = subprocess.Popen([*command(), "serve", "--port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + timeout
+    banner: list[str] = []
+    base_url = None
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        while base_url is None or len(banner) < 4:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read() if proc.stderr else ""
+                proc.kill()
+                raise AssertionError(f"mock-xtnd serve did not start (exit {proc.returncode}): {err[-2000:]}")
+            if sel.select(timeout=0.1):
+                line = proc.stdout.readline()
+                banner.append(line.rstrip("\n"))
+                m = re.search(r"(http://127\.0\.0\.1:\d+)/api\b", line)
+                if m and base_url is None:
+                    base_url = m.group(1)
+    finally:
+        sel.close()
+    while True:
+        try:
+            if httpx.get(f"{base_url}/", timeout=1).status_code == 200:
+                return Served(proc, base_url, banner)
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("mock-xtnd serve printed its banner but never answered")
+        time.sleep(0.05)
