@@ -144,9 +144,11 @@ def rss_kib(pid: int) -> dict[str, int]:
     return out
 
 
-def server_pid(proc: Proc) -> int:
-    """The Python process itself (taskset execs it, so the pid is the same; kept explicit for clarity)."""
-    return proc.pid
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/<pid>/stat). Unlike wall-clock figures this does not
+    grow when other tenants take the core away, so CPU time per request is the noise-robust cost measure."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------------- the fake
@@ -293,10 +295,17 @@ def fallback_load(url: str, token_value: str | None, seconds: float, connections
     return raw
 
 
-def load(url: str, token_value: str | None, seconds: float, connections: int = 64) -> dict[str, Any]:
+def load(url: str, token_value: str | None, seconds: float, connections: int = 64,
+         server_pid: int | None = None) -> dict[str, Any]:
+    """One bounded load run; with ``server_pid`` it also records the server's CPU seconds spent meanwhile."""
+    before = cpu_seconds(server_pid) if server_pid else 0.0
     if have_wrk():
-        return wrk(url, token_value, seconds, connections)
-    return fallback_load(url, token_value, seconds, connections)
+        res = wrk(url, token_value, seconds, connections)
+    else:
+        res = fallback_load(url, token_value, seconds, connections)
+    if server_pid:
+        res["server_cpu_s"] = round(cpu_seconds(server_pid) - before, 3)
+    return res
 
 
 def load_tool_note() -> str:
@@ -341,6 +350,8 @@ def combine(slices: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "max_ms": max((r.get("max_ms") or 0.0) for r in slices),
         "non_2xx_3xx": sum(r.get("non_2xx_3xx", 0) for r in slices),
         "socket_errors": sum(r.get("socket_errors", 0) for r in slices),
+        "server_cpu_us_per_request": (round(sum(r["server_cpu_s"] for r in slices) / requests * 1e6, 1)
+                                      if requests and all("server_cpu_s" in r for r in slices) else None),
         "slices": len(slices),
         "slice_rps": [round(r["requests"] / r["seconds"], 1) for r in slices],
     }

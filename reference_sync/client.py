@@ -271,8 +271,10 @@ class XtndClient:
         return WriteResult(created=response.status_code == 201, record=orjson.loads(response.content))
 
     async def first_customer_number(self) -> str | None:
-        body = await self.get_json(
-            "Customers", RateGroup.LIST, [("changedSince", BEGINNING), ("page", 1), ("pageSize", 1)]
-        )
-        items = body.get("Items") or []
-        return str(items[0]["CustomerNumber"]) if items else None
+        """The first customer XTND lists. Every page is read, as for any list (a client that stops at page 1
+        is not following pagination); the caller remembers the answer, so this happens once."""
+        first: str | None = None
+        async for page in self.list_changed("customer", BEGINNING):
+            if first is None and page.items:
+                first = str(page.items[0]["CustomerNumber"])
+        return first

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
-import selectors
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,28 +60,35 @@ class Served:
 
 def serve(*args: str, timeout: float = 20.0) -> Served:
     """``mock-xtnd serve --port 0 <args>``: read the banner for the bound port, then poll until ``/`` answers."""
+    errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server can never block on it
     proc = subprocess.Popen([*command(), "serve", "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stderr=errors, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + timeout
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def pump() -> None:  # a thread, so a blocking readline never blocks the test past its deadline
+        for text in stdout:
+            lines.put(text.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
     banner: list[str] = []
     base_url = None
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        while base_url is None or len(banner) < 4:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read() if proc.stderr else ""
-                proc.kill()
-                raise AssertionError(f"mock-xtnd serve did not start (exit {proc.returncode}): {err[-2000:]}")
-            if sel.select(timeout=0.1):
-                line = proc.stdout.readline()
-                banner.append(line.rstrip("\n"))
-                m = re.search(r"(http://127\.0\.0\.1:\d+)/api\b", line)
-                if m and base_url is None:
-                    base_url = m.group(1)
-    finally:
-        sel.close()
+    while base_url is None or len(banner) < 4:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            errors.seek(0)
+            err = errors.read()
+            raise AssertionError(f"mock-xtnd serve did not start (exit {proc.returncode}): {err[-2000:]}")
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        banner.append(line)
+        m = re.search(r"(http://127\.0\.0\.1:\d+)/api\b", line)
+        if m and base_url is None:
+            base_url = m.group(1)
     while True:
         try:
             if httpx.get(f"{base_url}/", timeout=1).status_code == 200:

@@ -324,3 +324,19 @@ def balance_hook(product: str, warehouse: str = "1", balance: int = 999) -> tupl
 
 def order_hook(action: str, order_number: str, external: str = "X") -> tuple[str, dict[str, Any]]:
     return (action, {"OrderNumber": order_number, "ExternalOrderNumber": external, "WarehouseNumber": "1"})
+
+
+class SocketLikeASGITransport(httpx.AsyncBaseTransport):
+    """``httpx.ASGITransport``, except that an app which never finishes its answer (the fake's "drop" and
+    "commit-then-drop" faults) looks the way it does on a real socket: a transport error, not an assertion."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except AssertionError as error:  # ASGITransport: "response_complete" never set
+            raise httpx.RemoteProtocolError(
+                "the server closed the connection without an answer", request=request
+            ) from error

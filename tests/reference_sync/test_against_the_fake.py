@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from rsync_doubles import SocketLikeASGITransport
 
 from reference_sync.app import Service, build_service, create_app
-from reference_sync.clock import ManualClock
+from reference_sync.clock import Clock, ManualClock
 from reference_sync.config import SyncConfig
 
 mock_app = pytest.importorskip("mock_xtnd.app")
@@ -48,6 +49,17 @@ class World:
         )
         return items  # type: ignore[no-any-return]
 
+    async def assert_conduct(self, probe: dict[str, Any], *, webhooks: bool) -> None:
+        """The project's judge over the fake's journal: the sync must pass XTND's code of conduct."""
+        from contracts.rules import JudgeContext, judge
+
+        records = (await self.admin.get("/_mock/journal")).raise_for_status().json()["Items"]
+        context = JudgeContext(
+            records, client_id="demo", probe=probe, truth=await self.truth(), webhooks_enabled=webhooks
+        )
+        report = judge(context)
+        assert report.passed, report.to_text()
+
     async def settle_hooks(self) -> None:
         (await self.admin.post("/_mock/clock/advance", json={"Seconds": 0})).raise_for_status()
 
@@ -67,7 +79,12 @@ class World:
 
 
 async def make_world(
-    tmp_path: Path, *, webhooks: bool, subscriptions: list[dict[str, Any]], **overrides: Any
+    tmp_path: Path,
+    *,
+    webhooks: bool,
+    subscriptions: list[dict[str, Any]],
+    clock: Callable[[Any], Clock] = lambda runtime: ManualClock(),
+    **overrides: Any,
 ) -> World:
     settings = mock_settings.Settings(
         clock="virtual",
@@ -75,7 +92,8 @@ async def make_world(
         subscriptions=subscriptions,
     )
     fake = mock_app.create_app(settings)
-    transport = httpx.ASGITransport(app=fake)
+    runtime = fake.state.runtime
+    transport = SocketLikeASGITransport(fake)
     config = SyncConfig(
         api_url="http://xtnd/api",
         client_id="demo",
@@ -89,7 +107,7 @@ async def make_world(
     service = build_service(
         config,
         http=httpx.AsyncClient(transport=transport, base_url="http://xtnd/api"),
-        clock=ManualClock(),
+        clock=clock(runtime),
         rng=random.Random(3),
     )
     app = create_app(service, run_worker=False)
@@ -158,6 +176,7 @@ async def test_fallback_mode_converges_on_the_truth(fallback_world: World) -> No
     assert lists and all("changedSince" in c["Query"] for c in lists)  # never a blind re-read
     posts = [c for c in journal if c["Method"] == "POST" and c["Path"] == "/api/CustomerOrders"]
     assert len(posts) == 1
+    await world.assert_conduct(sync.probe(), webhooks=False)
 
 
 async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
@@ -239,6 +258,7 @@ async def test_with_webhooks_hooks_trigger_batched_fetches_and_the_view_converge
         assert all(len(c["ProductNumbers"]) <= 200 for c in availability)
         assert all(c["Status"] < 400 for c in journal)
         assert sync.counters.hooks_accepted >= 20
+        await world.assert_conduct(sync.probe(), webhooks=True)
     finally:
         await runtime.stop()
         server.should_exit = True
@@ -302,6 +322,67 @@ async def test_master_data_is_listed_by_change_date_then_fetched_record_by_recor
         assert [c["Route"] for c in calls] == ["/api/Products", "/api/Customers"]
         assert all(c["Query"]["changedSince"] != ["1970-01-01T00:00:00.000Z"] for c in calls)
     finally:
+        await world.admin.aclose()
+        await world.shop.aclose()
+        await world.service.aclose()
+
+
+class FakeTime:
+    """The sync's clock tied to the fake's virtual clock: when the sync waits, the fake's time passes, so the
+    journal shows the waits (Retry-After, back-off) the judge checks."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def now(self) -> float:
+        return float(self.runtime.clock.now_ms()) / 1000
+
+    async def sleep(self, seconds: float) -> None:
+        await self.runtime.timeloop.advance(max(0, round(seconds * 1000)))
+
+    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
+        await asyncio.sleep(0)
+        if not event.is_set() and timeout is not None:
+            await self.sleep(timeout)
+        return event.is_set()
+
+
+async def test_injected_faults_are_handled_by_kind_and_the_judge_agrees(tmp_path: Path) -> None:
+    """The fake injects a lost POST answer, 429s and a 503 on ProductAvailability, and 500s on an order fetch.
+    The sync resends the identical order (200), waits Retry-After, backs off, and ends equal to the truth."""
+    world = await make_world(tmp_path, webhooks=False, subscriptions=[], clock=FakeTime)
+    sync = world.service.sync
+    faults = [
+        {"Kind": "commit-then-drop", "Route": "/api/CustomerOrders", "Method": "POST", "Times": 1},
+        {"Kind": "status", "Status": 429, "RetryAfter": 5, "Route": "/api/ProductAvailability", "Times": 2},
+        {"Kind": "status", "Status": 503, "RetryAfter": 3, "Route": "/api/ProductAvailability", "Times": 1},
+        {"Kind": "status", "Status": 500, "Route": "/api/CustomerOrders/*", "Method": "GET", "Times": 3},
+    ]
+    await world.fake.state.runtime.start()
+    try:
+        for fault in faults:
+            (await world.admin.post("/_mock/faults", json=fault)).raise_for_status()
+        product = (await world.in_stock("1"))[0]
+        await world.shop.post(
+            "/xtnd/shop/orders", json={"Lines": [{"ProductNumber": product, "Quantity": 1}]}
+        )
+        await sync.send_due_outgoing()
+        [order] = (await world.truth())["Orders"]
+        await world.back_office("pick", order["OrderNumber"])
+        await sync.reconcile_availability()
+        await sync.reconcile_orders()
+        await sync.fetch_due_records()
+
+        journal = await world.journal()
+        posts = [c for c in journal if c["Method"] == "POST" and c["Path"] == "/api/CustomerOrders"]
+        assert [(c["Status"], c["Fault"]) for c in posts] == [(201, "commit-then-drop"), (200, None)]
+        assert len({c["BodySha256"] for c in posts}) == 1
+        order_gets = [c["Status"] for c in journal if c["Route"] == "/api/CustomerOrders/{orderNumber}"]
+        assert order_gets == [500, 500, 500, 200]
+        assert sync.probe()["Orders"] == [{"OrderNumber": order["OrderNumber"], "Status": "Picked"}]
+        await world.assert_conduct(sync.probe(), webhooks=False)
+    finally:
+        await world.fake.state.runtime.stop()
         await world.admin.aclose()
         await world.shop.aclose()
         await world.service.aclose()
