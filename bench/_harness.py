@@ -173,6 +173,15 @@ def start_fake(port: int, config: dict[str, Any] | None = None, extra: Sequence[
     return proc, cfg
 
 
+def start_experiment(port: int, config: dict[str, Any] | None = None, flags: Sequence[str] = (),
+                     core: int = SERVER_CORE) -> tuple[Proc, str]:
+    """bench/experiment_app.py (the fake with a proposed change applied from outside), same config handling."""
+    cfg = write_config({"rate_limits": NO_429_LIMITS, **(config or {})})
+    proc = Proc(pinned([PYTHON, str(BENCH_DIR / "experiment_app.py"), "--port", str(port), "--config", cfg, *flags],
+                       core), "experiment")
+    return proc, cfg
+
+
 def token(port: int, client_id: str = "demo", secret: str = "demo-secret") -> str:
     status, _, body = http(port, "POST", "/api/token",
                            f"grant_type=client_credentials&client_id={client_id}&client_secret={secret}".encode(),

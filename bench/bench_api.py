@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -122,10 +122,7 @@ def run(seconds: float, reps: int, connections: int, slice_seconds: float = 2.0,
             proc.stop()
         fake.stop()
         for p in (cfg, bodies_file.name):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+            Path(p).unlink(missing_ok=True)
 
     def med(name: str, key: str) -> float | None:
         values = [r[key] for r in runs[name] if r.get(key) is not None]

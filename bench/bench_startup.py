@@ -53,11 +53,12 @@ def measure(cmd: list[str], port: int, name: str) -> dict[str, Any]:
     proc = h.Proc(h.pinned(cmd, h.SERVER_CORE), name)
     try:
         ready = h.wait_ready(port, proc, "/", timeout=120, interval=0.005)
+        cpu = h.cpu_seconds(proc.pid)
         time.sleep(1.0)
         mem = h.rss_kib(proc.pid)
     finally:
         proc.stop()
-    return {"ready_s": round(ready, 3), "rss_mb": round(mem["VmRSS"] / 1024, 1),
+    return {"ready_s": round(ready, 3), "cpu_s_at_ready": round(cpu, 2), "rss_mb": round(mem["VmRSS"] / 1024, 1),
             "peak_rss_mb": round(mem["VmHWM"] / 1024, 1)}
 
 
@@ -90,11 +91,11 @@ def run(reps: int) -> dict[str, Any]:
                 port = h.free_port()
                 res = measure([*cases[name], str(port)], port, name)
                 runs[name].append(res)
-                print(f"rep {rep + 1}/{reps} {name:14s} ready {res['ready_s']:6.2f} s  RSS {res['rss_mb']:6.1f} MB  "
+                print(f"rep {rep + 1}/{reps} {name:14s} ready {res['ready_s']:6.2f} s  (CPU {res['cpu_s_at_ready']:5.2f} s)  RSS {res['rss_mb']:6.1f} MB  "
                       f"peak {res['peak_rss_mb']:6.1f} MB", flush=True)
     finally:
         Path(bodies.name).unlink(missing_ok=True)
-    figures = {k: {m: h.median([r[m] for r in v]) for m in ("ready_s", "rss_mb", "peak_rss_mb")}
+    figures = {k: {m: h.median([r[m] for r in v]) for m in ("ready_s", "cpu_s_at_ready", "rss_mb", "peak_rss_mb")}
                for k, v in runs.items()}
     ready_ratio = round(h.median([f["ready_s"] / b["ready_s"] for f, b in
                                   zip(runs["fake_10000"], runs["bare_fastapi"], strict=True)]), 2)
@@ -103,11 +104,14 @@ def run(reps: int) -> dict[str, Any]:
         "benchmark": "startup",
         "machine": h.machine(),
         "method": {"ready": "first HTTP answer to GET / after launch (poll every 5 ms)",
+                   "cpu_s_at_ready": "the server's own CPU seconds when it first answered (/proc): the start-up "
+                                     "time with a core to itself, robust to the other tenants' load",
                    "rss": "VmRSS 1 s after ready", "repetitions": reps},
         "figures_median": figures,
         "ratios_median": {"fake_10000_ready_vs_bare_fastapi_ready": ready_ratio},
         "targets": {
             "ready_10000_products_s": {"target": f"< {TARGET_READY_S}", "measured": figures["fake_10000"]["ready_s"],
+                                       "measured_cpu_s": figures["fake_10000"]["cpu_s_at_ready"],
                                        "met": figures["fake_10000"]["ready_s"] < TARGET_READY_S},
             "rss_100000_products_mb": {"target": f"< {TARGET_RSS_MB}", "measured": figures["fake_100000"]["rss_mb"],
                                        "met": figures["fake_100000"]["rss_mb"] < TARGET_RSS_MB},

@@ -1,6 +1,6 @@
 """Webhook deliveries/s of the fake beside a bare aiohttp loop, and the API's p99 with and without a storm.
 
-    python bench/bench_webhooks.py [--count 20000] [--reps 3] [--probe-seconds 10] [--storm-rate 2000]
+    python bench/bench_webhooks.py [--count 20000] [--reps 3] [--probe-seconds 10] [--storm-rate 2000] [--experiments]
 
 Part 1, throughput. A trivial receiver (bench/receiver.py: raw asyncio, answers 204) runs on core 1 and counts
 POSTs; the sender under test runs on core 0:
@@ -77,9 +77,15 @@ def rate_of(st: dict[str, Any]) -> float:
     return round((st["count"] - 1) / span, 1) if span > 0 else 0.0
 
 
-def fake_throughput(receiver_port: int, count: int, senders: int) -> dict[str, Any]:
+def start(port: int, config: dict[str, Any], experiment: bool) -> tuple[h.Proc, str]:
+    if experiment:
+        return h.start_experiment(port, config, ["--no-fast-path", "--raw-sender"])
+    return h.start_fake(port, config)
+
+
+def fake_throughput(receiver_port: int, count: int, senders: int, experiment: bool = False) -> dict[str, Any]:
     port = h.free_port()
-    fake, cfg = h.start_fake(port, subscription_config(receiver_port, senders))
+    fake, cfg = start(port, subscription_config(receiver_port, senders), experiment)
     try:
         h.wait_ready(port, fake)
         receiver_reset(receiver_port)
@@ -131,9 +137,10 @@ def probe(port: int, path: str, tok: str, seconds: float) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rate: float) -> dict[str, Any]:
+def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rate: float,
+                        experiment: bool = False) -> dict[str, Any]:
     port = h.free_port()
-    fake, cfg = h.start_fake(port, subscription_config(receiver_port, 8))
+    fake, cfg = start(port, subscription_config(receiver_port, 8), experiment)
     runs: list[dict[str, Any]] = []
     try:
         h.wait_ready(port, fake)
@@ -170,7 +177,7 @@ def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rat
                                             "delivery_p99_ms": prog.get("Deliveries", {}).get("P99LatencyMs")}
             result["p99_factor"] = round(result["storm"]["p99_ms"] / result["idle"]["p99_ms"], 2)
             runs.append(result)
-            print(f"rep {rep + 1}/{reps} API p99 idle {result['idle']['p99_ms']:.2f} ms  during a {storm_rate:.0f}/s "
+            print(f"rep {rep + 1}/{reps} {'EXPERIMENT raw sender: ' if experiment else ''}API p99 idle {result['idle']['p99_ms']:.2f} ms  during a {storm_rate:.0f}/s "
                   f"storm {result['storm']['p99_ms']:.2f} ms  (x{result['p99_factor']})  deliveries/s during "
                   f"{result['storm']['deliveries_per_s_during_probe']}", flush=True)
     finally:
@@ -187,7 +194,7 @@ def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rat
     }
 
 
-def run(count: int, reps: int, probe_seconds: float, storm_rate: float) -> dict[str, Any]:
+def run(count: int, reps: int, probe_seconds: float, storm_rate: float, experiments: bool = False) -> dict[str, Any]:
     h.pin_self(h.LOAD_CORE)
     h.check_server_stack()
     receiver_port = h.free_port()
@@ -203,11 +210,14 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float) -> dict[
             "bare_c64": lambda: bare_throughput(receiver_port, count, 64),
             "bare_c64_1kb": lambda: bare_throughput(receiver_port, count, 64, 1024),
         }
+        if experiments:
+            cases["experiment_raw_c8"] = lambda: fake_throughput(receiver_port, count, 8, experiment=True)
+            cases["experiment_raw_c64"] = lambda: fake_throughput(receiver_port, count, 64, experiment=True)
         throughput = {k: [] for k in cases}
         for rep in range(reps):
             names = list(cases)
             if rep % 2:  # alternate who goes first
-                names = ["bare_c8", "fake_c8", "bare_c64", "fake_c64", "bare_c64_1kb"]
+                names = names[::-1]
             for name in names:
                 res = cases[name]()
                 throughput[name].append(res)
@@ -215,6 +225,8 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float) -> dict[
                       f"  body {res['body_bytes_mean']} B  sender CPU {res['sender_cpu_us_per_delivery']} us/delivery"
                       + ("  INCOMPLETE" if res["incomplete"] else ""), flush=True)
         latency = latency_under_storm(receiver_port, reps, probe_seconds, storm_rate)
+        latency_exp = (latency_under_storm(receiver_port, reps, probe_seconds, storm_rate, experiment=True)
+                       if experiments else None)
     finally:
         receiver.stop()
 
@@ -228,9 +240,12 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float) -> dict[
     figures = {n: {"deliveries_per_s": med(n, "rate"), "sender_cpu_us_per_delivery": med(n, "sender_cpu_us_per_delivery"),
                    "body_bytes_mean": med(n, "body_bytes_mean"),
                    "incomplete_runs": sum(1 for r in throughput[n] if r["incomplete"])} for n in throughput}
-    ratios = {"c8": med_ratio("fake_c8", "bare_c8"), "c64": med_ratio("fake_c64", "bare_c64")}
-    cpu_ratios = {"c8": med_ratio("fake_c8", "bare_c8", "sender_cpu_us_per_delivery", invert=True),
-                  "c64": med_ratio("fake_c64", "bare_c64", "sender_cpu_us_per_delivery", invert=True)}
+    pairs = {"c8": ("fake_c8", "bare_c8"), "c64": ("fake_c64", "bare_c64")}
+    if experiments:
+        pairs.update({"experiment_raw_c8": ("experiment_raw_c8", "bare_c8"),
+                      "experiment_raw_c64": ("experiment_raw_c64", "bare_c64")})
+    ratios = {k: med_ratio(a, b) for k, (a, b) in pairs.items()}
+    cpu_ratios = {k: med_ratio(a, b, "sender_cpu_us_per_delivery", invert=True) for k, (a, b) in pairs.items()}
     return {
         "benchmark": "webhooks",
         "machine": h.machine(),
@@ -247,6 +262,7 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float) -> dict[
         "ratios_median": ratios,
         "cpu_ratios_median": cpu_ratios,
         "api_latency_under_storm": latency,
+        "experiment_raw_sender_api_latency_under_storm": latency_exp,
         "targets": {
             "deliveries_vs_bare_c8": {"target": f">= {TARGET_RATIO}", "measured": ratios["c8"],
                                       "met": ratios["c8"] >= TARGET_RATIO},
@@ -265,12 +281,16 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--probe-seconds", type=float, default=10.0)
     parser.add_argument("--storm-rate", type=float, default=2000.0)
+    parser.add_argument("--experiments", action="store_true",
+                        help="also run bench/experiment_app.py --raw-sender (a proposed sender, applied from outside)")
     args = parser.parse_args()
-    result = run(args.count, args.reps, args.probe_seconds, args.storm_rate)
+    result = run(args.count, args.reps, args.probe_seconds, args.storm_rate, args.experiments)
     path = h.write_result("webhooks", result)
     print(json.dumps({k: result[k] for k in ("figures_median", "ratios_median", "cpu_ratios_median", "targets")},
                      indent=2))
-    print(json.dumps({k: v for k, v in result["api_latency_under_storm"].items() if k != "runs"}, indent=2))
+    for key in ("api_latency_under_storm", "experiment_raw_sender_api_latency_under_storm"):
+        if result[key]:
+            print(key, json.dumps({k: v for k, v in result[key].items() if k != "runs"}, indent=2))
     print(f"wrote {path}", file=sys.stderr)
 
 

@@ -13,14 +13,23 @@ and render functions the routers call:
 
 FastAPI still registers both routes, so the OpenAPI document does not change.
 
-    python bench/experiment_app.py --port 8098 --config cfg.yaml     # serve it like `mock-xtnd serve`
+``--raw-sender`` adds a second experiment: the webhook sender's HTTP client (``Webhooks._post``) replaced by a small
+raw asyncio HTTP/1.1 client with a keep-alive pool (``RawSender``), everything else (outbox, signing, journal,
+retries, faults) unchanged.
+
+    python bench/experiment_app.py --port 8098 --config cfg.yaml [--no-fast-path] [--raw-sender]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import socket
+import time
+from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -41,7 +50,7 @@ class _RequestShim:
 
     __slots__ = ("scope",)
 
-    def __init__(self, scope: dict[str, Any]) -> None:
+    def __init__(self, scope: MutableMapping[str, Any]) -> None:
         self.scope = scope
 
 
@@ -50,7 +59,7 @@ class FastPath:
         self.app = app
         self.rt = rt
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         ctx = scope.get("xtnd")
         if ctx is not None and scope["method"] == "GET":
             template = ctx.route.template
@@ -68,7 +77,7 @@ class FastPath:
                 return
         await self.app(scope, receive, send)
 
-    def _availability(self, scope: dict[str, Any]) -> Any:
+    def _availability(self, scope: MutableMapping[str, Any]) -> Any:
         query, _, _ = normalise_query(scope.get("query_string", b""))
         if not set(query) <= AVAILABILITY_PARAMS:
             return None
@@ -114,15 +123,81 @@ class FastPath:
         return json_response(paged(rt, _RequestShim(scope), query_key, page, page_size, select, one))  # type: ignore[arg-type]
 
 
-def create_experiment_app(settings: Settings) -> FastAPI:
+class RawSender:
+    """HTTP/1.1 POST over asyncio streams with a keep-alive pool per (host, port): the cheapest sender that still
+    reads the whole answer (status, headers, Content-Length or chunked body), honours Connection: close and times
+    out like the aiohttp one. Same result tuple as ``Webhooks._post``."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+
+    async def post(self, url: str, body: bytes, signature: str | None) -> tuple[int | None, str | None, float]:
+        started = time.perf_counter()
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        head = (f"POST {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                "Content-Type: application/json; charset=utf-8\r\nUser-Agent: mock-xtnd-webhooks\r\n"
+                + (f"ms-signature: {signature}\r\n" if signature is not None else "")
+                + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+        pool = self.idle.setdefault((host, port), [])
+        conn = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn = pool.pop() if pool else await asyncio.open_connection(host, port)
+                reader, writer = conn
+                writer.write(head + body)
+                status_line = await reader.readline()
+                if not status_line:
+                    raise ConnectionResetError("closed")
+                status = int(status_line.split(b" ", 2)[1])
+                length, chunked, close = 0, False, False
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                        chunked = True
+                    elif name == b"connection" and b"close" in value.lower():
+                        close = True
+                if chunked:
+                    while (size := int((await reader.readline()).split(b";")[0], 16)) > 0:
+                        await reader.readexactly(size + 2)
+                    await reader.readline()
+                elif length:
+                    await reader.readexactly(length)
+            if close:
+                writer.close()
+            else:
+                pool.append(conn)
+            return status, None, (time.perf_counter() - started) * 1000
+        except TimeoutError:
+            error = "timeout"
+        except ConnectionRefusedError:
+            error = "refused"
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            error = "reset"
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn[1].close()
+        return None, error, (time.perf_counter() - started) * 1000
+
+
+def create_experiment_app(settings: Settings, fast_path: bool = True, raw_sender: bool = False) -> FastAPI:
     app = create_app(settings)
-    app.middleware_stack = app.build_middleware_stack()
-    node: Any = app.middleware_stack
-    while node is not None and not isinstance(node, XtndPipeline):
-        node = getattr(node, "app", None)
-    if node is None:
-        raise RuntimeError("XtndPipeline not found in the middleware stack")
-    node.app = FastPath(node.app, app.state.runtime)
+    if fast_path:
+        app.middleware_stack = app.build_middleware_stack()
+        node: Any = app.middleware_stack
+        while node is not None and not isinstance(node, XtndPipeline):
+            node = getattr(node, "app", None)
+        if node is None:
+            raise RuntimeError("XtndPipeline not found in the middleware stack")
+        node.app = FastPath(node.app, app.state.runtime)
+    if raw_sender:
+        webhooks = app.state.runtime.webhooks
+        webhooks._post = RawSender(settings.delivery.timeout_seconds).post  # instance attribute wins
     return app
 
 
@@ -132,8 +207,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--config", default=None)
+    parser.add_argument("--no-fast-path", action="store_true")
+    parser.add_argument("--raw-sender", action="store_true")
     args = parser.parse_args()
-    app = create_experiment_app(load_settings(args.config))
+    app = create_experiment_app(load_settings(args.config), fast_path=not args.no_fast_path,
+                                raw_sender=args.raw_sender)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))

@@ -15,6 +15,7 @@ import asyncio
 import json
 import signal
 import time
+from typing import Any
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\nServer: bench-receiver\r\n\r\n"
 
@@ -42,8 +43,7 @@ STATS = Stats()
 
 class Receiver(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport: Any = transport  # uvloop's transports are not asyncio.Transport subclasses
         self.buf = bytearray()
 
     def data_received(self, data: bytes) -> None:

@@ -4,11 +4,22 @@ it against XTND's code of conduct.
 Phases (xtnd-contract.md §3): start the fake, start the client, wait for its port, run the timeline, settle
 (outbox empty and client quiet, bounded), probe, stop the client, judge. Exit codes: 0 passed, 1 rule violations,
 2 usage or scenario error, 3 harness error.
+
+Two ways to pace the timeline (docs/scenarios.md):
+
+- ``clock: real`` - the fake runs on the wall clock and the harness sleeps until each step's ``at``.
+- ``clock: virtual`` - the fake runs on a virtual clock that only the harness moves (``POST
+  /_mock/clock/advance``). While the client is busy the clock follows real time in small ticks (so Retry-After,
+  rate-limit windows and the rules' windows keep their meaning); while it is quiet the clock jumps to the next
+  thing that happens - a step, a delivery retry, the end of an outage - so days pass in seconds. The client's own
+  timers still run on real time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import math
 import os
 import random
 import secrets
@@ -17,12 +28,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -30,12 +41,14 @@ from mock_xtnd.domain.events import ACTIONS
 from mock_xtnd.server import ServerThread, free_port
 from mock_xtnd.settings import Settings, SubscriptionSettings
 
-from .rules import JudgeContext, Report, judge
-from .scenario import Scenario, Step
+from .rules import RULES_BY_ID, ApiCall, Delivery, JudgeContext, Report, judge
+from .rules.model import parse_time
+from .scenario import FORGEABLE_ORDER_ACTIONS, Scenario, Step
 
 EXIT_PASSED, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 SUBSCRIPTION = "harness-client"
 HARNESS_CLIENT = ("harness", "harness-secret")  # never judged: the harness's own reads
+OUTAGE_FAULT = "receiver-outage"
 
 
 class HarnessError(Exception):
@@ -52,6 +65,10 @@ class RunResult:
     expectation_failures: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     client_log: str = ""
+    #: What the harness noticed on the way (a step with nothing to act on, a settle that gave up).
+    notes: list[str] = field(default_factory=list)
+    #: Wall-clock seconds of the whole run, start of the fake to the judgement.
+    duration_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -68,16 +85,17 @@ def fake_settings(scenario: Scenario, client_id: str, client_secret: str, webhoo
                                          callback_url=hook_url, secret=webhook_secret, triggers=list(ACTIONS)))
     return Settings.model_validate({
         "seed": scenario.seed,
-        "clock": "real",
+        "clock": scenario.clock,
         "port": 0,
         "clients": [{"client_id": client_id, "client_secret": client_secret},
                     {"client_id": HARNESS_CLIENT[0], "client_secret": HARNESS_CLIENT[1]}],
+        "token_lifetime_seconds": max(1, int(scenario.token_lifetime_seconds)),
         "catalogue": scenario.catalogue.model_dump(),
         "rate_limits": {**scenario.rate_limits.model_dump(), "window_seconds": 60},
         "subscriptions": [s.model_dump() for s in subs],
         "delivery": scenario.delivery.model_dump(),
         "delivery_faults": scenario.delivery_faults.model_dump(),
-        "api_faults": [{k: v for k, v in f.model_dump().items() if v is not None} for f in scenario.api_faults],
+        "api_faults": [f.settings_entry() for f in scenario.api_faults],
     })
 
 
@@ -85,10 +103,19 @@ def _pascal(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
 
-class Timeline:
-    """Carries out scenario steps against the fake's control surface (and the client's shop endpoint)."""
+def _iso_seconds(text: str) -> float:
+    return parse_time(text)
 
-    def __init__(self, fake: httpx.Client, shop_url: str | None, scenario: Scenario, log: Callable[[str], None]) -> None:
+
+class Timeline:
+    """Carries out scenario steps against the fake's control surface (and the client's shop endpoint).
+
+    Besides the steps it keeps its own follow-up events on scenario time (the end of a receiver outage), the
+    windows in which storms run, and - for ``expect.orders_at_current_price`` - the price check of each order
+    the client created."""
+
+    def __init__(self, fake: httpx.Client, shop_url: str | None, scenario: Scenario, log: Callable[[str], None],
+                 *, webhook_secret: str = "", hook_url: str | None = None) -> None:
         self.fake = fake
         self.shop_url = shop_url
         self.scenario = scenario
@@ -97,18 +124,33 @@ class Timeline:
         self.shop_orders: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.storms: list[str] = []
-        self._restore_timers: list[threading.Timer] = []
+        self.storm_windows: list[tuple[float, float]] = []
+        self.outages: list[dict[str, Any]] = []
+        self.price_checks: list[dict[str, Any]] = []
+        self.price_failures: list[str] = []
+        self._priced: set[str] = set()
+        self._events: list[tuple[float, int, str, Callable[[], None]]] = []
+        self._event_seq = 0
+        self._now_at = 0.0
+        self._secret = webhook_secret
+        self.hook_url = hook_url
+        self._api_token: str | None = None
         state = self._state()
         self.products = sorted({b["ProductNumber"] for b in state["Balances"]})
         self.warehouses = sorted({b["WarehouseNumber"] for b in state["Balances"]})
         self.active_products = [p["ProductNumber"] for p in state.get("Products", []) if p.get("Status") == "Active"] \
             or self.products
 
-    def _state(self) -> dict[str, Any]:
-        r = self.fake.get("/_mock/state", params={"include": "products"})
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _state(self, products: bool = True) -> dict[str, Any]:
+        r = self.fake.get("/_mock/state", params={"include": "products"} if products else None)
         r.raise_for_status()
         data: dict[str, Any] = r.json()
         return data
+
+    def _now(self) -> str:
+        now: str = self.fake.get("/_mock/clock").json()["Now"]
+        return now
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         r = self.fake.post(path, json=body or {})
@@ -116,12 +158,28 @@ class Timeline:
             raise HarnessError(f"the fake answered {r.status_code} to {path}: {r.text[:300]}")
         return r
 
-    def run_step(self, step: Step) -> None:
-        kind = step.kind
-        handler = getattr(self, f"_do_{kind}")
-        handler(getattr(step, kind) if kind not in ("expire_tokens", "clear_api_faults") else None)
+    def schedule(self, at: float, name: str, action: Callable[[], None]) -> None:
+        """A follow-up on scenario time (the runner calls ``run_events_due`` as time passes)."""
+        self._event_seq += 1
+        heapq.heappush(self._events, (at, self._event_seq, name, action))
 
-    # each step kind -------------------------------------------------------------------------------------
+    def next_event_at(self) -> float | None:
+        return self._events[0][0] if self._events else None
+
+    def run_events_due(self, now: float) -> None:
+        while self._events and self._events[0][0] <= now + 1e-9:
+            at, _, name, action = heapq.heappop(self._events)
+            self.log(f"t={at:>7.1f}s {name}")
+            action()
+
+    def storm_running(self, now: float) -> bool:
+        return any(start <= now <= end for start, end in self.storm_windows)
+
+    def run_step(self, step: Step) -> None:
+        self._now_at = step.at
+        getattr(self, f"_do_{step.kind}")(step.spec)
+
+    # -- each step kind -------------------------------------------------------------------------------------
     def _do_shop_order(self, spec: Any) -> None:
         for _ in range(spec.count):
             lines = [{"ProductNumber": ln.product or self.rng.choice(self.active_products), "Quantity": ln.quantity}
@@ -165,11 +223,10 @@ class Timeline:
         for _ in range(spec.count):
             product, warehouse = self._pick()
             product, warehouse = spec.product or product, spec.warehouse or warehouse
-            qty = max(1, spec.delta or 10)
             r = self._post("/_mock/backoffice/purchases",
-                           {"WarehouseNumber": warehouse, "Lines": [{"ProductNumber": product, "Quantity": qty}]})
+                           {"WarehouseNumber": warehouse, "Lines": [{"ProductNumber": product, "Quantity": spec.delta}]})
             if r.status_code == 404:  # no back office in this build: the arrival as a plain stock move
-                self._post("/_mock/stock", {"ProductNumber": product, "WarehouseNumber": warehouse, "Delta": qty})
+                self._post("/_mock/stock", {"ProductNumber": product, "WarehouseNumber": warehouse, "Delta": spec.delta})
                 continue
             if r.status_code >= 400:
                 raise HarnessError(f"purchase refused: {r.text[:300]}")
@@ -177,96 +234,342 @@ class Timeline:
             self._post(f"/_mock/backoffice/purchases/{number}/receive", {})
 
     def _client_orders(self) -> list[dict[str, Any]]:
-        return sorted(self._state()["Orders"], key=lambda o: int(o["OrderNumber"]) if o["OrderNumber"].isdigit() else 0)
+        return sorted(self._state(products=False)["Orders"],
+                      key=lambda o: int(o["OrderNumber"]) if o["OrderNumber"].isdigit() else 0)
+
+    @staticmethod
+    def _choose(orders: list[dict[str, Any]], which: str | int) -> list[dict[str, Any]]:
+        if which == "all":
+            return orders
+        if which == "first":
+            return orders[:1]
+        if which == "last":
+            return orders[-1:]
+        return orders[int(which) : int(which) + 1]
 
     def _do_order(self, spec: Any) -> None:
         allowed = {"reserve": {"Created"}, "pick": {"Created", "Reserved"}, "cancel": {"Created", "Reserved"},
                    "delivery_date": {"Created", "Reserved"}}[spec.action]
-        orders = self._client_orders()
-        if spec.which == "all":
-            chosen = orders
-        elif spec.which in ("first", "oldest_created"):
-            chosen = orders[:1]
-        elif spec.which == "last":
-            chosen = orders[-1:]
-        else:
-            chosen = orders[int(spec.which) : int(spec.which) + 1]
-        chosen = [o for o in chosen if o["Status"] in allowed]
+        chosen = [o for o in self._choose(self._client_orders(), spec.which) if o["Status"] in allowed]
         if not chosen:
-            self.notes.append(f"order {spec.action}: no order of the client in {sorted(allowed)} to move")
+            self.notes.append(f"t={self._now_at:g}s order {spec.action} {spec.which}: no order of the client in "
+                              f"{sorted(allowed)} to move")
         for o in chosen:
             n = o["OrderNumber"]
             if spec.action == "delivery_date":
-                now = self._state()["Now"][:10]
-                from datetime import date, timedelta
-
-                d = (date.fromisoformat(now) + timedelta(days=spec.days)).isoformat()
-                self._post(f"/_mock/orders/{n}/delivery-date", {"ExpectedDeliveryDate": d})
+                today = date.fromisoformat(self._now()[:10])
+                moved = (today + timedelta(days=spec.days)).isoformat()
+                self._post(f"/_mock/orders/{n}/delivery-date", {"ExpectedDeliveryDate": moved})
             else:
                 self._post(f"/_mock/orders/{n}/{spec.action}")
 
     def _do_storm(self, spec: Any) -> None:
-        body = {_pascal(k): v for k, v in spec.model_dump().items() if v not in (None, [])}
-        r = self._post("/_mock/storm", body)
+        r = self._post("/_mock/storm", spec.admin_body())
         if r.status_code >= 400:
             raise HarnessError(f"storm refused: {r.status_code} {r.text[:300]}")
-        self.storms.append(r.json()["StormId"])
+        data = r.json()
+        self.storms.append(data["StormId"])
+        planned = float(data.get("PlannedDurationSeconds") or spec.planned_seconds)
+        self.storm_windows.append((self._now_at, self._now_at + planned + 0.5))
 
     def _do_api_fault(self, spec: Any) -> None:
-        body = {_pascal(k): v for k, v in spec.model_dump().items() if v is not None}
-        r = self._post("/_mock/faults", body)
+        r = self._post("/_mock/faults", spec.admin_body())
         if r.status_code >= 400:
             raise HarnessError(f"fault refused: {r.text[:300]}")
 
     def _do_clear_api_faults(self, _spec: Any) -> None:
         self.fake.delete("/_mock/faults")
 
+    def _do_delivery_faults(self, spec: Any) -> None:
+        r = self.fake.put("/_mock/faults/deliveries", json={_pascal(k): v for k, v in spec.model_dump().items()})
+        if r.status_code >= 400:
+            raise HarnessError(f"delivery fault plan refused: {r.text[:300]}")
+
     def _do_forge(self, spec: Any) -> None:
         for _ in range(spec.count):
-            product = spec.product or self.rng.choice(self.products)
-            details: dict[str, Any] = {"ProductNumber": product, "WarehouseNumber": spec.warehouse}
-            if spec.action == "AvailableBalanceChanged":
-                details["AvailableBalance"] = spec.balance
+            if spec.action in FORGEABLE_ORDER_ACTIONS:
+                orders = self._choose(self._client_orders(), spec.order)
+                if not orders:
+                    self.notes.append(f"forge {spec.action}: the client has no order to name")
+                    return
+                o = orders[0]
+                details: dict[str, Any] = {"OrderNumber": o["OrderNumber"], "ExternalOrderNumber":
+                                           o["ExternalOrderNumber"], "WarehouseNumber": spec.warehouse}
+            else:
+                details = {"ProductNumber": spec.product or self.rng.choice(self.products)}
+                if spec.action != "ProductChanged":
+                    details["WarehouseNumber"] = spec.warehouse
+                if spec.action == "AvailableBalanceChanged":
+                    details["AvailableBalance"] = spec.balance
+                elif spec.action == "BalanceChanged":
+                    details["Balance"] = spec.balance
             r = self._post("/_mock/webhooks/forge", {"Action": spec.action, "Details": details,
                                                      "Signature": spec.signature})
             if r.status_code >= 400:
                 self.notes.append(f"forge: {r.status_code} {r.text[:200]}")
 
-    def _do_receiver_outage(self, spec: Any) -> None:
+    def _subscription(self) -> dict[str, Any] | None:
         subs = self.fake.get("/_mock/webhooks").json()["Items"]
-        sub = next((s for s in subs if s["Name"] == SUBSCRIPTION), None)
-        if sub is None:
+        found: dict[str, Any] | None = next((s for s in subs if s["Name"] == SUBSCRIPTION), None)
+        return found
+
+    def _do_receiver_outage(self, spec: Any) -> None:
+        sub = self._subscription()
+        if sub is None or self.hook_url is None:
             self.notes.append("receiver_outage: no webhook subscription (webhooks off)")
             return
         closed = f"http://127.0.0.1:{free_port()}/xtnd/webhooks"
-        original = sub["CallbackUrl"]
-        secret = self._secret
-        self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}", json={**sub, "CallbackUrl": closed, "Secret": secret})
+        self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}", json={**sub, "CallbackUrl": closed, "Secret": self._secret})
+        outage: dict[str, Any] = {"Start": self._now(), "End": None, "Url": closed}
+        self.outages.append(outage)
 
         def restore() -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}", json={**sub, "CallbackUrl": original, "Secret": secret})
+            current = self._subscription()
+            if current is not None and current["CallbackUrl"] == closed:
+                self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}",
+                              json={**current, "CallbackUrl": self.hook_url, "Secret": self._secret})
+            outage["End"] = self._now()
 
-        timer = threading.Timer(spec.duration_seconds, restore)
-        timer.daemon = True
-        timer.start()
-        self._restore_timers.append(timer)
-
-    _secret = ""
+        self.schedule(self._now_at + spec.duration_seconds, "receiver_outage ends: hooks reach the client again",
+                      restore)
 
     def _do_expire_tokens(self, _spec: Any) -> None:
         self._post("/_mock/tokens/expire")
 
-    def _do_advance_seconds(self, seconds: float) -> None:
-        self._post("/_mock/clock/advance", {"Seconds": seconds})
-
     def finish(self) -> None:
-        for t in self._restore_timers:
-            if t.is_alive():
-                t.cancel()
-                t.function()
+        """Run every follow-up still pending (an outage that outlasted the run ends now)."""
+        self.run_events_due(math.inf)
+
+    # -- expect.orders_at_current_price ---------------------------------------------------------------------
+    def _api(self, path: str, params: Any = None) -> Any:
+        for _ in range(2):
+            if self._api_token is None:
+                r = self.fake.post("/api/token", data={"grant_type": "client_credentials",
+                                                       "client_id": HARNESS_CLIENT[0], "client_secret": HARNESS_CLIENT[1]})
+                r.raise_for_status()
+                self._api_token = r.json()["access_token"]
+            r = self.fake.get(path, params=params, headers={"Authorization": f"Bearer {self._api_token}"})
+            if r.status_code == 401:
+                self._api_token = None
+                continue
+            if r.status_code >= 400:
+                raise HarnessError(f"the harness's own read {path} failed: {r.status_code} {r.text[:200]}")
+            return r.json()
+        raise HarnessError(f"the harness could not authenticate for {path}")
+
+    def check_order_prices(self) -> None:
+        """Compare each new order's unit prices with its customer's best price now (called before the clock
+        jumps, so "now" is within moments of when the order was created)."""
+        if not self.scenario.expect.orders_at_current_price:
+            return
+        for summary in self._client_orders():
+            number = summary["OrderNumber"]
+            if number in self._priced:
+                continue
+            self._priced.add(number)
+            order = self._api(f"/api/CustomerOrders/{number}")
+            products = sorted({ln["ProductNumber"] for ln in order["Lines"]})
+            prices = self._api("/api/ProductPrices", params=[("customerNumber", order["CustomerNumber"]),
+                                                             ("pageSize", "1000"),
+                                                             *[("productNumber", p) for p in products]])
+            best = {row["ProductNumber"]: row for row in prices["Items"]}
+            for line in order["Lines"]:
+                row = best.get(line["ProductNumber"])
+                check = {"OrderNumber": number, "CustomerNumber": order["CustomerNumber"],
+                         "ProductNumber": line["ProductNumber"], "UnitPrice": line["UnitPrice"],
+                         "BestPrice": row["Price"] if row else None, "PriceSource": row["PriceSource"] if row else None,
+                         "CreatedAt": order.get("CreatedAt")}
+                self.price_checks.append(check)
+                if row is None or abs(float(line["UnitPrice"]) - float(row["Price"])) > 0.005:
+                    self.price_failures.append(
+                        f"orders_at_current_price: order {number} ({order['ExternalOrderNumber']}, created "
+                        f"{order.get('CreatedAt')}) line {line['ProductNumber']} has UnitPrice {line['UnitPrice']}, "
+                        f"but customer {order['CustomerNumber']}'s best price was "
+                        f"{row['Price'] if row else 'not listed'} ({row['PriceSource'] if row else '-'})")
 
 
+# ---------------------------------------------------------------------------------------------- pacing
+class Pacer(Protocol):
+    def elapsed(self) -> float: ...
+
+    def wait_until(self, at: float) -> None: ...
+
+    def after_step(self) -> None: ...
+
+    def settle(self, done: Callable[[], bool]) -> bool: ...
+
+
+class _Activity:
+    """Watches the journal for the client's API calls and for deliveries (the harness's "is it busy?")."""
+
+    def __init__(self, control: httpx.Client, client_id: str) -> None:
+        self.control = control
+        self.client_id = client_id
+        self.last_seq = int(control.get("/_mock/journal", params={"limit": 1}).json().get("LastSeq", 0))
+        self.last_activity = time.monotonic()
+
+    def poll(self) -> bool:
+        items = self.control.get("/_mock/journal", params={"since": self.last_seq}).json()["Items"]
+        if not items:
+            return False
+        self.last_seq = items[-1]["Seq"]
+        active = any(r["Kind"] == "delivery" or r.get("ClientId") == self.client_id for r in items)
+        if active:
+            self.last_activity = time.monotonic()
+        return active
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def quiet_for(self) -> float:
+        return time.monotonic() - self.last_activity
+
+
+def _outbox_empty(control: httpx.Client) -> bool:
+    return not control.get("/_mock/deliveries", params={"status": "pending", "limit": 1}).json()["Items"]
+
+
+class RealPacer:
+    """``clock: real``: sleep until each step is due."""
+
+    def __init__(self, control: httpx.Client, scenario: Scenario, client_id: str, log: Callable[[str], None],
+                 on_quiet: Callable[[], None]) -> None:
+        self.control = control
+        self.scenario = scenario
+        self.activity = _Activity(control, client_id)
+        self.log = log
+        self.on_quiet = on_quiet
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def wait_until(self, at: float) -> None:
+        delay = at - self.elapsed()
+        if delay > 0:
+            time.sleep(delay)
+
+    def after_step(self) -> None:
+        pass
+
+    def settle(self, done: Callable[[], bool]) -> bool:
+        s = self.scenario.settle
+        deadline = time.monotonic() + s.max_seconds
+        self.activity.touch()
+        while time.monotonic() < deadline:
+            self.activity.poll()
+            if _outbox_empty(self.control) and self.activity.quiet_for() >= s.quiet_seconds:
+                self.on_quiet()
+                if done():
+                    return True
+                time.sleep(0.75)
+                continue
+            time.sleep(0.25)
+        return False
+
+
+class VirtualPacer:
+    """``clock: virtual``: follow real time while the client is busy, jump while it is quiet (module doc)."""
+
+    def __init__(self, control: httpx.Client, scenario: Scenario, client_id: str, log: Callable[[str], None],
+                 on_quiet: Callable[[], None], timeline: Timeline) -> None:
+        self.control = control
+        self.scenario = scenario
+        self.spec = scenario.virtual_clock
+        self.activity = _Activity(control, client_id)
+        self.log = log
+        self.on_quiet = on_quiet
+        self.timeline = timeline
+        self.t0_ms = self._clock_ms()
+        self.now_ms = self.t0_ms
+        self.busy_since: float | None = None
+        self.jumps = 0
+        self.ticks = 0
+
+    def _clock_ms(self) -> int:
+        return round(_iso_seconds(self.control.get("/_mock/clock").json()["Now"]) * 1000)
+
+    def elapsed(self) -> float:
+        return (self.now_ms - self.t0_ms) / 1000
+
+    def _advance(self, seconds: float) -> None:
+        r = self.control.post("/_mock/clock/advance", json={"Seconds": max(0.0, round(seconds, 3))})
+        if r.status_code != 200:
+            raise HarnessError(f"the fake refused to advance its clock: {r.status_code} {r.text[:200]}")
+        self.now_ms = round(_iso_seconds(r.json()["Now"]) * 1000)
+
+    def _next_delivery_at(self) -> float | None:
+        items = self.control.get("/_mock/deliveries", params={"status": "pending", "limit": 100_000}).json()["Items"]
+        due = [_iso_seconds(d["NextAttemptAt"]) for d in items if d.get("NextAttemptAt")]
+        return (min(due) * 1000 - self.t0_ms) / 1000 if due else None
+
+    def _busy(self) -> bool:
+        """The client made a call or got a hook within quiet_seconds, or a storm is running - unless it has
+        been busy for longer than busy_max_seconds (then the clock jumps once anyway, and following resumes)."""
+        self.activity.poll()
+        busy = self.activity.quiet_for() < self.spec.quiet_seconds or self.timeline.storm_running(self.elapsed())
+        if not busy:
+            self.busy_since = None
+            return False
+        if self.busy_since is None:
+            self.busy_since = time.monotonic()
+        if time.monotonic() - self.busy_since > self.spec.busy_max_seconds:
+            self.busy_since = None
+            return False
+        return True
+
+    def _follow(self, limit: float) -> None:
+        """One tick of following real time (never past ``limit``, scenario seconds)."""
+        started, base = time.monotonic(), self.elapsed()
+        time.sleep(self.spec.tick_seconds)
+        self._advance(min(limit, base + time.monotonic() - started) - self.elapsed())
+        self.ticks += 1
+
+    def _jump(self, limit: float) -> None:
+        """Quiet: move to the next thing that happens (a retry, or ``limit``), at most max_jump_seconds."""
+        self.on_quiet()
+        now = self.elapsed()
+        target = min(limit, now + self.spec.max_jump_seconds)
+        retry = self._next_delivery_at()
+        if retry is not None:
+            target = min(target, max(retry, now))
+        self._advance(target - now)
+        self.jumps += 1
+        if self.elapsed() <= now and retry is not None and retry <= now:
+            self._follow(math.inf)  # a retry due now that the fake did not send yet: let real time pass
+
+    def wait_until(self, at: float) -> None:
+        while self.elapsed() < at - 1e-6:
+            if self._busy():
+                self._follow(at)
+            else:
+                self._jump(at)
+
+    def after_step(self) -> None:
+        self._advance(0)  # sends what the step made due; the client is busy from now
+        self.activity.touch()
+
+    def settle(self, done: Callable[[], bool]) -> bool:
+        s = self.scenario.settle
+        deadline = time.monotonic() + s.max_seconds
+        self.activity.touch()
+        while time.monotonic() < deadline:
+            if self._busy():
+                self._follow(math.inf)
+                continue
+            retry = self._next_delivery_at()
+            if retry is not None:  # retries still to come: jump to them
+                self._jump(math.inf)
+                continue
+            if self.activity.quiet_for() >= s.quiet_seconds:
+                self.on_quiet()
+                if done():
+                    return True
+            self._follow(math.inf)  # e.g. waiting for the client's own (real-time) reconciliation
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- running
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -302,6 +605,7 @@ def run(
     startup_timeout: float = 30.0,
     workdir: Path | None = None,
 ) -> RunResult:
+    run_started = time.monotonic()
     client_id, client_secret = "integration", secrets.token_hex(12)
     webhook_secret = secrets.token_hex(16)
     hook_port = free_port()
@@ -309,16 +613,19 @@ def run(
     settings = fake_settings(scenario, client_id, client_secret, webhook_secret, hook_url)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="mock-xtnd-check-"))
     client_log_path = workdir / "client.log"
-    with ServerThread(settings) as fake, httpx.Client(base_url=fake.base_url, timeout=30) as control:
-        log(f"fake XTND at {fake.api_url}; client webhook port {hook_port}")
+    overrides = scenario.expect.rule_overrides()
+    with ServerThread(settings) as fake, httpx.Client(base_url=fake.base_url, timeout=60) as control:
+        log(f"fake XTND at {fake.api_url} ({scenario.clock} clock); client webhook port {hook_port}")
         env = {
             **os.environ,
+            **scenario.client_env,
             "XTND_API_URL": fake.api_url,
             "XTND_CLIENT_ID": client_id,
             "XTND_CLIENT_SECRET": client_secret,
             "XTND_WEBHOOK_SECRET": webhook_secret,
             "XTND_WEBHOOK_PORT": str(hook_port),
         }
+        env.pop("XTND_WEBHOOKS", None)
         if not scenario.webhooks:
             env["XTND_WEBHOOKS"] = "off"
         with open(client_log_path, "wb") as client_log:
@@ -333,59 +640,105 @@ def run(
                     raise HarnessError(f"{e}\n--- last lines of the client's output ---\n" + "\n".join(tail)) from None
                 log(f"client listening (pid {proc.pid}); running {len(scenario.timeline)} step(s)")
                 shop = f"http://127.0.0.1:{hook_port}"
-                timeline = Timeline(control, shop, scenario, log)
-                timeline._secret = webhook_secret
-                started = time.monotonic()
+                timeline = Timeline(control, shop, scenario, log, webhook_secret=webhook_secret,
+                                    hook_url=hook_url if scenario.webhooks else None)
+                pacer: Pacer
+                if scenario.clock == "virtual":
+                    pacer = VirtualPacer(control, scenario, client_id, log, timeline.check_order_prices, timeline)
+                else:
+                    pacer = RealPacer(control, scenario, client_id, log, timeline.check_order_prices)
+
+                def reach(at: float) -> None:
+                    while (event_at := timeline.next_event_at()) is not None and event_at <= at:
+                        pacer.wait_until(event_at)
+                        timeline.run_events_due(event_at)
+                    pacer.wait_until(at)
+
                 for step in scenario.timeline:
-                    delay = step.at - (time.monotonic() - started)
-                    if delay > 0:
-                        time.sleep(delay)
+                    reach(step.at)
                     if proc.poll() is not None:
                         raise HarnessError(f"the client exited with code {proc.returncode} during the run")
-                    log(f"t={step.at:>5.1f}s {step.kind}" + (f" - {step.note}" if step.note else ""))
+                    log(f"t={step.at:>7.1f}s {step.kind}" + (f" - {step.note}" if step.note else ""))
                     timeline.run_step(step)
+                    pacer.after_step()
+                if (last := timeline.next_event_at()) is not None:
+                    reach(last)
                 timeline.finish()
-                _settle(control, scenario, client_id, log)
+                done = _settle_condition(control, scenario, client_id, shop, timeline, hook_url, overrides)
+                if pacer.settle(done):
+                    log(f"settled ({scenario.settle.until})")
+                else:
+                    timeline.notes.append(f"settle: gave up after {scenario.settle.max_seconds:g} s waiting for "
+                                          f"{'the outbox to empty and the client to go quiet' if scenario.settle.until == 'quiet' else 'the client to converge'}")
+                timeline.check_order_prices()
                 probe = _probe(shop)
+                if isinstance(pacer, VirtualPacer):
+                    log(f"virtual clock: {pacer.elapsed():.0f} s of scenario time in "
+                        f"{time.monotonic() - run_started:.0f} s ({pacer.jumps} jumps, {pacer.ticks} ticks)")
             finally:
                 stop_client(proc)
                 ended_at = control.get("/_mock/clock").json()["Now"]
         journal = control.get("/_mock/journal").json()["Items"]
         truth = control.get("/_mock/state").json()
         storms = [control.get(f"/_mock/storm/{sid}").json() for sid in timeline.storms]
+    urls = label_outages(journal, timeline.outages, hook_url)
     ctx = JudgeContext(
         journal, client_id=client_id, probe=probe, truth=truth, webhooks_enabled=scenario.webhooks,
         rate_limits={"Standard": scenario.rate_limits.standard, "List": scenario.rate_limits.list,
                      "Write": scenario.rate_limits.write},
-        shop_orders_requested=timeline.shop_orders, webhook_urls=[hook_url], ended_at=ended_at,
+        shop_orders_requested=timeline.shop_orders, webhook_urls=urls, ended_at=ended_at,
     )
-    report = judge(ctx, overrides=scenario.expect.rule_params)
+    report = judge(ctx, overrides=overrides)
     result = RunResult(report, scenario, journal, truth, probe,
-                       client_log=client_log_path.read_text(errors="replace")[-20_000:])
-    result.metrics = metrics(journal, client_id, storms)
-    result.expectation_failures = expectation_failures(result)
+                       client_log=client_log_path.read_text(errors="replace")[-20_000:], notes=timeline.notes)
+    result.metrics = metrics(journal, client_id, storms, webhook_urls=urls)
+    if timeline.price_checks:
+        result.metrics["OrderPriceChecks"] = timeline.price_checks
+    result.expectation_failures = expectation_failures(result) + timeline.price_failures
+    if scenario.expect.orders_at_current_price and not timeline.price_checks:
+        result.expectation_failures.append("orders_at_current_price: the client created no order to check")
     for note in timeline.notes:
         log(f"note: {note}")
+    result.duration_seconds = round(time.monotonic() - run_started, 1)
     return result
 
 
-def _settle(control: httpx.Client, scenario: Scenario, client_id: str, log: Callable[[str], None]) -> None:
-    """Wait until the outbox is empty and the client has made no API call for quiet_seconds (bounded)."""
-    deadline = time.monotonic() + scenario.settle.max_seconds
-    last_seq = 0
-    last_activity = time.monotonic()
-    while time.monotonic() < deadline:
-        pending = len(control.get("/_mock/deliveries", params={"status": "pending", "limit": 1}).json()["Items"])
-        recent = control.get("/_mock/journal", params={"kind": "api", "clientId": client_id, "since": last_seq})
-        items = recent.json()["Items"]
-        if items:
-            last_seq = items[-1]["Seq"]
-            last_activity = time.monotonic()
-        if pending == 0 and time.monotonic() - last_activity >= scenario.settle.quiet_seconds:
-            log("settled: outbox empty and client quiet")
-            return
-        time.sleep(0.25)
-    log(f"settle: gave up after {scenario.settle.max_seconds:.0f} s (outbox not empty or client still calling)")
+def label_outages(journal: list[dict[str, Any]], outages: list[dict[str, Any]], hook_url: str) -> list[str]:
+    """Label the delivery attempts a receiver outage refused (the harness caused them) and return every URL the
+    client's deliveries were journalled under: a delivery keeps the callback URL it was created with, so hooks
+    created during an outage carry the closed URL even when a later attempt reached the client."""
+    windows = [(_iso_seconds(o["Start"]), _iso_seconds(o["End"]) if o["End"] else math.inf) for o in outages]
+    for record in journal:
+        if record.get("Kind") != "delivery" or record.get("Forged") or record.get("Fault") is not None:
+            continue
+        if record.get("Status") is not None:
+            continue
+        moment = _iso_seconds(record["Time"])
+        if any(start <= moment <= end for start, end in windows):
+            record["Fault"] = "drop"
+            record["HarnessFault"] = OUTAGE_FAULT
+    return [hook_url, *(o["Url"] for o in outages)]
+
+
+def _settle_condition(control: httpx.Client, scenario: Scenario, client_id: str, shop: str, timeline: Timeline,
+                      hook_url: str, overrides: dict[str, dict[str, Any]]) -> Callable[[], bool]:
+    if scenario.settle.until == "quiet":
+        return lambda: True
+    rule = RULES_BY_ID["converges"]
+    params = {k: v for k, v in overrides.get("converges", {}).items() if k not in ("severity", "enabled")}
+    rule = rule.with_overrides(params) if params else rule
+
+    def converged() -> bool:
+        probe = _probe(shop)
+        if probe is None:
+            return True  # nothing to wait for: converges will say NOT CHECKED
+        journal = control.get("/_mock/journal").json()["Items"]
+        urls = label_outages(journal, timeline.outages, hook_url)
+        ctx = JudgeContext(journal, client_id=client_id, probe=probe, truth=control.get("/_mock/state").json(),
+                           webhooks_enabled=scenario.webhooks, webhook_urls=urls)
+        return rule.evaluate(ctx).status == "passed"
+
+    return converged
 
 
 def _probe(shop: str) -> dict[str, Any] | None:
@@ -402,16 +755,50 @@ def _probe(shop: str) -> dict[str, Any] | None:
     return data
 
 
-def metrics(journal: list[dict[str, Any]], client_id: str, storms: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures load testers ask for: API calls per balance change, deliveries, delivery latency."""
+def _pct(values: list[float], p: float) -> float | None:
+    return round(values[min(len(values) - 1, int(p * len(values)))], 3) if values else None
+
+
+def balance_lags(journal: list[dict[str, Any]], client_id: str, webhook_urls: list[str] | None = None) -> tuple[list[float], int]:
+    """Seconds from each acknowledged genuine AvailableBalanceChanged to the client's first good availability
+    read at or after it that covers the item (a fetch naming the product for its warehouse, or a list/changedSince
+    read). Returns the lags and how many hooks were never followed."""
+    calls = [ApiCall.from_record(r) for r in journal if r.get("Kind") == "api" and r.get("ClientId") == client_id]
+    reads = [c for c in calls if c.is_availability and c.ok]
+    deliveries = [Delivery.from_record(r) for r in journal if r.get("Kind") == "delivery"]
+    acked: dict[str, tuple[float, str, str | None]] = {}
+    for d in deliveries:
+        if d.forged or not d.delivered or (webhook_urls is not None and d.url not in webhook_urls):
+            continue
+        for note in d.notifications:
+            if note.action == "AvailableBalanceChanged" and note.product and d.delivery_id not in acked:
+                acked[d.delivery_id] = (d.time, note.product, note.warehouse)
+    lags: list[float] = []
+    unfollowed = 0
+    for moment, product, warehouse in acked.values():
+        for call in reads:
+            if call.time < moment:
+                continue
+            names = not call.product_numbers or product in call.product_numbers
+            covers = not call.warehouses or warehouse is None or warehouse in call.warehouses
+            if names and covers:
+                lags.append(call.time - moment)
+                break
+        else:
+            unfollowed += 1
+    return sorted(lags), unfollowed
+
+
+def metrics(journal: list[dict[str, Any]], client_id: str, storms: list[dict[str, Any]],
+            webhook_urls: list[str] | None = None) -> dict[str, Any]:
+    """The figures load testers ask for: API calls per balance change, deliveries, delivery latency, lag."""
     calls = [r for r in journal if r["Kind"] == "api" and r.get("ClientId") == client_id]
     deliveries = [r for r in journal if r["Kind"] == "delivery" and not r.get("Forged")]
     balance_events = {r["DeliveryId"] for r in deliveries
                       if any(n["Action"] == "AvailableBalanceChanged" for n in r["Notifications"])}
     availability_calls = [r for r in calls if r.get("Resource") == "ProductAvailability"]
     latencies = sorted(r["LatencyMs"] for r in deliveries if r.get("Status"))
-    def pct(p: float) -> float | None:
-        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2) if latencies else None
+    lags, unfollowed = balance_lags(journal, client_id, webhook_urls)
     return {
         "ApiCalls": len(calls),
         "AvailabilityCalls": len(availability_calls),
@@ -419,8 +806,13 @@ def metrics(journal: list[dict[str, Any]], client_id: str, storms: list[dict[str
         "CallsPerBalanceEvent": round(len(availability_calls) / len(balance_events), 4) if balance_events else None,
         "DeliveryAttempts": len(deliveries),
         "Delivered": sum(1 for r in deliveries if r["Outcome"] == "delivered"),
-        "DeliveryP50Ms": pct(0.5),
-        "DeliveryP99Ms": pct(0.99),
+        "DeadLettered": len({r["DeliveryId"] for r in deliveries if r["Outcome"] == "dead"}),
+        "DeliveryP50Ms": _pct(latencies, 0.5),
+        "DeliveryP99Ms": _pct(latencies, 0.99),
+        "BalanceLagP50Seconds": _pct(lags, 0.5),
+        "BalanceLagP99Seconds": _pct(lags, 0.99),
+        "BalanceLagMaxSeconds": round(lags[-1], 3) if lags else None,
+        "BalanceHooksNeverFetched": unfollowed,
         "Storms": storms,
     }
 
@@ -431,27 +823,44 @@ def expectation_failures(result: RunResult) -> list[str]:
     out: list[str] = []
     report = result.report
     by_id = {r.rule_id: r for r in report.results}
+    listed = exp.must_pass != "all"
     must_pass = [r.rule_id for r in report.results] if exp.must_pass == "all" else exp.must_pass
     for rule_id in must_pass:
         r = by_id.get(rule_id)
         if rule_id in exp.must_fail:
             continue
         if r is None:
-            out.append(f"{rule_id}: expected to pass but the rule is unknown or disabled")
-        elif r.status == "failed" and r.severity == "error":
-            out.append(f"{rule_id}: failed")
-        elif r.status == "not_checked" and exp.must_pass != "all":
-            out.append(f"{rule_id}: expected to pass but could not be checked ({r.message})")
+            out.append(f"{rule_id}: expected to pass but the rule is disabled")
+        elif r.status == "failed" and (r.severity == "error" or listed):
+            out.append(f"{rule_id}: failed - {r.message}")
+        elif r.status in ("not_checked", "not_applicable") and listed:
+            out.append(f"{rule_id}: expected to pass but was {r.status.replace('_', ' ')} ({r.message})")
+    for rule_id in exp.require:
+        r = by_id.get(rule_id)
+        if r is None:
+            out.append(f"{rule_id}: required but disabled")
+        elif r.status != "passed" and not (r.status == "failed" and (r.severity == "error" or listed)):
+            out.append(f"{rule_id}: required, but was {r.status.replace('_', ' ')} ({r.message})")
     for rule_id in exp.must_fail:
         r = by_id.get(rule_id)
         if r is None or r.status != "failed":
-            out.append(f"{rule_id}: expected to fail (a negative example) but was {r.status if r else 'not run'}")
+            out.append(f"{rule_id}: expected to fail (a negative example) but was "
+                       f"{r.status.replace('_', ' ') if r else 'disabled'}")
     conv = by_id.get("converges")
     if exp.converges and "converges" not in exp.must_fail and conv is not None and conv.status == "not_checked":
         out.append(f"converges: expected, but not checked ({conv.message})")
     ratio = result.metrics.get("CallsPerBalanceEvent")
     if exp.max_calls_per_balance_event is not None and ratio is not None and ratio > exp.max_calls_per_balance_event:
-        out.append(f"calls per balance event {ratio} > {exp.max_calls_per_balance_event}")
+        out.append(f"max_calls_per_balance_event: {ratio} ProductAvailability calls per balance hook > "
+                   f"{exp.max_calls_per_balance_event}")
+    if exp.max_lag_seconds is not None:
+        lag = result.metrics.get("BalanceLagMaxSeconds")
+        never = result.metrics.get("BalanceHooksNeverFetched") or 0
+        if lag is not None and lag > exp.max_lag_seconds:
+            out.append(f"max_lag_seconds: a balance hook waited {lag} s for its fetch (p99 "
+                       f"{result.metrics.get('BalanceLagP99Seconds')} s) > {exp.max_lag_seconds} s")
+        if never:
+            out.append(f"max_lag_seconds: {never} acknowledged balance hook(s) were never followed by a fetch")
     return out
 
 

@@ -9,11 +9,18 @@
 
 The fake is session-scoped (one real server on a loopback port, virtual clock by default) and reset before each
 test that uses ``xtnd``. Heavy imports happen only when a fixture is used.
+
+Scenario files as tests: a ``.yaml`` file whose first lines carry the modeline
+``# yaml-language-server: $schema=...scenario.schema.json`` is collected as one test item when pytest is pointed
+at it (``pytest scenarios/ --xtnd-client "reference-sync run"``, or ini ``xtnd_client``). Each item validates the
+file, runs the harness with the client and fails with the judge's report and the unmet expectations. Without a
+client command the items are skipped, saying why - never passed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -31,8 +38,93 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--xtnd-clock", choices=("virtual", "real"), default=None,
                     help="clock of the session fake (default virtual)")
     group.addoption("--xtnd-seed", type=int, default=None, help="seed of the session fake (default 1)")
+    group.addoption("--xtnd-client", default=None,
+                    help="client command to run scenario files against (without it scenario items are skipped)")
     parser.addini("xtnd_clock", "clock of the session fake: virtual or real", default="virtual")
+    parser.addini("xtnd_client", "client command to run scenario files against", default="")
     parser.addini("xtnd_products", "catalogue size of the session fake", default="200")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xtnd_scenario: a scenario file run through the mock-xtnd harness")
+
+
+# ---------------------------------------------------------------------------------------------- scenario files
+SCENARIO_MARK = "scenario.schema.json"
+
+
+def _is_scenario_file(path: Path) -> bool:
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = [f.readline() for _ in range(5)]
+    except OSError:
+        return False
+    return any(line.lstrip().startswith("#") and "yaml-language-server" in line and SCENARIO_MARK in line
+               for line in head)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if _is_scenario_file(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario file: one item (the file is validated when the item runs, so a bad file fails its test)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioFailed(Exception):
+    """The scenario ran and its expectations were not met; the message is the judge's report."""
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_marker("xtnd_scenario")
+
+    def client_command(self) -> str:
+        option = self.config.getoption("--xtnd-client")
+        return str(option or self.config.getini("xtnd_client") or "").strip()
+
+    def runtest(self) -> None:
+        from .harness import run
+        from .scenario import load_scenario
+
+        scenario = load_scenario(self.path)  # a bad file fails here, client or not
+        client = self.client_command()
+        if not client:
+            pytest.skip("scenario file not run: no client command (pass --xtnd-client \"CMD\" or set ini xtnd_client)")
+        lines: list[str] = []
+        result = run(scenario, client, log=lines.append)
+        self.user_properties.append(("metrics", {k: v for k, v in result.metrics.items() if k != "Storms"}))
+        self.user_properties.append(("duration_seconds", result.duration_seconds))
+        if not result.passed:
+            text = [f"scenario {scenario.name} ({self.path}): expectations not met", ""]
+            text += [f"  - {f}" for f in result.expectation_failures]
+            text += ["", result.report.to_text()]
+            text += [f"note: {n}" for n in result.notes]
+            text += ["", "--- harness log ---", *lines[-30:], "", "--- last lines of the client's output ---",
+                     *result.client_log.splitlines()[-20:]]
+            raise ScenarioFailed("\n".join(text))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        from .harness import HarnessError
+        from .scenario import ScenarioError
+
+        if isinstance(excinfo.value, ScenarioFailed | ScenarioError):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, HarnessError):
+            return f"harness error (not the client's fault under judgement): {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"xtnd scenario {self.path.name}"
 
 
 class ConductError(AssertionError):

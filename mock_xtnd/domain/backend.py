@@ -131,6 +131,7 @@ class Backend:
         self._depth = 0
         self._touched: dict[tuple[str, str], Any] = {}
         self._events: list[DomainEvent] = []
+        self.origin: str | None = None  # set by a caller (a storm) around its units of work
 
     # ------------------------------------------------------------------ unit of work
     @contextmanager
@@ -169,7 +170,7 @@ class Backend:
         self._touched[(kind, key)] = obj
 
     def emit(self, action: str, details: dict[str, Any], warehouse_number: str | None) -> None:
-        self._events.append(DomainEvent(action, details, warehouse_number, self.clock.now_ms()))
+        self._events.append(DomainEvent(action, details, warehouse_number, self.clock.now_ms(), self.origin))
 
     def now(self) -> int:
         return self.clock.now_ms()

@@ -1,7 +1,8 @@
 """Domain events: every change records one, with its timestamp. Webhooks are made from these.
 
 ``action`` is the XTND webhook action name; ``details`` is exactly the webhook's Details object;
-``warehouse_number`` drives the subscriptions' warehouse filter (None passes every filter).
+``warehouse_number`` drives the subscriptions' warehouse filter (None passes every filter); ``origin`` tags events
+made by the mock's own machinery (storms) so their deliveries can be counted exactly.
 """
 
 from __future__ import annotations
@@ -37,3 +38,4 @@ class DomainEvent:
     details: dict[str, Any]
     warehouse_number: str | None
     at_ms: int
+    origin: str | None = None  # what caused it, when the fake knows (e.g. "storm:S1"), for attribution

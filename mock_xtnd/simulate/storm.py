@@ -299,10 +299,15 @@ class Storms:
         pn = storm.products[idx]
         wh = storm.warehouses[rng.randrange(len(storm.warehouses))] if len(storm.warehouses) > 1 else storm.warehouses[0]
         held = self.channel.held.get((pn, wh), 0)
-        if held and rng.random() < 0.5:
-            self.channel.release(self.rt.backend, pn, wh, 1)
-        else:
-            self.channel.reserve(self.rt.backend, pn, wh, 1)
+        backend = self.rt.backend
+        backend.origin = f"storm:{storm.id}"  # its deliveries carry this tag, so the figures count exactly them
+        try:
+            if held and rng.random() < 0.5:
+                self.channel.release(backend, pn, wh, 1)
+            else:
+                self.channel.reserve(backend, pn, wh, 1)
+        finally:
+            backend.origin = None
         storm.emitted += 1
 
     def _emit_due(self, storm: Storm, now_offset: int, limit: int) -> int:
@@ -358,43 +363,20 @@ class Storms:
             storm.task = None
 
     # ------------------------------------------------------------------ progress
-    def _horizon_ms(self, storm: Storm) -> int | None:
-        """Deliveries of the storm's notifications can come until its end plus the whole retry schedule."""
-        if storm.finished_ms is None:
-            return None
-        delivery = self.rt.settings.delivery
-        slack = sum(delivery.retry_delays_seconds) + delivery.timeout_seconds * (1 + len(delivery.retry_delays_seconds))
-        return storm.finished_ms + int(slack * 1000) + 1000
-
     def refresh(self, storm: Storm) -> DeliveryStats:
-        """Fold the journal's new delivery attempts into the storm's figures.
-
-        Attribution is by content, not identity: an attempt counts when its notifications include an
-        AvailableBalanceChanged for one of the storm's (product, warehouse) items, journaled after the storm began
-        and before its end plus the retry schedule. Other balance changes of the same items in that window (the
-        webshop's orders, another storm) are counted too. Latency is from the notification's creation to the
-        receiver's answer (retry waits included), when the outbox still knows the delivery; else the attempt's own.
-        """
+        """Fold the journal's new delivery attempts into the storm's figures: exactly the attempts whose events
+        the storm made (tagged with its origin). Latency is from the notification's creation to the receiver's
+        answer (retry waits included), when the outbox still knows the delivery; else the attempt's own."""
         outbox = self.rt.webhooks.deliveries if self.rt.webhooks is not None else {}
         st = storm.stats
         if self.rt.journal.last_seq <= st.cursor:
             return st
-        records = list(self.rt.journal)
-        if records:
-            start = max(0, st.cursor - records[0]["Seq"] + 1)
-            records = records[start:]
-        horizon = self._horizon_ms(storm)
-        pset, wset = storm.product_set, storm.warehouse_set
-        for rec in records:
+        origin = f"storm:{storm.id}"
+        for rec in self.rt.journal.since(st.cursor):
             st.cursor = rec["Seq"]
-            if rec.get("Kind") != "delivery" or rec.get("Forged"):
-                continue
-            if not any(n.get("Action") == "AvailableBalanceChanged" and n["Details"].get("ProductNumber") in pset
-                       and n["Details"].get("WarehouseNumber") in wset for n in rec.get("Notifications", ())):
+            if rec.get("Kind") != "delivery" or rec.get("Origin") != origin:
                 continue
             at = parse_iso(rec["Time"])
-            if horizon is not None and at > horizon:
-                continue
             st.sent += 1
             outcome = rec.get("Outcome")
             if outcome == "delivered":

@@ -35,6 +35,7 @@ class Delivery:
     attempts: list[Attempt] = field(default_factory=list)
     forged: str | None = None  # "bad" | "missing": sent by the harness with a bad/missing signature, never retried
     redeliveries: int = 0  # each redelivery by hand renews the attempt budget
+    origin: str | None = None  # the events' origin when they share one (e.g. "storm:S1")
 
     @property
     def attempt_count(self) -> int:

@@ -108,18 +108,21 @@ class Webhooks:
         without a warehouse pass). Staged now, persisted in the caller's transaction, queued after commit."""
         if not events or not self.subscriptions:
             return []
-        per_sub: dict[str, list[dict[str, Any]]] = {}
+        per_sub: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
         for ev in events:
             for sub in self.subscriptions.values():
                 if sub.wants(ev.action, ev.warehouse_number):
-                    per_sub.setdefault(sub.name, []).append({"Action": ev.action, "Details": ev.details})
+                    per_sub.setdefault(sub.name, []).append(({"Action": ev.action, "Details": ev.details}, ev.origin))
         out: list[tuple[str, str, Any]] = []
         batch = self.faults.plan.batch
         now = self.rt.clock.now_ms()
         for name, notes in per_sub.items():
             sub = self.subscriptions[name]
             for i in range(0, len(notes), batch):
-                d = self._new_delivery(sub, notes[i : i + batch], now)
+                chunk = notes[i : i + batch]
+                d = self._new_delivery(sub, [n for n, _ in chunk], now)
+                origins = {o for _, o in chunk}
+                d.origin = origins.pop() if len(origins) == 1 else None
                 self._staged.append(d)
                 out.append(("delivery", d.id, d))
         return out
@@ -319,7 +322,7 @@ class Webhooks:
             "Kind": "delivery", "Time": iso_ms(at), "DeliveryId": d.id, "NotificationId": d.notification_id,
             "Subscription": d.subscription, "Url": d.url, "Attempt": number, "Notifications": d.notifications,
             "Status": status, "Error": error, "LatencyMs": round(latency, 3), "Outcome": outcome, "Fault": fault,
-            "Forged": d.forged is not None,
+            "Forged": d.forged is not None, "Origin": d.origin,
         })
 
     # ------------------------------------------------------------------ persistence of outcomes

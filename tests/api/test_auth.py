@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from xtnd_support import assert_error
 
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
+from tests.api.xtnd_support import assert_error
 
 FORM = {"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}
 

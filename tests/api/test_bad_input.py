@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from xtnd_support import ENVELOPE_KEYS, assert_error, line, order_body
 
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
+from tests.api.xtnd_support import ENVELOPE_KEYS, assert_error, line, order_body
 
 JSON = {"content-type": "application/json"}
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from xtnd_support import assert_error
+
+from tests.api.xtnd_support import assert_error
 
 State = Callable[[], dict[str, Any]]
 

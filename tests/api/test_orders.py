@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from xtnd_support import assert_error, assert_ledger_consistent, balance, line, order_body
+
+from tests.api.xtnd_support import assert_error, assert_ledger_consistent, balance, line, order_body
 
 State = Callable[[], dict[str, Any]]
 

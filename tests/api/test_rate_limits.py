@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from xtnd_support import assert_error, order_body
 
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
+from tests.api.xtnd_support import assert_error, order_body
 
 FORM = {"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}
 

@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from xtnd_support import assert_error, order_body
+
+from tests.api.xtnd_support import assert_error, order_body
 
 PASCAL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

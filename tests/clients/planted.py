@@ -181,7 +181,6 @@ class Shop:
         self.wake = asyncio.Event()
         self.loaded = False
         self.order_counter = 0
-        self.started = time.monotonic()
         self.tasks: list[asyncio.Task[None]] = []
 
     # -- start ----------------------------------------------------------------------------------------------
@@ -255,7 +254,7 @@ class Shop:
             "Lines": [{"ProductNumber": ln["ProductNumber"], "Quantity": ln["Quantity"], "UnitPrice": 100.0,
                        "Currency": "SEK"} for ln in request["Lines"]],
         }
-        for attempt in range(1, 4):
+        for attempt in range(1, 4):  # more than one attempt only with the duplicate-orders bug
             self.sent.add(body["ExternalOrderNumber"])
             try:
                 r = await self.api.call("POST", "/CustomerOrders", json_body=body,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,15 @@ from contracts.scenario import Scenario
 pytestmark = pytest.mark.e2e
 
 CLIENT = Path(__file__).resolve().parents[1] / "clients" / "planted.py"
-FORGED_PRODUCT = "KM 1057"  # sorts last in the seed-1 catalogue of 60: never among the poller's first 20
+FORGED_PRODUCT = "KM 1007"  # sorts after the poller's first 20 products, and no step of the timeline moves it
+
+
+def _move(at: float, product: str, warehouse: str, delta: int) -> dict[str, Any]:
+    """A stock move of one named item. The everyday family names its items so that no item moves twice close
+    together: hooks about one item sent at once may arrive in either order, and the ignore-hooks client, which
+    takes Details as data, would then hold a stale value and fail converges too."""
+    return {"at": at, "stock": {"product": product, "warehouse": warehouse, "delta": delta}}
+
 
 COMMON: dict[str, Any] = {
     "seed": 1,
@@ -46,18 +54,23 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         **COMMON,
         "name": "judge-everyday",
         "timeline": [
-            {"at": 0.5, "shop_order": {"count": 2}},
-            {"at": 1.5, "stock": {"count": 3, "delta": 4}},
-            {"at": 2.5, "stock": {"count": 2, "delta": 3, "warehouse": "2"}},
+            {"at": 0.5, "shop_order": {"count": 2}},  # seed 1: 100018 and AX-10031, warehouse 1
+            _move(1.5, "100003", "1", 4),
+            _move(1.6, "100030", "2", 4),
+            _move(1.7, "CT-10016", "1", 4),
+            _move(2.5, "100040", "2", 3),
+            _move(2.6, "DL-10006", "2", 3),
             {"at": 3.0, "order": {"action": "reserve", "which": "first"}},
             {"at": 4.0, "forge": {"signature": "bad", "product": FORGED_PRODUCT}},
             {"at": 4.2, "forge": {"signature": "missing", "product": FORGED_PRODUCT}},
             {"at": 4.5, "order": {"action": "delivery_date", "which": "last", "days": 4}},
             {"at": 5.5, "expire_tokens": True},
             {"at": 6.0, "order": {"action": "pick", "which": "first"}},
-            {"at": 6.5, "stock": {"count": 2, "delta": -1}},
+            _move(6.5, "100005", "1", -1),
+            _move(6.6, "100033", "2", -1),
             {"at": 7.5, "order": {"action": "cancel", "which": "last"}},
-            {"at": 8.5, "stock": {"count": 2, "delta": 2, "warehouse": "2"}},
+            _move(8.5, "100043", "2", 2),
+            _move(8.6, "BR-10001", "2", 2),
         ],
     },
     "faults": {
@@ -96,6 +109,33 @@ BUGS: dict[str, tuple[str, str]] = {
     "hammer-500": ("bounded-internal-retries", "faults"),
     "duplicate-orders": ("no-duplicate-orders", "faults"),
     "rate-limit": ("within-rate-limits", "faults"),
+}
+
+
+def _api(record: dict[str, Any], method: str, path: str) -> bool:
+    return record["Kind"] == "api" and record["Method"] == method and record["Path"] == path
+
+
+def _hook(record: dict[str, Any]) -> bool:
+    return record["Kind"] == "delivery"
+
+
+# bug -> what the offending record (the first of each listed violation) must be: the evidence names the misdeed
+OFFENDING: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "per-product-polling": lambda r: _api(r, "GET", "/api/ProductAvailability") and len(r["ProductNumbers"]) == 1,
+    "blind-list-polling": lambda r: _api(r, "GET", "/api/Products") and "changedSince" not in r["Query"],
+    "ignore-hooks": lambda r: _hook(r) and not r["Forged"] and 200 <= r["Status"] < 300,
+    "partial-pagination": lambda r: _api(r, "GET", "/api/Customers") and r["TotalPages"] == 3,
+    "slow-ack": lambda r: _hook(r) and not r["Forged"] and r["LatencyMs"] > 1000,
+    "no-signature-check": lambda r: (_hook(r) and r["Forged"] and r["Status"] == 200) or (
+        _api(r, "GET", "/api/ProductAvailability") and FORGED_PRODUCT in r["ProductNumbers"]),
+    # converges cites the last hook about the item that differs: every one is in warehouse 2
+    "stale-view": lambda r: _hook(r) and r["Notifications"][0]["Details"]["WarehouseNumber"] == "2",
+    "retry-validation": lambda r: _api(r, "POST", "/api/CustomerOrders") and r["ProductNumbers"] == ["NOPE"],
+    "ignore-retry-after": lambda r: _api(r, "GET", "/api/ProductAvailability"),
+    "hammer-500": lambda r: _api(r, "GET", "/api/ProductAvailability") and r["Status"] == 500,
+    "duplicate-orders": lambda r: _api(r, "POST", "/api/CustomerOrders") and r["Status"] == 201,
+    "rate-limit": lambda r: _api(r, "GET", "/api/Products") and r["Status"] == 429 and r["Fault"] is None,
 }
 # Rules a bug may fail besides its own, with why (none so far: every bug fails exactly one rule).
 EXTRA: dict[str, set[str]] = {}
@@ -184,6 +224,9 @@ def test_planted_bug_is_caught_by_its_rule(runs: Any, bug: str) -> None:
     for violation in mine["Violations"]:
         assert violation["Seqs"], violation
         assert set(violation["Seqs"]) <= outcome["seqs"], violation
+        assert OFFENDING[bug](violation["Records"][0]), violation
+    if bug == "no-signature-check":  # refusing is not enough: acting on the forgery is caught as well
+        assert any(v["Records"][0]["Kind"] == "api" for v in mine["Violations"]), _context(outcome)
     others = {
         rid for rid, r in results.items()
         if rid != rule_id and r["Status"] == "failed" and r["Severity"] == "error"

@@ -76,10 +76,10 @@ TestStateful.settings = hypothesis.settings(
 
 def test_the_stateful_phase_has_links_to_follow() -> None:
     """The stateful phase is only as deep as the links: without them it would silently test nothing."""
-    machine = schema.as_state_machine()
-    rules = [name for name in dir(machine) if not name.startswith("_")]
-    assert machine.bundles, "no bundles: schemathesis found no links between operations"
-    assert len(rules) > 0
+    bundles = set(schema.as_state_machine().bundles)
+    # what a created order or customer leads to (read, change, cancel, prices) is followed from its response
+    assert {"POST /api/CustomerOrders -> 201", "POST /api/CustomerOrders -> 200", "POST /api/Customers -> 201",
+            "GET /api/Products -> 200", "GET /api/CustomerOrders -> 200"} <= bundles, sorted(bundles)
 
 
 @pytest.fixture(autouse=True, scope="module")

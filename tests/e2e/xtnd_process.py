@@ -60,7 +60,8 @@ class Served:
 
 def serve(*args: str, timeout: float = 20.0) -> Served:
     """``mock-xtnd serve --port 0 <args>``: read the banner for the bound port, then poll until ``/`` answers."""
-    errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server can never block on it
+    # a file, not a pipe, so a chatty server never blocks on it; it lives as long as the process
+    errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
     proc = subprocess.Popen([*command(), "serve", "--port", "0", *args], stdout=subprocess.PIPE,
                             stderr=errors, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + timeout
@@ -75,7 +76,7 @@ def serve(*args: str, timeout: float = 20.0) -> Served:
     threading.Thread(target=pump, daemon=True).start()
     banner: list[str] = []
     base_url = None
-    while base_url is None or len(banner) < 4:
+    while base_url is None or len(banner) < 5:  # the banner has five lines at least
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             errors.seek(0)

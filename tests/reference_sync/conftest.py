@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from rsync_doubles import API, SECRET, DroppingTransport, ServiceFactory, XtndDouble
+from tests.reference_sync.rsync_doubles import API, SECRET, DroppingTransport, ServiceFactory, XtndDouble
 
 from reference_sync.app import Service, build_service
 from reference_sync.clock import ManualClock

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from rsync_doubles import SocketLikeASGITransport
+from tests.reference_sync.rsync_doubles import SocketLikeASGITransport
 
 from reference_sync.app import Service, build_service, create_app
 from reference_sync.clock import Clock, ManualClock

@@ -6,7 +6,7 @@ import random
 
 import httpx
 import pytest
-from rsync_doubles import API, DroppingTransport, XtndDouble
+from tests.reference_sync.rsync_doubles import API, DroppingTransport, XtndDouble
 
 from reference_sync.client import Credentials, RetryPolicy, XtndClient
 from reference_sync.clock import ManualClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from rsync_doubles import DroppingTransport, ServiceFactory, XtndDouble, iso
+from tests.reference_sync.rsync_doubles import DroppingTransport, ServiceFactory, XtndDouble, iso
 
 from reference_sync.app import Service
 from reference_sync.clock import ManualClock

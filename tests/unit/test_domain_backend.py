@@ -153,10 +153,10 @@ def test_short_pick_ships_what_is_on_hand_and_releases_the_whole_reservation(bac
 def test_stock_moves_validate(backend: Backend) -> None:
     pn = active_product(backend)
     backend.set_stock(pn, "1", delta=None, on_hand=5)
-    for kwargs, status in [({"delta": -6, "on_hand": None}, 422), ({"delta": 1, "on_hand": 1}, 400),
-                           ({"delta": None, "on_hand": None}, 400)]:
+    cases: list[tuple[int | None, int | None, int]] = [(-6, None, 422), (1, 1, 400), (None, None, 400)]
+    for delta, on_hand, status in cases:
         with pytest.raises(DomainError) as e:
-            backend.set_stock(pn, "1", **kwargs)
+            backend.set_stock(pn, "1", delta=delta, on_hand=on_hand)
         assert e.value.status == status
     with pytest.raises(DomainError):
         backend.set_stock(pn, "99", delta=1, on_hand=None)
