@@ -43,7 +43,7 @@ from mock_xtnd.settings import Settings, SubscriptionSettings
 
 from .rules import RULES_BY_ID, ApiCall, Delivery, JudgeContext, Report, judge
 from .rules.model import parse_time
-from .scenario import FORGEABLE_ORDER_ACTIONS, Scenario, Step
+from .scenario import FORGEABLE_ORDER_ACTIONS, Scenario, ScenarioError, Step
 
 EXIT_PASSED, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 SUBSCRIPTION = "harness-client"
@@ -142,6 +142,36 @@ class Timeline:
             or self.products
 
     # -- plumbing ------------------------------------------------------------------------------------------
+    def unknown_references(self) -> list[str]:
+        """Product and warehouse numbers the scenario names that the seeded catalogue lacks (a scenario error:
+        numbers depend on seed and catalogue size, so they are checked against the fake before the client runs)."""
+        products, warehouses = set(self.products), set(self.warehouses)
+        problems: list[str] = []
+
+        def check(where: str, product: str | None, warehouse: str | None) -> None:
+            if product is not None and product not in products:
+                sample = ", ".join(repr(p) for p in self.active_products[:4])
+                problems.append(f"{where}.product: no product {product!r} in the catalogue of seed "
+                                f"{self.scenario.seed} with {len(products)} products (e.g. {sample})")
+            if warehouse is not None and warehouse not in warehouses:
+                problems.append(f"{where}.warehouse: no warehouse {warehouse!r} (this catalogue has "
+                                f"{', '.join(sorted(warehouses))})")
+
+        for i, step in enumerate(self.scenario.timeline):
+            where, spec = f"timeline[{i}].{step.kind}", step.spec
+            if step.kind == "shop_order":
+                check(where, None, spec.warehouse)
+                for j, line in enumerate(spec.lines):
+                    check(f"{where}.lines[{j}]", line.product, None)
+            elif step.kind in ("stock", "purchase_arrival"):
+                check(where, spec.product, spec.warehouse)
+            elif step.kind == "forge":
+                check(where, spec.product, spec.warehouse)
+            elif step.kind == "storm":
+                for w in spec.warehouses:
+                    check(where, None, w)
+        return problems
+
     def _state(self, products: bool = True) -> dict[str, Any]:
         r = self.fake.get("/_mock/state", params={"include": "products"} if products else None)
         r.raise_for_status()
@@ -626,6 +656,11 @@ def run(
             "XTND_WEBHOOK_PORT": str(hook_port),
         }
         env.pop("XTND_WEBHOOKS", None)
+        timeline = Timeline(control, None, scenario, log, webhook_secret=webhook_secret,
+                            hook_url=hook_url if scenario.webhooks else None)
+        if problems := timeline.unknown_references():
+            raise ScenarioError("scenario refers to what the seeded fake does not have\n"
+                                + "\n".join(f"  {p}" for p in problems))
         if not scenario.webhooks:
             env["XTND_WEBHOOKS"] = "off"
         with open(client_log_path, "wb") as client_log:
@@ -640,8 +675,7 @@ def run(
                     raise HarnessError(f"{e}\n--- last lines of the client's output ---\n" + "\n".join(tail)) from None
                 log(f"client listening (pid {proc.pid}); running {len(scenario.timeline)} step(s)")
                 shop = f"http://127.0.0.1:{hook_port}"
-                timeline = Timeline(control, shop, scenario, log, webhook_secret=webhook_secret,
-                                    hook_url=hook_url if scenario.webhooks else None)
+                timeline.shop_url = shop
                 pacer: Pacer
                 if scenario.clock == "virtual":
                     pacer = VirtualPacer(control, scenario, client_id, log, timeline.check_order_prices, timeline)

@@ -20,6 +20,9 @@ def run_and_report(scenario: Scenario, client: str, report: str | None, junit: s
                    quiet: bool = False) -> int:
     try:
         result = run(scenario, client, log=(lambda _m: None) if quiet else _echo)
+    except ScenarioError as e:  # e.g. a product number the seeded catalogue lacks
+        click.echo(f"mock-xtnd check: {e}", err=True)
+        return EXIT_USAGE
     except HarnessError as e:
         click.echo(f"mock-xtnd check: harness error: {e}", err=True)
         return EXIT_HARNESS

@@ -24,7 +24,7 @@ import orjson
 
 from .harness import EXIT_HARNESS, EXIT_PASSED, EXIT_USAGE, EXIT_VIOLATIONS, HarnessError, RunResult, run
 from .harness_cli import print_result, result_json
-from .scenario import Scenario, load_scenarios, schema
+from .scenario import Scenario, ScenarioError, load_scenarios, schema
 
 
 @click.group()
@@ -95,8 +95,15 @@ def run_command(files: tuple[str, ...], client: str, report_dir: str | None, jun
         click.echo(summary_table(outcomes))
     if junit:
         Path(junit).write_text(junit_xml(outcomes), encoding="utf-8")
-    codes = {o.exit_code for o in outcomes}
-    sys.exit(EXIT_HARNESS if EXIT_HARNESS in codes else EXIT_VIOLATIONS if EXIT_VIOLATIONS in codes else EXIT_PASSED)
+    sys.exit(overall_exit_code([o.exit_code for o in outcomes]))
+
+
+def overall_exit_code(codes: list[int]) -> int:
+    """The worst outcome wins: 3 (harness error) over 2 (a scenario the fake could not carry out) over 1."""
+    for code in (EXIT_HARNESS, EXIT_USAGE, EXIT_VIOLATIONS):
+        if code in codes:
+            return code
+    return EXIT_PASSED
 
 
 def run_one(path: Path, sc: Scenario, client: str, report_dir: str | None, quiet: bool) -> Outcome:
@@ -108,6 +115,9 @@ def run_one(path: Path, sc: Scenario, client: str, report_dir: str | None, quiet
     started = time.monotonic()
     try:
         result = run(sc, client, log=log)
+    except ScenarioError as e:
+        click.echo(f"mock-xtnd scenario run: {path}: {e}", err=True)
+        outcome = Outcome(path, sc, EXIT_USAGE, round(time.monotonic() - started, 1), error=str(e))
     except HarnessError as e:
         click.echo(f"mock-xtnd scenario run: {path}: harness error: {e}", err=True)
         outcome = Outcome(path, sc, EXIT_HARNESS, round(time.monotonic() - started, 1), error=str(e))
@@ -152,7 +162,7 @@ def summary_table(outcomes: list[Outcome]) -> str:
     rows = [("scenario", "result", "seconds", "API calls", "calls/balance hook", "lag max s", "unmet")]
     for o in outcomes:
         m = o.result.metrics if o.result else {}
-        status = {EXIT_PASSED: "PASS", EXIT_VIOLATIONS: "FAIL"}.get(o.exit_code, "ERROR")
+        status = {EXIT_PASSED: "PASS", EXIT_VIOLATIONS: "FAIL", EXIT_USAGE: "BAD"}.get(o.exit_code, "ERROR")
         rows.append((o.scenario.name, status, f"{o.seconds:.1f}", str(m.get("ApiCalls", "-")),
                      str(m.get("CallsPerBalanceEvent", "-")), str(m.get("BalanceLagMaxSeconds", "-")),
                      str(len(o.result.expectation_failures)) if o.result else "-"))

@@ -10,7 +10,7 @@ through a process pool at once, sharing nothing):
 
 - ``everyday``: shop orders and their back-office moves, stock moves in both warehouses, token expiry, forged
   hooks (about a product the per-product poller does not poll, so polling it is not "acting on" the forgery);
-- ``faults``: a shop order for an unknown product (422), a 429 window and a 500 window on ProductAvailability, a
+- ``faults``: a shop order for a product that is not sellable (422), a 429 window and a 500 window on ProductAvailability, a
   commit-then-drop on POST CustomerOrders, and a List rate limit of 10 per minute.
 """
 
@@ -28,6 +28,7 @@ import pytest
 
 from contracts.rules import ALL_RULES
 from contracts.scenario import Scenario
+from mock_xtnd.domain.seed import SeedSizes, generate
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +42,16 @@ def _move(at: float, product: str, warehouse: str, delta: int) -> dict[str, Any]
     takes Details as data, would then hold a stale value and fail converges too."""
     return {"at": at, "stock": {"product": product, "warehouse": warehouse, "delta": delta}}
 
+
+def _not_sellable(seed: int, products: int) -> str:
+    """A product of the seeded catalogue that is not Active: ordering it is refused as invalid. (The harness
+    refuses a scenario that names a product the catalogue does not have, so "an unknown product" cannot be it.)"""
+    state = generate(seed, SeedSizes(products=products, warehouses=2, customers=5), 0)
+    return next(p.number for p in sorted(state.products.values(), key=lambda p: p.number) if p.status != "Active")
+
+
+FAULTS_SEED = 2  # seed 1 has no product that is not Active among its first 60
+NOT_SELLABLE = _not_sellable(FAULTS_SEED, 60)
 
 COMMON: dict[str, Any] = {
     "seed": 1,
@@ -75,10 +86,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "faults": {
         **COMMON,
+        "seed": FAULTS_SEED,
         "name": "judge-faults",
         "rate_limits": {"list": 10},
         "timeline": [
-            {"at": 0.5, "shop_order": {"lines": [{"product": "NOPE", "quantity": 1}]}},
+            # a product that exists but is not Active: the fake refuses the order (422 Validation, no fault)
+            {"at": 0.5, "shop_order": {"lines": [{"product": NOT_SELLABLE, "quantity": 1}]}},
             {"at": 1.0, "api_fault": {"kind": "commit-then-drop", "route": "/api/CustomerOrders", "method": "POST",
                                       "times": 1}},
             {"at": 1.2, "shop_order": {"count": 1}},
@@ -131,7 +144,7 @@ OFFENDING: dict[str, Callable[[dict[str, Any]], bool]] = {
         _api(r, "GET", "/api/ProductAvailability") and FORGED_PRODUCT in r["ProductNumbers"]),
     # converges cites the last hook about the item that differs: every one is in warehouse 2
     "stale-view": lambda r: _hook(r) and r["Notifications"][0]["Details"]["WarehouseNumber"] == "2",
-    "retry-validation": lambda r: _api(r, "POST", "/api/CustomerOrders") and r["ProductNumbers"] == ["NOPE"],
+    "retry-validation": lambda r: _api(r, "POST", "/api/CustomerOrders") and r["ProductNumbers"] == [NOT_SELLABLE],
     "ignore-retry-after": lambda r: _api(r, "GET", "/api/ProductAvailability"),
     "hammer-500": lambda r: _api(r, "GET", "/api/ProductAvailability") and r["Status"] == 500,
     "duplicate-orders": lambda r: _api(r, "POST", "/api/CustomerOrders") and r["Status"] == 201,

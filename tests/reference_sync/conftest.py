@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.reference_sync.rsync_doubles import API, SECRET, DroppingTransport, ServiceFactory, XtndDouble
 
 from reference_sync.app import Service, build_service
 from reference_sync.clock import ManualClock
 from reference_sync.config import SyncConfig
+from tests.reference_sync.rsync_doubles import API, SECRET, DroppingTransport, ServiceFactory, XtndDouble
 
 
 @pytest.fixture

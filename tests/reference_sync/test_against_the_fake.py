@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from tests.reference_sync.rsync_doubles import SocketLikeASGITransport
 
 from reference_sync.app import Service, build_service, create_app
 from reference_sync.clock import Clock, ManualClock
 from reference_sync.config import SyncConfig
+from tests.reference_sync.rsync_doubles import SocketLikeASGITransport
 
 mock_app = pytest.importorskip("mock_xtnd.app")
 mock_settings = pytest.importorskip("mock_xtnd.settings")

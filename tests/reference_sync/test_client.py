@@ -6,12 +6,12 @@ import random
 
 import httpx
 import pytest
-from tests.reference_sync.rsync_doubles import API, DroppingTransport, XtndDouble
 
 from reference_sync.client import Credentials, RetryPolicy, XtndClient
 from reference_sync.clock import ManualClock
 from reference_sync.errors import ErrorKind, XtndError
 from reference_sync.ratelimit import RateGroup
+from tests.reference_sync.rsync_doubles import API, DroppingTransport, XtndDouble
 
 pytestmark = pytest.mark.anyio
 

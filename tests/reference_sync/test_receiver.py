@@ -5,10 +5,16 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
-from tests.reference_sync.rsync_doubles import ServiceFactory, XtndDouble, balance_hook, order_hook, signed_delivery
 
 from mock_xtnd.webhooks.signing import sign
 from reference_sync.app import Service, create_app
+from tests.reference_sync.rsync_doubles import (
+    ServiceFactory,
+    XtndDouble,
+    balance_hook,
+    order_hook,
+    signed_delivery,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from tests.reference_sync.rsync_doubles import DroppingTransport, ServiceFactory, XtndDouble, iso
 
 from reference_sync.app import Service
 from reference_sync.clock import ManualClock
 from reference_sync.webhooks import Delivery
+from tests.reference_sync.rsync_doubles import DroppingTransport, ServiceFactory, XtndDouble, iso
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,310 @@
+"""The reference sync against the real fake: however its hooks are ordered, duplicated or retried, and however
+its ProductAvailability answers are ordered, it ends with exactly the truth.
+
+The fake is the pytest plugin's session server (real HTTP on loopback, virtual clock), reset for every example.
+It delivers its signed ``AvailableBalanceChanged`` hooks to a recording loopback receiver; the test then hands
+those exact bytes (or a later attempt of the same ``Id``, re-signed with the shared signing module) to the
+sync's own receiver endpoint, in an order hypothesis chooses, with duplicates, interleaved with more changes,
+with the sync's flushes (its step methods, on a ManualClock), and with changes that land while a
+ProductAvailability fetch is in flight. No reconciliation pass runs after the initial load, so the final view
+comes from hook-triggered fetches alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import hypothesis.strategies as st
+import orjson
+import pytest
+from hypothesis import event, given
+
+from contracts.pytest_plugin import XtndFake
+from mock_xtnd.server import ServerThread
+from mock_xtnd.webhooks.signing import SIGNATURE_HEADER, sign
+from reference_sync.app import Service, build_service, create_app
+from reference_sync.clock import ManualClock
+from reference_sync.config import SyncConfig
+from reference_sync.store import Store
+from tests.support.receiver import Received, Receiver
+
+SECRET = "ordering-secret"
+PRODUCTS = 5  # of the session fake's catalogue: few, so changes collide on the same items
+WAREHOUSES = ("1", "2")
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """Records the fake's signed hooks (answers 204); the test forwards them to the sync itself."""
+    r = Receiver()
+    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield r
+    finally:
+        r.server.shutdown()
+        r.server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake(xtnd_server: ServerThread) -> Iterator[XtndFake]:
+    if not xtnd_server.runtime.clock.is_virtual:
+        pytest.skip("needs the session fake on its virtual clock")
+    f = XtndFake(xtnd_server)
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+class InFlight(httpx.AsyncBaseTransport):
+    """The sync's transport to the fake, with a seam: a callback run while a ProductAvailability call is in
+    flight, either before the fake answers or after it answered and before the sync sees the answer."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.armed: tuple[bool, Callable[[], Awaitable[None]]] | None = None
+        self.fired = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        armed = self.armed if request.url.path.endswith("/ProductAvailability") else None
+        if armed is None:
+            return await self.inner.handle_async_request(request)
+        self.armed = None
+        self.fired += 1
+        after_answer, during = armed
+        if not after_answer:
+            await during()
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        if after_answer:
+            await during()  # the answer predates this change, and its hook is accepted before the answer lands
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def later_attempt(body: bytes, attempt: int) -> tuple[bytes, str]:
+    """The same delivery's later attempt, as XTND sends it: same Id and notifications, Attempt counted up,
+    serialised the same way and re-signed."""
+    envelope = orjson.loads(body)
+    envelope["Attempt"] = attempt
+    again = orjson.dumps(envelope, option=orjson.OPT_INDENT_2)
+    return again, sign(SECRET, again)
+
+
+steps = st.lists(
+    st.one_of(
+        # a back-office stock count, the fake's clock advanced first (0 ms: two changes in one millisecond)
+        st.tuples(st.just("change"), st.integers(0, PRODUCTS - 1), st.sampled_from(WAREHOUSES),
+                  st.integers(0, 12), st.sampled_from([0, 0, 1, 250, 1500])),
+        # a webshop order reserving stock (AvailableBalanceChanged without BalanceChanged)
+        st.tuples(st.just("order"), st.integers(0, PRODUCTS - 1), st.sampled_from(WAREHOUSES),
+                  st.integers(1, 3), st.sampled_from([0, 1, 250])),
+        st.tuples(st.just("deliver")),
+        st.tuples(st.just("flush")),
+        # a stock count that lands while the next ProductAvailability fetch is in flight
+        st.tuples(st.just("in-flight"), st.integers(0, PRODUCTS - 1), st.sampled_from(WAREHOUSES),
+                  st.integers(0, 12), st.booleans()),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+@given(plan=steps, data=st.data())
+def test_the_sync_ends_with_the_truth_whatever_the_hook_order(
+    fake: XtndFake, receiver: Receiver, plan: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
+    fake.reset()
+    fake.subscribe(receiver.url, SECRET, name="shop", triggers=["AvailableBalanceChanged"])
+    with receiver._lock:
+        receiver.received.clear()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(_run_the_sync(fake, receiver, plan, data, Path(tmp)))
+
+
+async def _run_the_sync(
+    fake: XtndFake, receiver: Receiver, plan: list[tuple[Any, ...]], data: st.DataObject, tmp: Path
+) -> None:
+    transport = InFlight()
+    config = SyncConfig(api_url=fake.api_url, client_id=fake.client_id, client_secret=fake.client_secret,
+                        webhook_secret=SECRET, db_path=str(tmp / "shop.db"), order_prefix="WEB-ORD")
+    service = build_service(config, http=httpx.AsyncClient(transport=transport, base_url=fake.api_url),
+                            clock=ManualClock(), rng=random.Random(0))
+    shop = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(service, run_worker=False)),
+                             base_url="http://shop")
+    api = fake.api()
+    try:
+        world = _World(fake, receiver, service, shop, api, data)
+        sync = service.sync
+        await sync.reconcile_availability()  # the initial load; after it, only hooks bring news
+        products = sorted({b["ProductNumber"] for b in fake.state()["Balances"]})[:PRODUCTS]
+        for step in plan:
+            kind = step[0]
+            if kind == "change":
+                _, p, warehouse, on_hand, ms = step
+                fake.advance(ms / 1000)
+                world.count(products[p], warehouse, on_hand)
+            elif kind == "order":
+                _, p, warehouse, qty, ms = step
+                fake.advance(ms / 1000)
+                world.order(products[p], warehouse, qty)
+            elif kind == "deliver":
+                await world.deliver_some()
+            elif kind == "flush":
+                service.clock.advance(config.balance_window)  # type: ignore[attr-defined]
+                await sync.flush_balances()
+            else:
+                _, p, warehouse, on_hand, after_answer = step
+
+                async def during(p: int = p, warehouse: str = warehouse, on_hand: int = on_hand) -> None:
+                    world.count(products[p], warehouse, on_hand)
+                    await world.deliver_new_at_once()
+
+                transport.armed = (after_answer, during)
+                await sync.flush_balances()
+                if transport.armed is not None:  # nothing was pending, so no fetch: an ordinary change
+                    transport.armed = None
+                    await during()
+        await world.deliver_the_rest()
+        for _ in range(5):
+            if not (sync.coalescer.pending_products or service.store.pending_balances()):
+                break
+            await sync.flush_balances()
+        assert not service.store.pending_balances(), "fetches still pending after every hook was followed"
+
+        truth = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in fake.state()["Balances"]}
+        view = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in sync.probe()["Balances"]}
+        wrong = {k: (view.get(k), v) for k, v in truth.items() if view.get(k) != v}
+        assert not wrong and view.keys() == truth.keys(), f"(view, truth) differ for {wrong}"
+        assert sync.counters.hooks_accepted == len(world.ids_sent), "every delivery Id accepted exactly once"
+        event(f"changes landing mid-fetch: {transport.fired}")
+        event(f"duplicate or retried hooks: {'some' if sync.counters.hooks_duplicate else 'none'}")
+    finally:
+        api.close()
+        await shop.aclose()
+        await service.aclose()
+
+
+class _World:
+    """The moves the steps make, and the pool of the fake's hook bodies not yet handed to the sync."""
+
+    def __init__(self, fake: XtndFake, receiver: Receiver, service: Service, shop: httpx.AsyncClient,
+                 api: httpx.Client, data: st.DataObject) -> None:
+        self.fake, self.receiver, self.service, self.shop, self.api, self.data = fake, receiver, service, shop, api, data
+        self.seen = 0  # hooks taken from the receiver so far
+        self.pending: list[Received] = []  # made by the fake, not yet given to the sync
+        self.given: list[Received] = []  # given to the sync at least once
+        self.ids_sent: set[str] = set()
+        self.orders = 0
+
+    def count(self, product: str, warehouse: str, on_hand: int) -> None:
+        self.fake.stock(product, warehouse, on_hand=on_hand)
+        self._collect()
+
+    def order(self, product: str, warehouse: str, qty: int) -> None:
+        self.orders += 1
+        r = self.api.post("/api/CustomerOrders", json={
+            "ExternalOrderNumber": f"OTHER-{self.orders}", "CustomerNumber": "10001", "WarehouseNumber": warehouse,
+            "Lines": [{"ProductNumber": product, "Quantity": qty, "UnitPrice": 1.0, "Currency": "SEK"}]})
+        assert r.status_code in (201, 422), r.text  # 422: not sellable; nothing changed
+        self._collect()
+
+    def _collect(self) -> None:
+        self.fake.advance(0)  # returns once the fake's due deliveries were answered
+        with self.receiver._lock:
+            new = self.receiver.received[self.seen:]
+            self.seen += len(new)
+        self.pending += new
+
+    async def _give(self, hook: Received, attempt: int | None = None) -> None:
+        body, signature = hook.body, hook.headers[SIGNATURE_HEADER]
+        if attempt is not None:
+            body, signature = later_attempt(body, attempt)
+        r = await self.shop.post("/xtnd/webhooks", content=body, headers={SIGNATURE_HEADER: signature,
+                                                                          "Content-Type": "application/json"})
+        assert r.status_code == 204, (r.status_code, r.text)
+        self.ids_sent.add(hook.json["Id"])
+        if hook not in self.given:
+            self.given.append(hook)
+
+    async def _give_in_drawn_order(self, fresh: list[Received]) -> None:
+        """``fresh`` in a drawn order, mixed with drawn repeats of earlier hooks (as duplicates or retries)."""
+        repeats = self.data.draw(st.lists(st.tuples(st.sampled_from(self.given), st.sampled_from([None, 2, 3])),
+                                          max_size=3)) if self.given else []
+        order = self.data.draw(st.permutations([(h, None) for h in fresh] + repeats))
+        for hook, attempt in order:
+            await self._give(hook, attempt)
+
+    async def deliver_some(self) -> None:
+        chosen = self.data.draw(st.sets(st.sampled_from(range(len(self.pending))))) if self.pending else set()
+        fresh = [h for i, h in enumerate(self.pending) if i in chosen]
+        self.pending = [h for i, h in enumerate(self.pending) if i not in chosen]
+        await self._give_in_drawn_order(fresh)
+
+    async def deliver_new_at_once(self) -> None:
+        fresh, self.pending = self.pending, []
+        await self._give_in_drawn_order(fresh)
+
+    async def deliver_the_rest(self) -> None:
+        await self.deliver_new_at_once()
+
+
+# ------------------------------------------------------------------------------------------ answers out of order
+@given(
+    changes=st.lists(
+        st.tuples(st.integers(0, PRODUCTS - 1), st.sampled_from(WAREHOUSES), st.integers(0, 12),
+                  st.integers(1, 2000), st.sets(st.integers(0, PRODUCTS - 1), min_size=1)),
+        min_size=1, max_size=8),
+    data=st.data(),
+)
+def test_answers_applied_in_any_order_keep_the_newest_row(
+    fake: XtndFake, changes: list[tuple[int, str, int, int, set[int]]], data: st.DataObject
+) -> None:
+    """Real ProductAvailability answers, fetched after each change, applied to the sync's store in any order
+    (an older answer after a newer one, some twice): apply-by-ChangedAt ends on the truth. Every change moves
+    the clock on by at least 1 ms, so no two versions of a row share a ChangedAt (see the report's note)."""
+    fake.reset()
+    api = fake.api()
+    try:
+        def answer(products: list[str] | None = None) -> list[dict[str, Any]]:
+            params: dict[str, Any] = {"pageSize": 1000} | ({"productNumber": products} if products else {})
+            r = api.get("/api/ProductAvailability", params=params)
+            assert r.status_code == 200 and r.json()["TotalPages"] <= 1, r.text
+            rows: list[dict[str, Any]] = r.json()["Items"]
+            return rows
+
+        answers = [answer()]
+        products = sorted({row["ProductNumber"] for row in answers[0]})[:PRODUCTS]
+        for p, warehouse, on_hand, ms, asked in changes:
+            fake.advance(ms / 1000)
+            fake.stock(products[p], warehouse, on_hand=on_hand)
+            answers.append(answer([products[i] for i in sorted(asked)]))
+        answers.append(answer())  # a final full read: the newest version of every row is in some answer
+        truth = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in fake.state()["Balances"]}
+    finally:
+        api.close()
+
+    order = data.draw(st.permutations(range(len(answers))))
+    again = data.draw(st.lists(st.sampled_from(range(len(answers))), max_size=4))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "shop.db")
+        try:
+            for i in [*order, *again]:
+                with store.transaction():
+                    store.apply_balances(answers[i])
+            view = {(p, w): b for p, w, b, _ in store.balances()}
+        finally:
+            store.close()
+    wrong = {k: (view.get(k), v) for k, v in truth.items() if view.get(k) != v}
+    assert not wrong, f"(store, truth) differ after applying answers in the order {order} + {again}: {wrong}"
