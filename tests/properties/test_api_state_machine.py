@@ -80,10 +80,8 @@ class LedgerAndOrders(RuleBasedStateMachine):
     def _move(self, number: str, target: str, path: str) -> None:
         before = self.status[number]
         r = self.client.post(path, headers=self.h)
-        if target == "Picked" and before == "Created":
-            legal = True  # the back office reserves first, then picks: two legal moves
-        else:
-            legal = (before, target) in LEGAL
+        # picking a Created order is two legal moves: the back office reserves first, then picks
+        legal = (before, target) in LEGAL or (before, target) == ("Created", "Picked")
         if not legal:
             assert r.status_code == 422, (before, target, r.status_code, r.text)
             return

@@ -54,7 +54,7 @@ def receiver() -> Iterator[Receiver]:
         thread.join(timeout=5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fake(xtnd_server: ServerThread) -> Iterator[XtndFake]:
     if not xtnd_server.runtime.clock.is_virtual:
         pytest.skip("needs the session fake on its virtual clock")
@@ -139,8 +139,9 @@ async def _run_the_sync(
     transport = InFlight()
     config = SyncConfig(api_url=fake.api_url, client_id=fake.client_id, client_secret=fake.client_secret,
                         webhook_secret=SECRET, db_path=str(tmp / "shop.db"), order_prefix="WEB-ORD")
+    clock = ManualClock()
     service = build_service(config, http=httpx.AsyncClient(transport=transport, base_url=fake.api_url),
-                            clock=ManualClock(), rng=random.Random(0))
+                            clock=clock, rng=random.Random(0))
     shop = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(service, run_worker=False)),
                              base_url="http://shop")
     api = fake.api()
@@ -162,7 +163,7 @@ async def _run_the_sync(
             elif kind == "deliver":
                 await world.deliver_some()
             elif kind == "flush":
-                service.clock.advance(config.balance_window)  # type: ignore[attr-defined]
+                clock.advance(config.balance_window)
                 await sync.flush_balances()
             else:
                 _, p, warehouse, on_hand, after_answer = step
