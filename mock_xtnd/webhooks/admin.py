@@ -49,6 +49,9 @@ def router(w: Webhooks) -> APIRouter:
 
         if name not in w.subscriptions:
             raise not_found("Subscription", name, "name")
+        if "Name" in body and body["Name"] != name:
+            raise DomainError(400, "A subscription cannot be renamed: Name must match the path.",
+                              [FieldError("Name", f"Expected {name!r}.")])
         sub = Subscription.from_json({**body, "Name": name})
         w.subscriptions[name] = sub
         persist(name)

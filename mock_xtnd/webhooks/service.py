@@ -54,6 +54,7 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self.generation = 0
         self._restore()
         rt.backend.sinks.append(self)
         rt.backend.after_commit.append(self._after_commit)
@@ -80,6 +81,7 @@ class Webhooks:
                                     self.rt.meta())
 
     def reset(self) -> list[tuple[str, str, Any]]:
+        self.generation += 1  # attempts still in flight belong to the old world: their outcome is dropped
         self.subscriptions = self._config_subscriptions()
         self.deliveries.clear()
         self._due.clear()
@@ -244,6 +246,7 @@ class Webhooks:
             return None, type(e).__name__, (time.perf_counter() - started) * 1000
 
     async def _attempt(self, d: Delivery) -> None:
+        generation = self.generation
         sub = self.subscriptions.get(d.subscription)
         number = d.attempt_count + 1
         now = self.rt.clock.now_ms()
@@ -251,6 +254,7 @@ class Webhooks:
             d.attempts.append(Attempt(number, now, None, "subscription removed", 0.0))
             d.status = DEAD
             self._dirty[d.id] = d
+            self._journal(d, number, now, (None, "subscription removed", 0.0), None, "dead")
             return
         body = d.body(number)
         plan = self.faults.for_attempt(d.id, number) if d.forged is None else None
@@ -274,6 +278,8 @@ class Webhooks:
                 duplicate = await self._post(sub.callback_url, body, signature)
         if fault is None and d.forged is None:
             fault = self._scheduled_fault(d, number)
+        if generation != self.generation:
+            return  # a reset happened while this attempt was on the wire: it no longer exists
         d.attempts.append(Attempt(number, now, status, error, round(latency, 3), fault))
         if d.forged is not None:
             d.status = DELIVERED if status is not None and 200 <= status < 300 else DEAD

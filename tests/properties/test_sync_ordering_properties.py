@@ -6,7 +6,7 @@ It delivers its signed ``AvailableBalanceChanged`` hooks to a recording loopback
 those exact bytes (or a later attempt of the same ``Id``, re-signed with the shared signing module) to the
 sync's own receiver endpoint, in an order hypothesis chooses, with duplicates, interleaved with more changes,
 with the sync's flushes (its step methods, on a ManualClock), and with changes that land while a
-ProductAvailability fetch is in flight. No reconciliation pass runs after the initial load, so the final view
+ProductAvailability fetch is in flight, and with restarts of the sync on its database. No reconciliation pass runs after the initial load, so the final view
 comes from hook-triggered fetches alone.
 """
 
@@ -71,7 +71,7 @@ class InFlight(httpx.AsyncBaseTransport):
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
-        self.armed: tuple[bool, Callable[[], Awaitable[None]]] | None = None
+        self.armed: tuple[bool, Callable[[httpx.Request], Awaitable[None]]] | None = None
         self.fired = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -82,11 +82,11 @@ class InFlight(httpx.AsyncBaseTransport):
         self.fired += 1
         after_answer, during = armed
         if not after_answer:
-            await during()
+            await during(request)
         response = await self.inner.handle_async_request(request)
         await response.aread()
         if after_answer:
-            await during()  # the answer predates this change, and its hook is accepted before the answer lands
+            await during(request)  # the answer predates this change, and its hook is accepted before the answer lands
         return response
 
     async def aclose(self) -> None:
@@ -112,12 +112,14 @@ steps = st.lists(
                   st.integers(1, 3), st.sampled_from([0, 1, 250])),
         st.tuples(st.just("deliver")),
         st.tuples(st.just("flush")),
-        # a stock count that lands while the next ProductAvailability fetch is in flight
+        st.tuples(st.just("restart")),  # the shop restarts: only what its database kept is still pending
+        # a flush during which a stock count lands (before the fake answers, or after: the answer predates it),
+        # of a pair that fetch asks about or of any pair, perhaps with a restart right after
         st.tuples(st.just("in-flight"), st.integers(0, PRODUCTS - 1), st.sampled_from(WAREHOUSES),
-                  st.integers(0, 12), st.booleans()),
+                  st.integers(0, 12), st.booleans(), st.booleans(), st.booleans()),
     ),
     min_size=1,
-    max_size=14,
+    max_size=16,
 )
 
 
@@ -136,20 +138,11 @@ def test_the_sync_ends_with_the_truth_whatever_the_hook_order(
 async def _run_the_sync(
     fake: XtndFake, receiver: Receiver, plan: list[tuple[Any, ...]], data: st.DataObject, tmp: Path
 ) -> None:
-    transport = InFlight()
-    config = SyncConfig(api_url=fake.api_url, client_id=fake.client_id, client_secret=fake.client_secret,
-                        webhook_secret=SECRET, db_path=str(tmp / "shop.db"), order_prefix="WEB-ORD")
-    clock = ManualClock()
-    service = build_service(config, http=httpx.AsyncClient(transport=transport, base_url=fake.api_url),
-                            clock=clock, rng=random.Random(0))
-    shop = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(service, run_worker=False)),
-                             base_url="http://shop")
-    api = fake.api()
+    world = _World(fake, receiver, data, tmp)
     try:
-        world = _World(fake, receiver, service, shop, api, data)
-        sync = service.sync
-        await sync.reconcile_availability()  # the initial load; after it, only hooks bring news
+        await world.sync.reconcile_availability()  # the initial load; after it, only hooks bring news
         products = sorted({b["ProductNumber"] for b in fake.state()["Balances"]})[:PRODUCTS]
+        fired = 0
         for step in plan:
             kind = step[0]
             if kind == "change":
@@ -163,51 +156,89 @@ async def _run_the_sync(
             elif kind == "deliver":
                 await world.deliver_some()
             elif kind == "flush":
-                clock.advance(config.balance_window)
-                await sync.flush_balances()
+                world.clock.advance(world.config.balance_window)
+                await world.sync.flush_balances()
+            elif kind == "restart":
+                await world.restart()
             else:
-                _, p, warehouse, on_hand, after_answer = step
+                _, p, warehouse, on_hand, after_answer, fetched_pair, then_restart = step
 
-                async def during(p: int = p, warehouse: str = warehouse, on_hand: int = on_hand) -> None:
-                    world.count(products[p], warehouse, on_hand)
+                async def during(request: httpx.Request | None, p: int = p, warehouse: str = warehouse,
+                                 on_hand: int = on_hand, fetched_pair: bool = fetched_pair) -> None:
+                    product = products[p]
+                    if fetched_pair and request is not None:  # one of the pairs this very fetch asks about
+                        asked = request.url.params.get_list("productNumber")
+                        product = asked[p % len(asked)]
+                        warehouse = (request.url.params.get_list("warehouseNumber") or [warehouse])[0]
+                    world.count(product, warehouse, on_hand)
                     await world.deliver_new_at_once()
 
-                transport.armed = (after_answer, during)
-                await sync.flush_balances()
-                if transport.armed is not None:  # nothing was pending, so no fetch: an ordinary change
-                    transport.armed = None
-                    await during()
-        await world.deliver_the_rest()
+                world.transport.armed = (after_answer, during)
+                await world.sync.flush_balances()
+                if world.transport.armed is not None:  # nothing was pending, so no fetch: an ordinary change
+                    world.transport.armed = None
+                    await during(None)
+                else:
+                    fired += 1
+                if then_restart:  # a crash right after the fetch: only the database says what is still pending
+                    await world.restart()
+        await world.deliver_new_at_once()
+        sync, store = world.sync, world.service.store
         for _ in range(5):
-            if not (sync.coalescer.pending_products or service.store.pending_balances()):
+            if not (sync.coalescer.pending_products or store.pending_balances()):
                 break
             await sync.flush_balances()
-        assert not service.store.pending_balances(), "fetches still pending after every hook was followed"
+        assert not store.pending_balances(), "fetches still pending after every hook was followed"
 
         truth = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in fake.state()["Balances"]}
         view = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in sync.probe()["Balances"]}
         wrong = {k: (view.get(k), v) for k, v in truth.items() if view.get(k) != v}
         assert not wrong and view.keys() == truth.keys(), f"(view, truth) differ for {wrong}"
-        assert sync.counters.hooks_accepted == len(world.ids_sent), "every delivery Id accepted exactly once"
-        event(f"changes landing mid-fetch: {transport.fired}")
-        event(f"duplicate or retried hooks: {'some' if sync.counters.hooks_duplicate else 'none'}")
+        accepted = store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+        assert accepted == len(world.ids_sent), "every delivery Id is accepted exactly once"
+        event(f"changes landing mid-fetch: {fired}")
+        event(f"restarts: {'some' if world.restarts else 'none'}")
     finally:
-        api.close()
-        await shop.aclose()
-        await service.aclose()
+        await world.close()
 
 
 class _World:
     """The moves the steps make, and the pool of the fake's hook bodies not yet handed to the sync."""
 
-    def __init__(self, fake: XtndFake, receiver: Receiver, service: Service, shop: httpx.AsyncClient,
-                 api: httpx.Client, data: st.DataObject) -> None:
-        self.fake, self.receiver, self.service, self.shop, self.api, self.data = fake, receiver, service, shop, api, data
+    def __init__(self, fake: XtndFake, receiver: Receiver, data: st.DataObject, tmp: Path) -> None:
+        self.fake, self.receiver, self.data = fake, receiver, data
+        self.api = fake.api()
+        self.clock = ManualClock()
+        self.config = SyncConfig(api_url=fake.api_url, client_id=fake.client_id, client_secret=fake.client_secret,
+                                 webhook_secret=SECRET, db_path=str(tmp / "shop.db"), order_prefix="WEB-ORD")
         self.seen = 0  # hooks taken from the receiver so far
         self.pending: list[Received] = []  # made by the fake, not yet given to the sync
         self.given: list[Received] = []  # given to the sync at least once
         self.ids_sent: set[str] = set()
         self.orders = 0
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        """The sync's service on its database file (a restart: what was only in memory is gone)."""
+        self.transport = InFlight()
+        self.service: Service = build_service(
+            self.config, http=httpx.AsyncClient(transport=self.transport, base_url=self.fake.api_url),
+            clock=self.clock, rng=random.Random(0))
+        self.sync = self.service.sync
+        self.shop = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.service, run_worker=False)),
+                                      base_url="http://shop")
+
+    async def restart(self) -> None:
+        await self.shop.aclose()
+        await self.service.aclose()
+        self.restarts += 1
+        self._start()
+
+    async def close(self) -> None:
+        self.api.close()
+        await self.shop.aclose()
+        await self.service.aclose()
 
     def count(self, product: str, warehouse: str, on_hand: int) -> None:
         self.fake.stock(product, warehouse, on_hand=on_hand)
@@ -257,8 +288,6 @@ class _World:
         fresh, self.pending = self.pending, []
         await self._give_in_drawn_order(fresh)
 
-    async def deliver_the_rest(self) -> None:
-        await self.deliver_new_at_once()
 
 
 # ------------------------------------------------------------------------------------------ answers out of order

@@ -196,7 +196,7 @@ def test_inactive_subscriptions_get_nothing_and_triggers_filter_actions(receiver
         assert fake.deliveries(subscription="orders") == []
 
         # switched on through PUT, the same subscription gets the next change
-        fake.ok(fake.c.put("/_mock/webhooks/off", json=body(f"{base}/off", Triggers=list(ACTIONS))))
+        fake.ok(fake.c.put("/_mock/webhooks/off", json=body(f"{base}/off", "off", Triggers=list(ACTIONS))))
         fake.stock(fake.products()[0], "1", 5)
         fake.settle()
         assert sorted(actions_of([r for r in receiver.received if r.path == "/off"])) == [
@@ -216,3 +216,12 @@ def test_subscriptions_survive_a_restart_on_the_same_db(tmp_path: Path, receiver
         fake.settle()
         assert [d["Subscription"] for d in fake.deliveries()] == ["added"]
     assert len(receiver.received) == 1 and verifies(receiver.received[0])
+
+
+def test_a_subscription_cannot_be_renamed_through_put() -> None:
+    subs = [subscription("http://127.0.0.1:9/xtnd/webhooks", "shop")]
+    with running(fake_settings(*subs)) as fake:
+        r = fake.c.put("/_mock/webhooks/shop", json=body("http://127.0.0.1:9/xtnd/webhooks", "other"))
+        assert r.status_code == 400
+        assert r.json()["Errors"][0]["Field"] == "Name"
+        assert [s["Name"] for s in fake.c.get("/_mock/webhooks").json()["Items"]] == ["shop"]
