@@ -17,6 +17,7 @@ Two ways to pace the timeline (docs/scenarios.md):
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import math
@@ -163,9 +164,7 @@ class Timeline:
                 check(where, None, spec.warehouse)
                 for j, line in enumerate(spec.lines):
                     check(f"{where}.lines[{j}]", line.product, None)
-            elif step.kind in ("stock", "purchase_arrival"):
-                check(where, spec.product, spec.warehouse)
-            elif step.kind == "forge":
+            elif step.kind in ("stock", "purchase_arrival") or step.kind == "forge":
                 check(where, spec.product, spec.warehouse)
             elif step.kind == "storm":
                 for w in spec.warehouses:
@@ -807,12 +806,12 @@ def balance_lags(journal: list[dict[str, Any]], client_id: str, webhook_urls: li
         for note in d.notifications:
             if note.action == "AvailableBalanceChanged" and note.product and d.delivery_id not in acked:
                 acked[d.delivery_id] = (d.time, note.product, note.warehouse)
+    reads.sort(key=lambda c: c.time)
+    times = [c.time for c in reads]
     lags: list[float] = []
     unfollowed = 0
     for moment, product, warehouse in acked.values():
-        for call in reads:
-            if call.time < moment:
-                continue
+        for call in reads[bisect.bisect_left(times, moment):]:
             names = not call.product_numbers or product in call.product_numbers
             covers = not call.warehouses or warehouse is None or warehouse in call.warehouses
             if names and covers:

@@ -123,6 +123,11 @@ def run_one(path: Path, sc: Scenario, client: str, report_dir: str | None, quiet
         outcome = Outcome(path, sc, EXIT_HARNESS, round(time.monotonic() - started, 1), error=str(e))
     else:
         print_result(result)
+        m = result.metrics
+        if m.get("BalanceLagMaxSeconds") is not None:
+            click.echo(f"Balance lag (hook acknowledged -> fetch): p50 {m['BalanceLagP50Seconds']} s, "
+                       f"p99 {m['BalanceLagP99Seconds']} s, max {m['BalanceLagMaxSeconds']} s; "
+                       f"{m['BalanceHooksNeverFetched']} hook(s) never fetched")
         click.echo(f"Duration: {result.duration_seconds:.1f} s")
         outcome = Outcome(path, sc, result.exit_code(), result.duration_seconds, result)
     if report_dir:

@@ -57,6 +57,7 @@ class FetchExplainer:
         include_forged: bool = True,
         allow_first_read: bool = True,
         change_list_follow: float = 5.0,
+        hooks_explain_once: bool = False,
     ) -> None:
         self.ctx = ctx
         self.window = window
@@ -65,6 +66,9 @@ class FetchExplainer:
         self.include_forged = include_forged
         self.allow_first_read = allow_first_read
         self.change_list_follow = change_list_follow
+        # with hooks_explain_once, a hook explains only the first successful fetch after it (verify-signatures:
+        # a genuine hook already followed must not excuse a second fetch right after a forged one)
+        self.hooks_explain_once = hooks_explain_once
         self.last_ok: dict[str, ApiCall] = {}
         self.last_failed: dict[str, ApiCall] = {}
 
@@ -125,6 +129,7 @@ class FetchExplainer:
                 h
                 for h in reversed(self.ctx.hooks_for_product(product, t - self.window, t))
                 if self._usable(h, call)
+                and not (self.hooks_explain_once and previous_ok is not None and previous_ok.time >= h.time)
             ),
             None,
         )

@@ -285,10 +285,11 @@ class VerifySignatures(Rule[VerifySignaturesParams]):
             actions=DEFAULT_TRIGGER_ACTIONS,
             include_forged=False,
             allow_first_read=False,
+            hooks_explain_once=True,
         )
         reasons: dict[tuple[int, str], Reason | None] = {}
         for call in ctx.calls:
-            if call.is_product_fetch:
+            if call.is_product_fetch and call.page == 1:  # later pages belong to the same fetch
                 for product in set(call.product_numbers) & products:
                     reasons[(call.seq, product)] = explainer.explain(call, product)
                 explainer.advance(call)

@@ -204,7 +204,27 @@ class XtndPipeline:
                     return
                 record["ClientId"] = client_id
 
-                # 3. rate limit
+            ctx = RequestContext(client_id, route, body, trace_id)
+            inner_scope = dict(scope)
+            inner_scope["path"] = route.canonical_path  # already decoded once by classify(); never twice
+            inner_scope["raw_path"] = route.canonical_path.encode("latin-1", "replace")
+            if q_changed:
+                inner_scope["query_string"] = query_string
+            inner_scope["xtnd"] = ctx
+
+            # 3. injected faults (API fault plans). One that answers instead of XTND (an error status, an outage, a
+            # dropped connection) is not counted against the client's rate limit: the harness's own faults never
+            # use up the client's budget.
+            faults = rt.faults
+            picked = faults.pick(method, ctx, now) if faults is not None and client_id is not None else None
+            if picked is not None and picked.replaces_answer:
+                assert faults is not None
+                await faults.apply(picked, inner_scope, ctx, record, self._replay(body, receive), send_wrapper,
+                                   self.app, send)
+                return
+
+            if client_id is not None:
+                # 4. rate limit
                 assert route.group is not None
                 verdict = rt.limiter.check(client_id, route.group)
                 extra_headers += [
@@ -220,19 +240,11 @@ class XtndPipeline:
                         headers={"Retry-After": str(verdict.retry_after)}))
                     return
 
-            ctx = RequestContext(client_id, route, body, trace_id)
-            inner_scope = dict(scope)
-            inner_scope["path"] = route.canonical_path  # already decoded once by classify(); never twice
-            inner_scope["raw_path"] = route.canonical_path.encode("latin-1", "replace")
-            if q_changed:
-                inner_scope["query_string"] = query_string
-            inner_scope["xtnd"] = ctx
-
-            # 4. injected faults (API fault plans), then 5. the endpoint
-            faults = rt.faults
-            if faults is not None and client_id is not None:
-                handled = await faults.apply(
-                    inner_scope, ctx, record, self._replay(body, receive), send_wrapper, self.app, send)
+            # 5. the endpoint (through a latency, truncate or commit-then-drop fault when one was picked)
+            if picked is not None:
+                assert faults is not None
+                handled = await faults.apply(picked, inner_scope, ctx, record, self._replay(body, receive),
+                                             send_wrapper, self.app, send)
                 if handled:
                     return
             try:

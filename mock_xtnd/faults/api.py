@@ -12,6 +12,7 @@ import fnmatch
 import math
 import random
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -102,6 +103,17 @@ class Fault:
                 "Matched": self.matched, "Fired": self.fired}
 
 
+@dataclass(slots=True)
+class Picked:
+    fault: Fault
+    rng: random.Random
+
+    @property
+    def replaces_answer(self) -> bool:
+        """The fault answers instead of XTND, so the request is never served (nor counted for rate limits)."""
+        return self.fault.spec.kind in ("status", "outage", "drop")
+
+
 class ApiFaults:
     """A runtime Part: the fault plan and its admin surface (/_mock/faults)."""
 
@@ -143,7 +155,8 @@ class ApiFaults:
             raise DomainError(400, f"Invalid fault: {errors[0].field}: {errors[0].message}", errors) from None
         return self.add(spec)
 
-    def _pick(self, method: str, ctx: RequestContext, now: int) -> tuple[Fault, random.Random] | None:
+    def pick(self, method: str, ctx: RequestContext, now: int) -> Picked | None:
+        """The first active fault matching this request whose dice say it fires (at most one per request)."""
         route = ctx.route
         for fault in self.faults.values():
             if not fault.active(now) or not fault.matches(method, route.canonical_path, route.template, ctx.client_id):
@@ -152,16 +165,14 @@ class ApiFaults:
             rng = random.Random(f"{self.rt.settings.seed}/fault/{fault.id}/{fault.matched}")
             if rng.random() < fault.spec.probability:
                 fault.fired += 1
-                return fault, rng
+                return Picked(fault, rng)
         return None
 
-    async def apply(self, scope: MutableMapping[str, Any], ctx: RequestContext, record: dict[str, Any],
-                    receive: Callable[[], Awaitable[Message]], send: Send, app: Any, raw_send: Send) -> bool:
-        """Apply at most one fault. True when the fault produced (or swallowed) the answer."""
-        picked = self._pick(scope["method"], ctx, self.rt.clock.now_ms())
-        if picked is None:
-            return False
-        fault, rng = picked
+    async def apply(self, picked: Picked, scope: MutableMapping[str, Any], ctx: RequestContext,
+                    record: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Send, app: Any,
+                    raw_send: Send) -> bool:
+        """Apply a picked fault. True when the fault produced (or swallowed) the answer."""
+        fault, rng = picked.fault, picked.rng
         s = fault.spec
         if s.kind == "latency":
             record["Fault"] = "latency"

@@ -98,3 +98,18 @@ def test_a_throttled_write_changes_nothing(small: TestClient) -> None:
     before = small.get("/_mock/state").json()
     assert small.post("/api/CustomerOrders", headers=h, json=order_body("T-9")).status_code == 429
     assert small.get("/_mock/state").json() == before
+
+
+def test_answers_made_by_injected_faults_never_use_up_the_clients_rate_limit(small: TestClient) -> None:
+    h = bearer(small)
+    fault = small.post("/_mock/faults", json={"Kind": "status", "Status": 503, "Route": "/api/Customers", "Times": 5})
+    assert fault.status_code == 201
+    for _ in range(5):  # the List group allows 3 per minute; these five are the harness's, not the client's
+        r = small.get("/api/Customers", headers=h)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    for i in range(3):
+        r = small.get("/api/Customers", headers=h)
+        assert r.status_code == 200, (i, r.text)
+    assert_error(small.get("/api/Customers", headers=h), 429, "Throttled")
+    journal = small.get("/_mock/journal", params={"kind": "api", "path": "/api/Customers"}).json()["Items"]
+    assert [(j["Status"], j["Fault"]) for j in journal] == [(503, "status:503")] * 5 + [(200, None)] * 3 + [(429, None)]

@@ -10,8 +10,8 @@ through a process pool at once, sharing nothing):
 
 - ``everyday``: shop orders and their back-office moves, stock moves in both warehouses, token expiry, forged
   hooks (about a product the per-product poller does not poll, so polling it is not "acting on" the forgery);
-- ``faults``: a shop order for a product that is not sellable (422), a 429 window and a 500 window on ProductAvailability, a
-  commit-then-drop on POST CustomerOrders, and a List rate limit of 10 per minute.
+- ``faults``: a shop order for a product that is not sellable (422), a 429 window and a 500 window on
+  ProductAvailability, a commit-then-drop on POST CustomerOrders, and a List rate limit of 10 per minute.
 """
 
 from __future__ import annotations

@@ -499,6 +499,20 @@ def test_fetch_explained_by_a_genuine_hook_after_a_forged_one_is_fine() -> None:
     assert judge(run.context()).passed
 
 
+def test_a_genuine_hook_already_followed_does_not_excuse_acting_on_a_forged_one() -> None:
+    # seen in real traffic: genuine hook, its fetch, then a forged hook about the same item and a second fetch
+    run = good_client()
+    run.builder.balance_hook(195.0, "P8", "2", 4)
+    run.builder.availability(195.4, "P8")
+    forged = run.builder.balance_hook(200.0, "P8", "2", 999, forged=True)
+    fetch = run.builder.availability(200.3, "P8")
+    report = judge(run.context())
+    result = report.result("verify-signatures")
+    assert result.status == "failed"
+    acted = [v for v in result.violations if fetch["Seq"] in v.seqs]
+    assert acted and acted[0].seqs == [fetch["Seq"], forged["Seq"]]
+
+
 def test_forged_value_in_the_probe_fails_verify_signatures_and_converges() -> None:
     run = good_client()
     forged = run.builder.balance_hook(200.0, "P8", "1", 998, forged=True, status=401)

@@ -173,6 +173,9 @@ async def _run_the_sync(
                     world.count(product, warehouse, on_hand)
                     await world.deliver_new_at_once()
 
+                if not world.sync.coalescer.pending_products:  # give the flush something to fetch
+                    world.count(products[p], warehouse, on_hand + 1)
+                    await world.deliver_new_at_once()
                 world.transport.armed = (after_answer, during)
                 await world.sync.flush_balances()
                 if world.transport.armed is not None:  # nothing was pending, so no fetch: an ordinary change

@@ -1,0 +1,230 @@
+"""The judge over the fake's own journal (tests/contract/test_rules_properties.py covers hand-built journals):
+
+(a) a client that fetches products no hook explains, beyond the budget, is flagged by ``no-per-product-polling``,
+    and only for those fetches - real API calls and real hooks against the pytest plugin's session fake;
+(b) the reference sync never is: hypothesis-drawn hook storms (size, shape, products, warehouses, delivery
+    faults, how often the sync flushes and reconciles) hit the real sync in-process, its receiver served on a
+    loopback port so the fake's signed deliveries reach it directly, and the fake's journal is judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import hypothesis.strategies as st
+import pytest
+import uvicorn
+from hypothesis import assume, event, given
+
+from contracts.pytest_plugin import XtndFake
+from contracts.rules import JudgeContext, judge
+from mock_xtnd.server import ServerThread
+from reference_sync.app import build_service, create_app
+from reference_sync.clock import ManualClock
+from reference_sync.config import SyncConfig
+from tests.support.receiver import Receiver
+
+SECRET = "judge-secret"
+RULE = "no-per-product-polling"
+
+
+@pytest.fixture(scope="module")
+def fake(xtnd_server: ServerThread) -> Iterator[XtndFake]:
+    if not xtnd_server.runtime.clock.is_virtual:
+        pytest.skip("needs the session fake on its virtual clock")
+    f = XtndFake(xtnd_server)
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver that acknowledges everything (the polling client's; it does not matter what it does
+    with the hooks, only that the fake sent them)."""
+    r = Receiver()
+    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield r
+    finally:
+        r.server.shutdown()
+        r.server.server_close()
+        thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------------------------------------ (a) pollers
+@given(
+    budget=st.one_of(st.none(), st.integers(0, 10)),  # None: the rule's default
+    quiet=st.integers(1, 6),  # products that never get a hook
+    hooked=st.integers(0, 4),  # products that do, and are fetched right after it (explained: noise)
+    polls=st.lists(
+        st.tuples(st.floats(0.0, 50.0), st.sets(st.integers(0, 5), max_size=4), st.booleans(),
+                  st.sampled_from([(), ("1",), ("1", "2")])),
+        min_size=1, max_size=14),
+    lead=st.sampled_from([0.0, 1.0, 45.0, 700.0]),  # from the initial read to the first poll
+    data=st.data(),
+)
+def test_unexplained_fetches_beyond_the_budget_are_flagged(
+    fake: XtndFake, receiver: Receiver, budget: int | None, quiet: int, hooked: int,
+    polls: list[tuple[float, set[int], bool, tuple[str, ...]]], lead: float, data: st.DataObject,
+) -> None:
+    limit = 10 if budget is None else budget
+    # the quiet products' fetches, all inside one 54 s span, are what the budget is about
+    unexplained = sum(len({i % quiet for i in chosen}) for _, chosen, _, _ in polls)
+    assume(unexplained > limit)
+    fake.reset()
+    fake.subscribe(receiver.url, SECRET, name="poller", triggers=["AvailableBalanceChanged", "BalanceChanged"])
+    products = sorted({b["ProductNumber"] for b in fake.state()["Balances"]})
+    quiet_products, hooked_products = products[:quiet], products[quiet:quiet + hooked]
+    api = fake.api()
+    try:
+        def fetch(names: list[str], warehouses: tuple[str, ...] = ()) -> None:
+            r = api.get("/api/ProductAvailability", params={"productNumber": names, "warehouseNumber": list(warehouses)})
+            assert r.status_code == 200, r.text
+
+        fetch(quiet_products + hooked_products)  # the initial read of every product is free
+        fake.advance(lead)
+        elapsed = 0.0  # since the first poll: every poll falls inside one budget window
+        for offset, chosen, with_hooked, warehouses in sorted(polls, key=lambda p: p[0]):
+            fake.advance(max(0.0, offset - elapsed))
+            elapsed = max(elapsed, offset)
+            names = sorted({quiet_products[i % quiet] for i in chosen})
+            if with_hooked and hooked_products:
+                # a hook about a hooked product, then a fetch of it: explained, however it is mixed in
+                product = data.draw(st.sampled_from(hooked_products))
+                warehouse = warehouses[0] if warehouses else data.draw(st.sampled_from(["1", "2"]))
+                fake.stock(product, warehouse, delta=data.draw(st.integers(1, 5)))
+                delay = data.draw(st.sampled_from([0.0, 0.25]))
+                fake.advance(delay)
+                elapsed += delay
+                names.append(product)
+            if names:
+                fetch(names, warehouses)
+    finally:
+        api.close()
+
+    overrides = {RULE: {"budget": budget}} if budget is not None else None
+    result = fake.judge(overrides=overrides).result(RULE)
+    assert result.status == "failed", f"{unexplained} unexplained fetches (budget {limit}): {result.message}"
+    quiet_set = set(quiet_products)
+    for violation in result.violations:
+        # only fetches naming a product no hook explained are held against the client
+        assert violation.records and all(set(call.product_numbers) & quiet_set for call in violation.records
+                                         if hasattr(call, "product_numbers")), violation.explanation
+
+
+# ------------------------------------------------------------------------------------------------ (b) the sync
+storms = st.lists(
+    st.fixed_dictionaries(
+        {"Shape": st.sampled_from(["constant", "burst", "poisson", "ramp"]), "Rate": st.sampled_from([2, 20, 200]),
+         "Count": st.integers(1, 60), "Skew": st.sampled_from(["uniform", "zipf"])},
+        optional={"Products": st.integers(1, 12), "Warehouses": st.sampled_from([["1"], ["2", "3"]])},
+    ),
+    min_size=1, max_size=3,
+)
+delivery_faults = st.sampled_from([
+    {},
+    {"Duplicate": 0.3, "ReorderWindowSeconds": 5},
+    {"TamperSignature": 0.3, "Drop": 0.2},
+    {"Batch": 3, "Duplicate": 0.2},
+])
+
+
+@given(
+    storms=storms,
+    faults=delivery_faults,
+    tick=st.sampled_from([0.3, 1.0, 5.0, 10.0]),  # fake time between the sync's flushes
+    gaps=st.lists(st.sampled_from([0.0, 2.0, 30.0, 90.0]), min_size=3, max_size=3),  # between storms
+    reconcile=st.booleans(),  # the changedSince pass every 60 s that heals missed hooks
+)
+def test_the_reference_sync_is_never_flagged(
+    fake: XtndFake, storms: list[dict[str, Any]], faults: dict[str, Any], tick: float, gaps: list[float],
+    reconcile: bool,
+) -> None:
+    fake.reset()
+    with tempfile.TemporaryDirectory() as tmp:
+        report, view, truth = asyncio.run(_storm_the_sync(fake, storms, faults, tick, gaps, reconcile, Path(tmp)))
+    for rule in (RULE, "hooks-are-triggers"):
+        result = report.result(rule)
+        assert result.status == "passed", f"{rule}: {result.message}\n{report.to_text()}"
+    assert view == truth, {k: (view.get(k), v) for k, v in truth.items() if view.get(k) != v}
+    event(f"hooks judged: {report.result('hooks-are-triggers').checked // 50 * 50}+")
+
+
+async def _storm_the_sync(
+    fake: XtndFake, storms: list[dict[str, Any]], faults: dict[str, Any], tick: float, gaps: list[float],
+    reconcile: bool, tmp: Path,
+) -> tuple[Any, dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    config = SyncConfig(api_url=fake.api_url, client_id=fake.client_id, client_secret=fake.client_secret,
+                        webhook_secret=SECRET, db_path=str(tmp / "shop.db"), order_prefix="WEB-JDG")
+    clock = ManualClock()
+    service = build_service(config, http=httpx.AsyncClient(base_url=fake.api_url, timeout=30), clock=clock,
+                            rng=random.Random(0))
+    sync = service.sync
+    server = uvicorn.Server(uvicorn.Config(create_app(service, run_worker=False), host="127.0.0.1", port=0,
+                                          lifespan="off", log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    # the fake waits for the sync's answers while it delivers, so every admin call here must be async
+    admin = httpx.AsyncClient(base_url=fake.base_url, timeout=60)
+    try:
+        while not server.started:
+            assert not serving.done(), "the sync's receiver did not start"
+            await asyncio.sleep(0.005)
+        port = server.servers[0].sockets[0].getsockname()[1]
+
+        async def call(method: str, path: str, body: dict[str, Any]) -> Any:
+            r = await admin.request(method, path, json=body)
+            assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
+            return r.json()
+
+        await call("POST", "/_mock/webhooks", {
+            "Name": "shop", "CallbackUrl": f"http://127.0.0.1:{port}/xtnd/webhooks", "Secret": SECRET,
+            "Triggers": ["AvailableBalanceChanged", "BalanceChanged", "OrderCreated", "OrderPicked"]})
+        if faults:
+            await call("PUT", "/_mock/faults/deliveries", faults)
+        await sync.reconcile_availability()  # the initial load
+        since_reconcile = 0.0
+
+        async def run_for(seconds: float) -> None:
+            """Fake time passes in ticks; after each, the sync does what its loops would have done by then."""
+            nonlocal since_reconcile
+            left = seconds
+            while left > 0:
+                step = min(tick, left)
+                await call("POST", "/_mock/clock/advance", {"Seconds": step})
+                clock.advance(step)
+                left -= step
+                since_reconcile += step
+                await sync.flush_balances()
+                if reconcile and since_reconcile >= config.reconcile_interval:
+                    since_reconcile = 0.0
+                    await sync.reconcile_availability()
+
+        for storm, gap in zip(storms, gaps, strict=False):
+            started = await call("POST", "/_mock/storm", storm)
+            await run_for(float(started["PlannedDurationSeconds"]) + 1 + gap)
+        await run_for(310.0)  # past every retry (1 and 4 minutes)
+        while sync.coalescer.pending_products:
+            await sync.flush_balances()
+
+        records = (await admin.get("/_mock/journal")).json()["Items"]
+        truth_state = (await admin.get("/_mock/state")).json()
+        report = judge(JudgeContext(records, client_id=fake.client_id, probe=sync.probe(), truth=truth_state,
+                                    webhooks_enabled=True))
+        truth = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in truth_state["Balances"]}
+        view = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in sync.probe()["Balances"]}
+        return report, view, truth
+    finally:
+        await admin.aclose()
+        server.should_exit = True
+        await serving
+        await service.aclose()
