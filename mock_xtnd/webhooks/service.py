@@ -5,7 +5,8 @@ and 4 minutes later); the same Id on every attempt with Attempt counting up, eac
 delivered; 410 = stop; any other status, a refused connection or a timeout = retry; several senders in parallel,
 so no ordering guarantee and possible duplicates. Exhausted deliveries are dead-lettered and can be redelivered.
 
-The sender is aiohttp, not httpx: httpx's async pool collapses under concurrency (shared/performance-notes.md).
+The wire is sender.py: a small keep-alive HTTP/1.1 client (aiohttp for https), not httpx, whose async pool
+collapses under concurrency (shared/performance-notes.md).
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-
-import aiohttp
 
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, FieldError, not_found
 from ..domain.events import ACTIONS, DomainEvent
 from ..faults.deliveries import DeliveryFaults
 from .outbox import DEAD, DELIVERED, GONE, PENDING, Attempt, Delivery
-from .signing import SIGNATURE_HEADER, sign
+from .sender import Sender
+from .signing import sign
 from .subscriptions import Subscription
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class Webhooks:
         self._in_flight = 0
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self._sender_client: Sender | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self.generation = 0
         self._restore()
@@ -153,9 +152,7 @@ class Webhooks:
     async def start(self) -> None:
         self._queue = asyncio.Queue()
         self._wake = asyncio.Event()
-        connector = aiohttp.TCPConnector(limit=self.settings.senders, limit_per_host=self.settings.senders)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(
-            total=self.settings.timeout_seconds))
+        self._sender_client = Sender(self.settings.timeout_seconds, max_idle_per_host=self.settings.senders)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sender()) for _ in range(self.settings.senders)]
         self._tasks.append(loop.create_task(self._pump()))
@@ -171,9 +168,9 @@ class Webhooks:
                 await t
         self._tasks, self._flush_task = [], None
         self.flush()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._sender_client is not None:
+            await self._sender_client.close()
+            self._sender_client = None
 
     def _move_due(self) -> int:
         assert self._queue is not None
@@ -227,23 +224,8 @@ class Webhooks:
                 self._queue.task_done()
 
     async def _post(self, url: str, body: bytes, signature: str | None) -> tuple[int | None, str | None, float]:
-        assert self._session is not None
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "mock-xtnd-webhooks"}
-        if signature is not None:
-            headers[SIGNATURE_HEADER] = signature
-        started = time.perf_counter()
-        try:
-            async with self._session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                return resp.status, None, (time.perf_counter() - started) * 1000
-        except TimeoutError:
-            return None, "timeout", (time.perf_counter() - started) * 1000
-        except aiohttp.ClientConnectorError:
-            return None, "refused", (time.perf_counter() - started) * 1000
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-            return None, "reset", (time.perf_counter() - started) * 1000
-        except aiohttp.ClientError as e:
-            return None, type(e).__name__, (time.perf_counter() - started) * 1000
+        assert self._sender_client is not None
+        return await self._sender_client.post(url, body, signature)
 
     async def _attempt(self, d: Delivery) -> None:
         generation = self.generation

@@ -153,11 +153,16 @@ def test_the_reference_sync_is_never_flagged(
     fake.reset()
     with tempfile.TemporaryDirectory() as tmp:
         report, view, truth = asyncio.run(_storm_the_sync(fake, storms, faults, tick, gaps, reconcile, Path(tmp)))
-    for rule in (RULE, "hooks-are-triggers"):
-        result = report.result(rule)
-        assert result.status == "passed", f"{rule}: {result.message}\n{report.to_text()}"
-    assert view == truth, {k: (view.get(k), v) for k, v in truth.items() if view.get(k) != v}
-    event(f"hooks judged: {report.result('hooks-are-triggers').checked // 50 * 50}+")
+    acknowledged = [r for r in report_records(report) if r.get("Outcome") == "delivered" and not r.get("Forged")]
+    assert report.result(RULE).status == "passed", f"{RULE}: {report.result(RULE).message}\n{report.to_text()}"
+    triggers = report.result("hooks-are-triggers")
+    # not applicable only when the fault plan let no hook through at all
+    assert triggers.status == "passed" or (triggers.status == "not_applicable" and not acknowledged), (
+        f"hooks-are-triggers: {triggers.message}\n{report.to_text()}")
+    if reconcile or not dead:  # a hook the fake gave up on is healed by the changedSince pass, if it runs
+        assert view == truth, {k: (view.get(k), v) for k, v in truth.items() if view.get(k) != v}
+    event(f"hooks judged: {min(triggers.checked, 100) // 25 * 25}+")
+    event(f"dead-lettered hooks: {'some' if dead else 'none'}")
 
 
 async def _storm_the_sync(

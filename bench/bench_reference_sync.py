@@ -1,0 +1,583 @@
+"""The reference sync under an AvailableBalanceChanged storm (issue 5, item 10).
+
+    python bench/bench_reference_sync.py [--rates 2000,5000] [--senders 8,64] [--reps 3] [--count 20000]
+                                         [--products 500] [--run-seconds 120] [--quick]
+
+One run = two fresh processes on loopback, real clock:
+  * the fake, ``mock-xtnd serve`` on core 0: 500 products, rate limits at their DEFAULTS (Standard 300/min: a
+    well-behaved client converges within them), one subscription to the sync's /xtnd/webhooks with every trigger,
+    ``delivery.senders`` = 8 or 64, a dedicated OAuth client for the sync (so the journal's ClientId isolates its
+    calls);
+  * ``reference-sync run`` on core 1, configured only by the XTND_* environment variables.
+After the sync's initial load matches ``GET /_mock/state``, the bench posts a storm
+``{Shape: constant, Rate: R, Count: 20000, Products: 500, Skew: uniform}`` and samples every 250 ms: the sync's
+``GET /xtnd/probe`` against the truth (``GET /_mock/state``): items (product x warehouse) whose balance differs,
+and the age of the oldest still-unmatched change (first sample that saw it differ -> now; a lower bound with
+250 ms resolution). Once the storm has emitted its last step the truth is final; the probe is then polled every
+50 ms until it equals the truth exactly, and the bench waits for every storm delivery to be answered.
+
+Figures per run, from the fake's journal (docs/journal-format.md) after the run:
+  * calls_per_event: ProductAvailability calls by the sync's client id (from the storm's start to convergence,
+    reconciliation passes included) / AvailableBalanceChanged deliveries delivered (Origin = storm:<id>);
+  * ack p50/p99/max: delivery records' LatencyMs (the fake's sender timing the receiver's answer);
+  * deliveries/s: delivered / (last delivered answer - storm start) (the fake's own DeliveriesPerSecond formula);
+  * convergence_s: probe == truth, measured from the storm's last delivered answer (0 when already equal);
+  * lag: items behind (max, median over samples) and oldest unmatched change (max) while deliveries ran.
+Also: CPU utilisation of both processes during the storm (is the sync's core saturated?), the sync's own counters.
+
+Medians of --reps runs per (rate, senders); the headline configuration is the one with the highest median
+deliveries/s, i.e. the highest rate the fake sustains into this receiver. Every run is bounded by --run-seconds.
+Writes bench/results/reference_sync.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import _harness as h
+
+SYNC_BIN = str(h.VENV_BIN / "reference-sync") if (h.VENV_BIN / "reference-sync").exists() else "reference-sync"
+CLIENT_ID, CLIENT_SECRET = "reference-sync-bench", "reference-sync-bench-secret"
+HOOK_SECRET = "bench-hook-secret"
+SAMPLE_SECONDS = 0.25
+CONVERGE_POLL_SECONDS = 0.05
+
+TARGETS = {
+    "calls_per_event_max": 0.02,
+    "ack_p99_ms_max": 50.0,
+    "convergence_s_max": 2.0,
+}
+
+ALL_ACTIONS = [
+    "OrderPicked", "OrderReserved", "OrderCancelled", "BalanceChanged", "AvailableBalanceChanged",
+    "OrderDeliveryDataChanged", "PurchasePartiallyDelivered", "PurchaseCancelled", "PurchaseDelivered",
+    "ProductCreated", "ProductChanged", "OrderCreated", "CustomerCreated", "CustomerChanged", "OfferCreated",
+    "OfferChanged", "CustomerInvoiceCreated", "CustomerInvoiceChanged",
+]
+
+
+# ---------------------------------------------------------------------------------------------- plumbing
+def get_json(port: int, path: str, timeout: float = 30.0) -> Any:
+    status, _, body = h.http(port, "GET", path, timeout=timeout)
+    if status != 200:
+        raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def post_json(port: int, path: str, payload: Any) -> tuple[int, Any]:
+    status, _, body = h.http(port, "POST", path, json.dumps(payload).encode(),
+                             {"Content-Type": "application/json"})
+    return status, json.loads(body) if body else None
+
+
+def jsonl(port: int, path: str) -> list[dict[str, Any]]:
+    status, _, body = h.http(port, "GET", path, timeout=120)
+    if status != 200:
+        raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def truth_balances(fake_port: int) -> dict[tuple[str, str], float]:
+    state = get_json(fake_port, "/_mock/state")
+    return {(b["ProductNumber"], b["WarehouseNumber"]): float(b["AvailableBalance"]) for b in state["Balances"]}
+
+
+def probe_balances(sync_port: int) -> dict[tuple[str, str], float]:
+    view = get_json(sync_port, "/xtnd/probe")
+    return {(b["ProductNumber"], b["WarehouseNumber"]): float(b["AvailableBalance"])
+            for b in view["Balances"] if b.get("AvailableBalance") is not None}
+
+
+def behind(truth: dict[tuple[str, str], float], probe: dict[tuple[str, str], float]) -> set[tuple[str, str]]:
+    return {k for k, v in truth.items() if probe.get(k) != v}
+
+
+def iso_to_s(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q * len(s) + 0.5)) - 1))]
+
+
+def r3(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+def sched(pid: int) -> tuple[float, float]:
+    """(on-CPU seconds, runnable-but-waiting seconds) of the process's main thread (/proc/<pid>/schedstat): a
+    process that is neither is blocked (I/O, fsync, sleeping on a socket)."""
+    fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+
+
+def machine_cpu() -> dict[str, float]:
+    """Whole-machine jiffies: busy, idle, steal (a shared VM: other tenants take the cores away)."""
+    v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    hz = 100.0
+    return {"busy_s": (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, "idle_s": (v[3] + v[4]) / hz, "steal_s": v[7] / hz}
+
+
+def quiet_wait(max_wait: float, threshold_cores: float = 0.5) -> dict[str, Any]:
+    """Other tenants share these two cores. Before a run, wait (outside the run's time budget) until the machine
+    has been nearly idle for a second, at most ``max_wait`` seconds; report what we saw either way."""
+    t0 = time.monotonic()
+    busy = 99.0
+    while True:
+        a = machine_cpu()
+        time.sleep(1.0)
+        b = machine_cpu()
+        busy = b["busy_s"] - a["busy_s"]
+        if busy < threshold_cores or time.monotonic() - t0 > max_wait:
+            return {"waited_s": round(time.monotonic() - t0, 1), "busy_cores_before": round(busy, 2),
+                    "quiet": busy < threshold_cores}
+
+
+def fake_config(sync_port: int, senders: int, products: int) -> dict[str, Any]:
+    # Rate limits stay at the fake's defaults on purpose (no NO_429_LIMITS here).
+    return {
+        "clients": [{"client_id": "demo", "client_secret": "demo-secret"},
+                    {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}],
+        "catalogue": {"products": products},
+        "subscriptions": [{"name": "reference-sync", "callback_url": f"http://{h.HOST}:{sync_port}/xtnd/webhooks",
+                           "secret": HOOK_SECRET, "triggers": ALL_ACTIONS}],
+        "delivery": {"senders": senders},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- one run
+def one_run(rate: float, senders: int, count: int, products: int, run_seconds: float,
+            instrumented: bool = False) -> dict[str, Any]:
+    t_launch = time.monotonic()
+    deadline = t_launch + run_seconds
+    fake_port, sync_port = h.free_port(), h.free_port()
+    cfg = h.write_config(fake_config(sync_port, senders, products))
+    fake = h.Proc(h.pinned([h.MOCK_XTND, "serve", "--port", str(fake_port), "--config", cfg], h.SERVER_CORE), "fake")
+    sync: h.Proc | None = None
+    try:
+        h.wait_ready(fake_port, fake, path="/_mock/clock", timeout=30)
+        env = {"XTND_API_URL": f"http://{h.HOST}:{fake_port}/api", "XTND_CLIENT_ID": CLIENT_ID,
+               "XTND_CLIENT_SECRET": CLIENT_SECRET, "XTND_WEBHOOK_SECRET": HOOK_SECRET,
+               "XTND_WEBHOOK_PORT": str(sync_port)}
+        env.pop("XTND_SYNC_DB", None)
+        cmd = ([h.PYTHON, str(Path(__file__).resolve()), "--serve-instrumented"] if instrumented
+               else [SYNC_BIN, "run", "--log-level", "WARNING"])
+        sync = h.Proc(h.pinned(cmd, h.LOAD_CORE), "sync", env=env)
+        h.wait_ready(sync_port, sync, path="/xtnd/probe", timeout=30)
+
+        # The initial load (the sync's first changedSince pass) must match the truth before the storm starts.
+        truth0 = truth_balances(fake_port)
+        while behind(truth0, probe_balances(sync_port)):
+            if time.monotonic() > t_launch + 30:
+                raise RuntimeError("the sync's initial load never matched /_mock/state")
+            time.sleep(0.05)
+        seq0 = int(get_json(fake_port, "/_mock/journal?limit=1")["LastSeq"])
+        if instrumented:
+            h.http(sync_port, "POST", "/_bench/reset")
+        status0 = get_json(sync_port, "/xtnd/status")
+        cpu0 = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
+        sched0 = {"fake": sched(fake.pid), "sync": sched(sync.pid)}
+        mach0 = machine_cpu()
+        load0 = list(__import__("os").getloadavg())
+
+        # ------------------------------------------------------------------ the storm
+        t_storm = time.time()
+        code, started = post_json(fake_port, "/_mock/storm", {
+            "Shape": "constant", "Rate": rate, "Count": count, "Products": products, "Skew": "uniform"})
+        if code != 202:
+            raise RuntimeError(f"storm refused: {code} {started}")
+        storm_id = started["StormId"]
+        origin = f"storm:{storm_id}"
+
+        samples: list[dict[str, Any]] = []
+        first_seen: dict[tuple[str, str], float] = {}
+        truth_final: dict[tuple[str, str], float] | None = None
+        t_emitted: float | None = None
+        t_match: float | None = None
+        progress: dict[str, Any] = {}
+        cpu_at_emitted: dict[str, float] = {}
+        next_progress = 0.0
+        incomplete = None
+        while True:
+            now_m = time.monotonic()
+            if now_m > deadline:
+                incomplete = "run deadline reached"
+                break
+            if now_m >= next_progress:
+                progress = get_json(fake_port, f"/_mock/storm/{storm_id}")
+                next_progress = now_m + SAMPLE_SECONDS
+            d = progress["Deliveries"]
+            answered = d["Delivered"] + d["Failed"]
+            if truth_final is None and progress["State"] == "done":
+                truth_final = truth_balances(fake_port)  # no other writer: this is the final truth
+                t_emitted = time.time()
+                cpu_at_emitted = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
+            t0 = time.time()
+            probe = probe_balances(sync_port)
+            truth = truth_final if truth_final is not None else truth_balances(fake_port)
+            t_sample = time.time()
+            lagging = behind(truth, probe)
+            for k in list(first_seen):
+                if k not in lagging:
+                    del first_seen[k]
+            for k in lagging:
+                first_seen.setdefault(k, t0)
+            oldest = (t_sample - min(first_seen.values())) if first_seen else 0.0
+            samples.append({"t": t_sample, "behind": len(lagging), "oldest_s": oldest, "emitted": progress["Emitted"],
+                            "delivered": d["Delivered"], "final_truth": truth_final is not None})
+            if truth_final is not None and not lagging and t_match is None:
+                t_match = t0  # the probe read that first matched the final truth
+            if t_match is not None and answered >= progress["Emitted"] and progress["State"] == "done":
+                break
+            period = CONVERGE_POLL_SECONDS if truth_final is not None else SAMPLE_SECONDS
+            time.sleep(max(0.0, period - (time.time() - t0)))
+        cpu1 = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
+        sched1 = {"fake": sched(fake.pid), "sync": sched(sync.pid)}
+        mach1 = machine_cpu()
+        t_end = time.time()
+        status1 = get_json(sync_port, "/xtnd/status")
+        inside = get_json(sync_port, "/_bench/stats") if instrumented else None
+        progress = get_json(fake_port, f"/_mock/storm/{storm_id}")
+
+        # ------------------------------------------------------------------ the journal's facts
+        deliveries = [r for r in jsonl(fake_port, f"/_mock/journal?kind=delivery&since={seq0}&format=jsonl")
+                      if r.get("Origin") == origin]
+        calls = jsonl(fake_port, f"/_mock/journal?kind=api&clientId={CLIENT_ID}&since={seq0}&format=jsonl")
+    finally:
+        if sync is not None:
+            sync_log_tail = sync.output()[-2000:]
+            sync.stop()
+        else:
+            sync_log_tail = ""
+        fake.stop()
+        Path(cfg).unlink(missing_ok=True)
+
+    delivered = [r for r in deliveries if r["Outcome"] == "delivered"]
+    abc_delivered = sum(1 for r in delivered
+                        if any(n.get("Action") == "AvailableBalanceChanged" for n in r["Notifications"]))
+    latencies = [float(r["LatencyMs"]) for r in deliveries if r.get("Status") is not None]
+    answers = [iso_to_s(r["Time"]) + float(r["LatencyMs"]) / 1000 for r in delivered]
+    storm_started = iso_to_s(progress["StartedAt"])
+    last_answer = max(answers) if answers else None
+    first_sent = min(iso_to_s(r["Time"]) for r in deliveries) if deliveries else None
+    pa = [c for c in calls if c.get("Resource") == "ProductAvailability"]
+    pa_batched = [c for c in pa if c.get("ProductNumbers")]
+    pa_sizes = [len(c["ProductNumbers"]) for c in pa_batched]
+    during = [s for s in samples if last_answer is None or s["t"] <= last_answer]
+    convergence = None
+    if t_match is not None and last_answer is not None:
+        convergence = max(0.0, t_match - last_answer)
+    storm_wall = (last_answer or t_end) - storm_started
+    emitted_wall = (t_emitted or t_end) - t_storm
+    cpu_storm = {k: cpu1[k] - cpu0[k] for k in cpu0}
+    result = {
+        "rate": rate,
+        "senders": senders,
+        "storm": {k: progress.get(k) for k in ("StormId", "Planned", "Emitted", "StartedAt", "FinishedAt",
+                                                "Error", "Deliveries")},
+        "incomplete": incomplete,
+        "abc_delivered": abc_delivered,
+        "attempts": len(deliveries),
+        "not_delivered_attempts": len(deliveries) - len(delivered),
+        "deliveries_per_s": r3(len(delivered) / (last_answer - storm_started)) if last_answer else None,
+        "deliveries_per_s_first_to_last": (r3(len(delivered) / (last_answer - first_sent))
+                                           if last_answer and first_sent and last_answer > first_sent else None),
+        "emission_seconds": r3(emitted_wall),
+        "delivery_seconds": r3(storm_wall),
+        "ack_p50_ms": r3(pct(latencies, 0.50)),
+        "ack_p90_ms": r3(pct(latencies, 0.90)),
+        "ack_p99_ms": r3(pct(latencies, 0.99)),
+        "ack_max_ms": r3(max(latencies) if latencies else None),
+        "ack_over_50ms": sum(1 for x in latencies if x >= 50.0),
+        "availability_calls": len(pa),
+        "availability_calls_batched": len(pa_batched),
+        "availability_calls_changed_since": len(pa) - len(pa_batched),
+        "products_per_call_mean": r3(statistics.mean(pa_sizes)) if pa_sizes else None,
+        "calls_per_event": r3(len(pa) / abc_delivered) if abc_delivered else None,
+        "events_per_call": r3(abc_delivered / len(pa)) if pa else None,
+        "sync_api_calls_all": len(calls),
+        "sync_429s": sum(1 for c in calls if c.get("Status") == 429),
+        "convergence_s": r3(convergence),
+        "converged_before_last_answer": (t_match is not None and last_answer is not None and t_match <= last_answer),
+        "lag_items_max": max((s["behind"] for s in during), default=None),
+        "lag_items_median": statistics.median([s["behind"] for s in during]) if during else None,
+        "lag_oldest_s_max": r3(max((s["oldest_s"] for s in during), default=None)),
+        "lag_oldest_s_median": r3(statistics.median([s["oldest_s"] for s in during])) if during else None,
+        "lag_samples": len(during),
+        "cpu_util": {k: r3(v / max(1e-9, t_end - t_storm)) for k, v in cpu_storm.items()},
+        "cpu_util_during_emission": ({k: r3((cpu_at_emitted[k] - cpu0[k]) / max(1e-9, emitted_wall))
+                                      for k in cpu0} if cpu_at_emitted else None),
+        "main_thread": {k: {"on_cpu": r3((sched1[k][0] - sched0[k][0]) / max(1e-9, t_end - t_storm)),
+                            "runnable_waiting": r3((sched1[k][1] - sched0[k][1]) / max(1e-9, t_end - t_storm)),
+                            "blocked_or_idle": r3(1 - (sched1[k][0] - sched0[k][0] + sched1[k][1] - sched0[k][1])
+                                                  / max(1e-9, t_end - t_storm))}
+                        for k in sched0},
+        "machine": {"loadavg_at_start": load0,
+                    "busy_cores": r3((mach1["busy_s"] - mach0["busy_s"]) / max(1e-9, t_end - t_storm)),
+                    "steal_cores": r3((mach1["steal_s"] - mach0["steal_s"]) / max(1e-9, t_end - t_storm)),
+                    "others_cores": r3((mach1["busy_s"] - mach0["busy_s"] - cpu_storm["fake"] - cpu_storm["sync"])
+                                       / max(1e-9, t_end - t_storm))},
+        "sync_cpu_us_per_hook": r3(cpu_storm["sync"] / max(1, len(deliveries)) * 1e6),
+        "fake_cpu_us_per_delivery": r3(cpu_storm["fake"] / max(1, len(deliveries)) * 1e6),
+        "sync_counters_delta": {k: status1["Counters"][k] - status0["Counters"].get(k, 0)
+                                for k in status1["Counters"]},
+        "sync_pending_balances_at_end": status1.get("PendingBalances"),
+        "lag_timeline": [{"t_s": round(s["t"] - t_storm, 3), "behind": s["behind"], "oldest_s": round(s["oldest_s"], 3),
+                          "emitted": s["emitted"], "delivered": s["delivered"]}
+                         for s in samples[:: max(1, len(samples) // 120)]],
+    }
+    if inside is not None:
+        result["inside_sync"] = inside
+    if incomplete:
+        result["sync_log_tail"] = sync_log_tail
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- diagnosis
+def serve_instrumented() -> None:
+    """``reference-sync run`` with timers around it, for diagnosis only (``--instrumented``): the product code is
+    imported unchanged and wrapped from outside. Adds ``GET /_bench/stats``: per-hook time inside the sync (ASGI
+    call -> last body byte handed to the server), event-loop lag (a 2 ms ticker's overshoot), and time spent in
+    the blocking sections (group commit, applying/clearing balances, the probe)."""
+    import asyncio
+    import contextlib
+    import os
+    import tempfile
+
+    import orjson
+    import uvicorn
+
+    from reference_sync import app as app_mod
+    from reference_sync import store as store_mod
+    from reference_sync import sync as sync_mod
+    from reference_sync.config import SyncConfig
+
+    spans: dict[str, list[float]] = {}
+    batch_sizes: list[int] = []
+
+    def timed(cls: Any, name: str, label: str, size: bool = False) -> None:
+        original = getattr(cls, name)
+
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                spans.setdefault(label, []).append((time.perf_counter() - t0) * 1000)
+                if size:
+                    batch_sizes.append(len(a[1]))
+
+        setattr(cls, name, wrapper)
+
+    timed(sync_mod.Sync, "accept_deliveries", "group_commit_ms", size=True)
+    timed(sync_mod.Sync, "probe", "probe_ms")
+    timed(store_mod.Store, "apply_balances", "apply_balances_ms")
+    timed(store_mod.Store, "clear_balances", "clear_balances_ms")
+
+    original_commit = store_mod.Store.transaction
+
+    @contextlib.contextmanager
+    def transaction(self: Any) -> Any:
+        t0 = time.perf_counter()
+        outer = self._depth == 0
+        with original_commit(self):
+            yield
+        if outer:
+            spans.setdefault("transaction_ms", []).append((time.perf_counter() - t0) * 1000)
+
+    store_mod.Store.transaction = transaction  # type: ignore[method-assign]
+
+    hooks: list[float] = []
+    lag: list[float] = []
+
+    def summary(values: list[float]) -> dict[str, Any]:
+        return {"n": len(values), "sum_ms": round(sum(values), 1), "p50": r3(pct(values, 0.5)),
+                "p99": r3(pct(values, 0.99)), "max": r3(max(values) if values else None)}
+
+    def stats() -> dict[str, Any]:
+        return {"hook_in_sync_ms": summary(hooks), "loop_lag_ms": summary(lag),
+                "loop_lag_over_10ms": sum(1 for x in lag if x > 10),
+                "spans": {k: summary(v) for k, v in spans.items()},
+                "group_commit_batch": {"mean": r3(statistics.mean(batch_sizes)) if batch_sizes else None,
+                                       "max": max(batch_sizes, default=None)}}
+
+    def wrap(inner: Any) -> Any:
+        async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["path"] == "/_bench/stats":
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": orjson.dumps(stats())})
+                return
+            if scope["type"] == "http" and scope["path"] == "/_bench/reset":
+                hooks.clear(), lag.clear(), batch_sizes.clear(), spans.clear()
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if scope["type"] != "http" or scope["path"] != "/xtnd/webhooks":
+                await inner(scope, receive, send)
+                return
+            t0 = time.perf_counter()
+
+            async def timed_send(message: dict[str, Any]) -> None:
+                await send(message)
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    hooks.append((time.perf_counter() - t0) * 1000)
+
+            await inner(scope, receive, timed_send)
+
+        return asgi
+
+    async def ticker() -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.002)
+            lag.append(max(0.0, (time.perf_counter() - t0) * 1000 - 2.0))
+
+    env = os.environ
+    fd, db_path = tempfile.mkstemp(prefix="reference-sync-bench-", suffix=".db")
+    os.close(fd)
+    config = SyncConfig(api_url=env["XTND_API_URL"], client_id=env["XTND_CLIENT_ID"],
+                        client_secret=env["XTND_CLIENT_SECRET"], webhook_secret=env["XTND_WEBHOOK_SECRET"],
+                        db_path=db_path, port=int(env["XTND_WEBHOOK_PORT"]))
+    starlette_app = app_mod.create_app(app_mod.build_service(config))
+    original_lifespan = starlette_app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        task = asyncio.get_running_loop().create_task(ticker())
+        async with original_lifespan(app):
+            yield
+        task.cancel()
+
+    starlette_app.router.lifespan_context = lifespan
+    server = uvicorn.Server(uvicorn.Config(wrap(starlette_app), host=config.host, port=config.port,
+                                           log_level="warning", lifespan="on", access_log=False))
+    try:
+        server.run()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(db_path)
+
+
+# ---------------------------------------------------------------------------------------------- many runs
+MEDIAN_KEYS = ("deliveries_per_s", "ack_p50_ms", "ack_p99_ms", "ack_max_ms", "calls_per_event", "events_per_call",
+               "availability_calls", "products_per_call_mean", "convergence_s", "lag_items_max", "lag_items_median",
+               "lag_oldest_s_max", "emission_seconds", "delivery_seconds", "sync_cpu_us_per_hook")
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in MEDIAN_KEYS:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        out[k] = r3(statistics.median(vals)) if vals else None
+    out["sync_cpu_util_median"] = r3(statistics.median([r["cpu_util"]["sync"] for r in runs]))
+    out["fake_cpu_util_median"] = r3(statistics.median([r["cpu_util"]["fake"] for r in runs]))
+    out["incomplete_runs"] = sum(1 for r in runs if r.get("incomplete"))
+    out["others_cores_median"] = r3(statistics.median([r["machine"]["others_cores"] for r in runs]))
+    out["sync_runnable_waiting_median"] = r3(statistics.median([r["main_thread"]["sync"]["runnable_waiting"]
+                                                                for r in runs]))
+    out["runs"] = len(runs)
+    return out
+
+
+def verdict(fig: dict[str, Any]) -> dict[str, Any]:
+    def ok(value: float | None, limit: float, strict: bool = False) -> bool | None:
+        if value is None:
+            return None
+        return value < limit if strict else value <= limit
+
+    return {
+        "calls_per_event": {"value": fig["calls_per_event"], "target": "<= 0.02",
+                            "met": ok(fig["calls_per_event"], TARGETS["calls_per_event_max"])},
+        "ack_p99_ms": {"value": fig["ack_p99_ms"], "target": "< 50", "met": ok(fig["ack_p99_ms"], 50.0, True)},
+        "convergence_s": {"value": fig["convergence_s"], "target": "<= 2",
+                          "met": ok(fig["convergence_s"], TARGETS["convergence_s_max"])},
+    }
+
+
+def run(rates: list[float], senders_list: list[int], reps: int, count: int, products: int,
+        run_seconds: float, instrumented: bool = False, quiet_seconds: float = 90.0) -> dict[str, Any]:
+    h.check_server_stack()
+    configs: dict[str, Any] = {}
+    for rep in range(reps):
+        for senders in senders_list:
+            for rate in rates:
+                key = f"rate{int(rate)}_senders{senders}"
+                print(f"-- {key} rep {rep + 1}/{reps}", flush=True)
+                before = quiet_wait(quiet_seconds)
+                res = one_run(rate, senders, count, products, run_seconds, instrumented)
+                res["before_run"] = before
+                short = {k: res[k] for k in ("deliveries_per_s", "ack_p50_ms", "ack_p99_ms", "calls_per_event",
+                                             "availability_calls", "convergence_s", "lag_items_max",
+                                             "lag_oldest_s_max", "cpu_util", "main_thread", "machine",
+                                             "incomplete", "before_run")}
+                print("   " + json.dumps(short), flush=True)
+                configs.setdefault(key, {"rate": rate, "senders": senders, "runs": []})["runs"].append(res)
+    for c in configs.values():
+        c["figures_median"] = summarize(c["runs"])
+        c["targets"] = verdict(c["figures_median"])
+    headline_key = max(configs, key=lambda k: configs[k]["figures_median"]["deliveries_per_s"] or 0.0)
+    return {
+        "benchmark": "reference_sync",
+        "machine": h.machine(),
+        "method": {
+            "count": count, "products": products, "shape": "constant", "skew": "uniform", "reps": reps,
+            "fake": "mock-xtnd serve (core 0), real clock, default rate limits, one subscription (all triggers) "
+                    "to the sync's /xtnd/webhooks, delivery.senders as given",
+            "sync": "reference-sync run (core 1), XTND_* env vars, default --balance-window 0.3 s, temp SQLite",
+            "lag": f"probe vs /_mock/state every {SAMPLE_SECONDS} s during the storm; oldest = first sample that "
+                   "saw the item differ -> now (lower bound, 250 ms resolution)",
+            "convergence": f"probe polled every {CONVERGE_POLL_SECONDS} s after the last step; measured from the "
+                           "storm's last delivered answer (journal Time + LatencyMs); 0 if already equal",
+            "calls_per_event": "journal: ProductAvailability calls by the sync's client id from the storm's start "
+                               "to convergence / AvailableBalanceChanged deliveries delivered (Origin storm:<id>)",
+            "ack_latency": "journal delivery records' LatencyMs (the fake's sender, request sent -> answer read)",
+            "deliveries_per_s": "delivered / (last delivered answer - storm StartedAt)",
+        },
+        "targets": TARGETS,
+        "headline": headline_key,
+        "configs": configs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="2000,5000")
+    parser.add_argument("--senders", default="8,64")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--products", type=int, default=500)
+    parser.add_argument("--run-seconds", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true", help="one rep, 5000 events (smoke run, not for the docs)")
+    parser.add_argument("--out", default="reference_sync", help="result name under bench/results/")
+    parser.add_argument("--instrumented", action="store_true",
+                        help="diagnosis: run the sync wrapped with timers (see serve_instrumented); not the headline")
+    parser.add_argument("--quiet-wait", type=float, default=90.0,
+                        help="before each run, wait up to this many seconds for the shared machine to go idle")
+    parser.add_argument("--serve-instrumented", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_instrumented:
+        serve_instrumented()
+        return
+    reps, count = (1, 5000) if args.quick else (args.reps, args.count)
+    data = run([float(x) for x in args.rates.split(",")], [int(x) for x in args.senders.split(",")], reps, count,
+               args.products, args.run_seconds, args.instrumented, args.quiet_wait)
+    path = h.write_result(args.out, data)
+    head = data["configs"][data["headline"]]
+    print(json.dumps({"headline": data["headline"], "figures_median": head["figures_median"],
+                      "targets": head["targets"]}, indent=2))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
