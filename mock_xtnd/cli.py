@@ -37,7 +37,31 @@ def banner(settings: Settings, port: int) -> str:
     return "\n".join(lines)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+LAZY_COMMANDS = {
+    "storm": ("mock_xtnd.simulate.storm_cli", "storm"),
+    "check": ("contracts.harness_cli", "check"),
+    "scenario": ("contracts.scenario_cli", "scenario"),
+}
+
+
+class LazyGroup(click.Group):
+    """Commands that live with their features load only when invoked, so `serve` starts without importing the
+    harness, httpx or rich."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mock-xtnd")
 def main() -> None:
     """mock-xtnd: an offline, stateful fake of the XTND ERP/WMS API with signed webhooks."""
@@ -79,23 +103,6 @@ def serve(host: str | None, port: int | None, seed: int | None, db: str | None, 
     server = uvicorn.Server(config_)
     server.run(sockets=[sock])
 
-
-def _register_optional_commands() -> None:
-    """Commands that live with their features (storms, the harness, scenarios)."""
-    import importlib
-
-    for module, name in (("mock_xtnd.simulate.storm_cli", "storm"), ("contracts.harness_cli", "check"),
-                         ("contracts.scenario_cli", "scenario")):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        main.add_command(getattr(mod, name))
-
-
-_register_optional_commands()
 
 if __name__ == "__main__":
     main()

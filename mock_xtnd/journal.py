@@ -15,7 +15,7 @@ import orjson
 
 
 class Journal:
-    def __init__(self, max_records: int = 1_000_000) -> None:
+    def __init__(self, max_records: int = 200_000) -> None:
         self.max_records = max_records
         self._records: list[dict[str, Any]] = []
         self._first_seq = 1  # Seq of self._records[0]
