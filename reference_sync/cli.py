@@ -43,10 +43,12 @@ def main() -> None:
     "--balance-window", type=float, default=0.3, show_default=True, help="Coalescing window, seconds."
 )
 @click.option(
-    "--reconcile-interval", type=float, default=60.0, show_default=True, help="Seconds, with webhooks."
+    "--reconcile-interval", envvar="XTND_SYNC_RECONCILE_INTERVAL", type=float, default=60.0, show_default=True,
+    help="Seconds, with webhooks.",
 )
 @click.option(
-    "--poll-interval", type=float, default=5.0, show_default=True, help="Seconds, without webhooks."
+    "--poll-interval", envvar="XTND_SYNC_POLL_INTERVAL", type=float, default=5.0, show_default=True,
+    help="Seconds, without webhooks.",
 )
 @click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
 @click.option("--products/--no-products", "sync_products", default=False, show_default=True)

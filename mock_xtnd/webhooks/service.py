@@ -90,8 +90,10 @@ class Webhooks:
         return [("subscription", s.name, s.to_record()) for s in self.subscriptions.values()]
 
     def _push(self, d: Delivery) -> None:
+        """Plan the delivery's next attempt and wake the pump: it may be sleeping with nothing else to send."""
         self._seq += 1
         heapq.heappush(self._due, (d.next_attempt_at, self._seq, d.id))
+        self.poke()
 
     def next_due(self) -> int | None:
         while self._due:
@@ -277,10 +279,11 @@ class Webhooks:
         else:
             d.status = DEAD
         outcome = {DELIVERED: "delivered", GONE: "gone", DEAD: "dead"}.get(d.status, "retry")
-        self._journal(d, number, now, (status, error, latency), fault, outcome)
+        self._journal(d, number, now, (status, error, latency), fault, outcome, sub.callback_url)
         if duplicate is not None:  # a tampered attempt's copy is tampered too: label it so (the judge keys on it)
             self._journal(d, number, now, duplicate,
-                          "tampered-signature" if fault == "tampered-signature" else "duplicate", outcome)
+                          "tampered-signature" if fault == "tampered-signature" else "duplicate", outcome,
+                          sub.callback_url)
         self._dirty[d.id] = d
         if len(self._dirty) >= 500:
             self.flush()
@@ -304,11 +307,11 @@ class Webhooks:
         return (1 + len(self.settings.retry_delays_seconds)) * (1 + d.redeliveries)
 
     def _journal(self, d: Delivery, number: int, at: int, result: tuple[int | None, str | None, float],
-                 fault: str | None, outcome: str) -> None:
+                 fault: str | None, outcome: str, url: str | None = None) -> None:
         status, error, latency = result
         self.rt.journal.append({
             "Kind": "delivery", "Time": iso_ms(at), "DeliveryId": d.id, "NotificationId": d.notification_id,
-            "Subscription": d.subscription, "Url": d.url, "Attempt": number, "Notifications": d.notifications,
+            "Subscription": d.subscription, "Url": url or d.url, "Attempt": number, "Notifications": d.notifications,
             "Status": status, "Error": error, "LatencyMs": round(latency, 3), "Outcome": outcome, "Fault": fault,
             "Forged": d.forged is not None, "Origin": d.origin,
         })
