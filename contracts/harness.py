@@ -97,6 +97,7 @@ def fake_settings(scenario: Scenario, client_id: str, client_secret: str, webhoo
         "delivery": scenario.delivery.model_dump(),
         "delivery_faults": scenario.delivery_faults.model_dump(),
         "api_faults": [f.settings_entry() for f in scenario.api_faults],
+        "journal_max_records": 2_000_000,  # the judge needs the whole run, not the last 200,000 records
     })
 
 
@@ -711,7 +712,11 @@ def run(
             finally:
                 stop_client(proc)
                 ended_at = control.get("/_mock/clock").json()["Now"]
-        journal = control.get("/_mock/journal").json()["Items"]
+        exported = control.get("/_mock/journal").json()
+        journal = exported["Items"]
+        if exported.get("Dropped"):
+            raise HarnessError(f"the journal dropped {exported['Dropped']} records: the judge would see only part "
+                               "of the run (shorten the scenario)")
         truth = control.get("/_mock/state").json()
         storms = [control.get(f"/_mock/storm/{sid}").json() for sid in timeline.storms]
     urls = label_outages(journal, timeline.outages, hook_url)
