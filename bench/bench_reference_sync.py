@@ -188,6 +188,7 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         cpu0 = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
         sched0 = {"fake": sched(fake.pid), "sync": sched(sync.pid)}
         mach0 = machine_cpu()
+        self0 = sum(__import__("os").times()[:2])
         load0 = list(__import__("os").getloadavg())
 
         # ------------------------------------------------------------------ the storm
@@ -244,6 +245,7 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         cpu1 = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
         sched1 = {"fake": sched(fake.pid), "sync": sched(sync.pid)}
         mach1 = machine_cpu()
+        self1 = sum(__import__("os").times()[:2])
         t_end = time.time()
         status1 = get_json(sync_port, "/xtnd/status")
         inside = get_json(sync_port, "/_bench/stats") if instrumented else None
@@ -325,6 +327,7 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         "machine": {"loadavg_at_start": load0,
                     "busy_cores": r3((mach1["busy_s"] - mach0["busy_s"]) / max(1e-9, t_end - t_storm)),
                     "steal_cores": r3((mach1["steal_s"] - mach0["steal_s"]) / max(1e-9, t_end - t_storm)),
+                    "bench_sampler_cores": r3((self1 - self0) / max(1e-9, t_end - t_storm)),
                     "others_cores": r3((mach1["busy_s"] - mach0["busy_s"] - cpu_storm["fake"] - cpu_storm["sync"])
                                        / max(1e-9, t_end - t_storm))},
         "sync_cpu_us_per_hook": r3(cpu_storm["sync"] / max(1, len(deliveries)) * 1e6),
@@ -399,6 +402,12 @@ def serve_instrumented() -> None:
 
     hooks: list[float] = []
     lag: list[float] = []
+    profile_path = os.environ.get("BENCH_SYNC_PROFILE")  # cProfile from /_bench/reset (the storm) to shutdown
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
 
     def summary(values: list[float]) -> dict[str, Any]:
         return {"n": len(values), "sum_ms": round(sum(values), 1), "p50": r3(pct(values, 0.5)),
@@ -420,6 +429,8 @@ def serve_instrumented() -> None:
                 return
             if scope["type"] == "http" and scope["path"] == "/_bench/reset":
                 hooks.clear(), lag.clear(), batch_sizes.clear(), spans.clear()
+                if profiler is not None:
+                    profiler.enable()
                 await send({"type": "http.response.start", "status": 204, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
                 return
@@ -465,6 +476,9 @@ def serve_instrumented() -> None:
     try:
         server.run()
     finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
         with contextlib.suppress(OSError):
             os.unlink(db_path)
 

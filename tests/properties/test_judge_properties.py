@@ -1,7 +1,8 @@
-"""The judge over the fake's own journal (tests/contract/test_rules_properties.py covers hand-built journals):
+"""The judge over the fake's own journal (tests/contract/test_rules_properties.py covers hand-built ones):
 
-(a) a client that fetches products no hook explains, beyond the budget, is flagged by ``no-per-product-polling``,
-    and only for those fetches - real API calls and real hooks against the pytest plugin's session fake;
+(a) a client that fetches products no hook explains, beyond the budget, is flagged by
+    ``no-per-product-polling``, and only for those fetches: real API calls and real hooks against the pytest
+    plugin's session fake;
 (b) the reference sync never is: hypothesis-drawn hook storms (size, shape, products, warehouses, delivery
     faults, how often the sync flushes and reconciles) hit the real sync in-process, its receiver served on a
     loopback port so the fake's signed deliveries reach it directly, and the fake's journal is judged.
@@ -25,7 +26,7 @@ import uvicorn
 from hypothesis import assume, event, given
 
 from contracts.pytest_plugin import XtndFake
-from contracts.rules import JudgeContext, Report, judge
+from contracts.rules import ApiCall, JudgeContext, Report, judge
 from mock_xtnd.server import ServerThread
 from reference_sync.app import build_service, create_app
 from reference_sync.clock import ManualClock
@@ -63,7 +64,7 @@ def receiver() -> Iterator[Receiver]:
         thread.join(timeout=5)
 
 
-# ------------------------------------------------------------------------------------------------ (a) pollers
+# ------------------------------------------------------------------------------------------ (a) pollers
 @given(
     quiet=st.integers(1, 6),  # products that never get a hook
     hooked=st.integers(0, 4),  # products that do, and are fetched right after it (explained: noise)
@@ -85,13 +86,14 @@ def test_unexplained_fetches_beyond_the_budget_are_flagged(
     budget = None if unexplained > 10 and data.draw(st.booleans()) else data.draw(
         st.integers(0, min(10, unexplained - 1)))
     fake.reset()
-    fake.subscribe(receiver.url, SECRET, name="poller", triggers=["AvailableBalanceChanged", "BalanceChanged"])
+    fake.subscribe(receiver.url, SECRET, triggers=("AvailableBalanceChanged", "BalanceChanged"))
     products = sorted({b["ProductNumber"] for b in fake.state()["Balances"]})
     quiet_products, hooked_products = products[:quiet], products[quiet:quiet + hooked]
     api = fake.api()
     try:
         def fetch(names: list[str], warehouses: tuple[str, ...] = ()) -> None:
-            r = api.get("/api/ProductAvailability", params={"productNumber": names, "warehouseNumber": list(warehouses)})
+            params = {"productNumber": names, "warehouseNumber": list(warehouses)}
+            r = api.get("/api/ProductAvailability", params=params)
             assert r.status_code == 200, r.text
 
         fetch(quiet_products + hooked_products)  # the initial read of every product is free
@@ -117,19 +119,20 @@ def test_unexplained_fetches_beyond_the_budget_are_flagged(
 
     overrides = {RULE: {"budget": budget}} if budget is not None else None
     result = fake.judge(overrides=overrides).result(RULE)
-    assert result.status == "failed", f"{unexplained} unexplained fetches (budget {budget}): {result.message}"
+    assert result.status == "failed", f"{unexplained} unexplained fetches, budget {budget}: {result.message}"
     quiet_set = set(quiet_products)
     for violation in result.violations:
         # only fetches naming a product no hook explained are held against the client
-        assert violation.records and all(set(call.product_numbers) & quiet_set for call in violation.records
-                                         if hasattr(call, "product_numbers")), violation.explanation
+        calls = [r for r in violation.records if isinstance(r, ApiCall)]
+        assert calls and all(set(c.product_numbers) & quiet_set for c in calls), violation.explanation
 
 
-# ------------------------------------------------------------------------------------------------ (b) the sync
+# ------------------------------------------------------------------------------------------ (b) the sync
 storms = st.lists(
     st.fixed_dictionaries(
-        {"Shape": st.sampled_from(["constant", "burst", "poisson", "ramp"]), "Rate": st.sampled_from([2, 20, 200]),
-         "Count": st.integers(1, 40), "Skew": st.sampled_from(["uniform", "zipf"])},
+        {"Shape": st.sampled_from(["constant", "burst", "poisson", "ramp"]),
+         "Rate": st.sampled_from([2, 20, 200]), "Count": st.integers(1, 40),
+         "Skew": st.sampled_from(["uniform", "zipf"])},
         optional={"Products": st.integers(1, 12), "Warehouses": st.sampled_from([["1"], ["2", "3"]])},
     ),
     min_size=1, max_size=3,
@@ -145,7 +148,7 @@ delivery_faults = st.sampled_from([
 @given(
     storms=storms,
     faults=delivery_faults,
-    tick=st.sampled_from([0.3, 1.0, 5.0, 10.0]),  # fake time between the sync's flushes while a storm blows
+    tick=st.sampled_from([0.3, 1.0, 5.0, 10.0]),  # fake time between the sync's flushes during a storm
     gaps=st.lists(st.sampled_from([0.0, 2.0, 30.0, 90.0]), min_size=3, max_size=3),  # after each storm
     reconcile=st.booleans(),  # the changedSince pass every 60 s that heals missed hooks
 )
@@ -160,7 +163,8 @@ def test_the_reference_sync_is_never_flagged(
     polling = report.result(RULE)
     assert polling.status == "passed", f"{RULE}: {polling.message}\n{report.to_text()}"
     triggers = report.result("hooks-are-triggers")
-    acknowledged = [r for r in run.deliveries if r["Outcome"] == "delivered" and r["Fault"] != "tampered-signature"]
+    acknowledged = [d for d in run.deliveries
+                    if d["Outcome"] == "delivered" and d["Fault"] != "tampered-signature"]
     # not applicable only when the fault plan let no hook through at all
     assert triggers.status == "passed" or (triggers.status == "not_applicable" and not acknowledged), (
         f"hooks-are-triggers: {triggers.message}\n{report.to_text()}")
@@ -187,11 +191,12 @@ async def _storm_the_sync(
     config = SyncConfig(api_url=fake.api_url, client_id=fake.client_id, client_secret=fake.client_secret,
                         webhook_secret=SECRET, db_path=str(tmp / "shop.db"), order_prefix="WEB-JDG")
     clock = ManualClock()
-    service = build_service(config, http=httpx.AsyncClient(base_url=fake.api_url, timeout=30), clock=clock,
-                            rng=random.Random(0))
+    http = httpx.AsyncClient(base_url=fake.api_url, timeout=30)
+    service = build_service(config, http=http, clock=clock, rng=random.Random(0))
     sync = service.sync
-    server = uvicorn.Server(uvicorn.Config(create_app(service, run_worker=False), host="127.0.0.1", port=0,
-                                          lifespan="off", log_level="warning"))
+    shop_app = create_app(service, run_worker=False)
+    server = uvicorn.Server(
+        uvicorn.Config(shop_app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
     serving = asyncio.create_task(server.serve())
     # the fake waits for the sync's answers while it delivers, so every admin call here must be async
     admin = httpx.AsyncClient(base_url=fake.base_url, timeout=60)
@@ -238,7 +243,7 @@ async def _storm_the_sync(
             await run_for(float(started["PlannedDurationSeconds"]) + 0.5, tick)
             await run_for(gap, quiet_step)
         retried = "TamperSignature" in faults or "Drop" in faults
-        await run_for(310.0 if retried else 10.0, quiet_step)  # past every retry (1 and 4 minutes) and reorder
+        await run_for(310.0 if retried else 10.0, quiet_step)  # past every retry (1 and 4 min) and reorder
         while sync.coalescer.pending_products:
             await sync.flush_balances()
 
@@ -247,14 +252,14 @@ async def _storm_the_sync(
         probe = sync.probe()
         report = judge(JudgeContext(records, client_id=fake.client_id, probe=probe, truth=truth_state,
                                     webhooks_enabled=True))
-        return StormRun(
-            report,
-            [r for r in records if r["Kind"] == "delivery"],
-            {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in probe["Balances"]},
-            {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in truth_state["Balances"]},
-        )
+        deliveries = [r for r in records if r["Kind"] == "delivery"]
+        return StormRun(report, deliveries, _balances(probe), _balances(truth_state))
     finally:
         await admin.aclose()
         server.should_exit = True
         await serving
         await service.aclose()
+
+
+def _balances(view: dict[str, Any]) -> dict[tuple[str, str], int]:
+    return {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in view["Balances"]}
