@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -69,6 +69,18 @@ def check_product_numbers(rt: Runtime, numbers: Sequence[str]) -> None:
             f"At most {limit} productNumber values per call; got {len(numbers)}.",
             ("productNumber", f"At most {limit}."),
         )
+
+
+def by_change(records: Iterable[Any], since: int | None, status: str | None = None) -> list[str]:
+    """Numbers of the records changed at or after ``since`` (and in ``status``), ordered by ChangedAt then number:
+    the order of every list (chosen by the mock)."""
+    rows = [
+        (r.changed_at, r.number)
+        for r in records
+        if (since is None or r.changed_at >= since) and (status is None or r.status == status)
+    ]
+    rows.sort()
+    return [number for _, number in rows]
 
 
 def paged(

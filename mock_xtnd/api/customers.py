@@ -17,6 +17,7 @@ from .common import (
     ERRORS_WRITE,
     PAGE_DOC,
     PAGE_SIZE_DOC,
+    by_change,
     changed_since_ms,
     context,
     paged,
@@ -46,9 +47,7 @@ def router(rt: Runtime) -> APIRouter:
         since = changed_since_ms(changedSince)
 
         def select() -> list[str]:
-            rows = [(c.changed_at, c.number) for c in b.state.customers.values() if since is None or c.changed_at >= since]
-            rows.sort()
-            return [n for _, n in rows]
+            return by_change(b.state.customers.values(), since)
 
         def one(number: str) -> dict[str, object] | None:
             c = b.state.customers.get(number)

@@ -18,6 +18,7 @@ from .common import (
     ERRORS_WRITE,
     PAGE_DOC,
     PAGE_SIZE_DOC,
+    by_change,
     changed_since_ms,
     context,
     paged,
@@ -86,13 +87,7 @@ def router(rt: Runtime) -> APIRouter:
         since = changed_since_ms(changedSince)
 
         def select() -> list[str]:
-            rows = [
-                (o.changed_at, o.number)
-                for o in b.state.orders.values()
-                if (since is None or o.changed_at >= since) and (status is None or o.status == status)
-            ]
-            rows.sort()
-            return [n for _, n in rows]
+            return by_change(b.state.orders.values(), since, status)
 
         def one(number: str) -> dict[str, object] | None:
             o = b.state.orders.get(number)

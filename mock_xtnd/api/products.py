@@ -15,6 +15,7 @@ from .common import (
     ERRORS_READ,
     PAGE_DOC,
     PAGE_SIZE_DOC,
+    by_change,
     changed_since_ms,
     paged,
 )
@@ -43,13 +44,7 @@ def router(rt: Runtime) -> APIRouter:
         since = changed_since_ms(changedSince)
 
         def select() -> list[str]:
-            rows = [
-                (p.changed_at, p.number)
-                for p in b.state.products.values()
-                if (since is None or p.changed_at >= since) and (status is None or p.status == status)
-            ]
-            rows.sort()
-            return [n for _, n in rows]
+            return by_change(b.state.products.values(), since, status)
 
         def one(number: str) -> dict[str, object] | None:
             p = b.state.products.get(number)
