@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -54,14 +53,8 @@ def receiver() -> Iterator[Receiver]:
     """One loopback receiver for the module: 401 to a signature that does not verify, 204 otherwise.
     Served with a 20 ms shutdown poll (socketserver's default 0.5 s would be dead time at teardown)."""
     r = Receiver(lambda rec: 204 if verifies(rec) else 401)
-    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with r:
         yield r
-    finally:
-        r.server.shutdown()
-        r.server.server_close()
-        thread.join(timeout=5)
 
 
 fault_plans = st.builds(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +53,8 @@ def receiver() -> Iterator[Receiver]:
     """A webhook receiver that acknowledges everything (the polling client's; it does not matter what it does
     with the hooks, only that the fake sent them)."""
     r = Receiver()
-    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with r:
         yield r
-    finally:
-        r.server.shutdown()
-        r.server.server_close()
-        thread.join(timeout=5)
 
 
 # ------------------------------------------------------------------------------------------ (a) pollers

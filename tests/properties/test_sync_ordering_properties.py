@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import random
 import tempfile
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,8 @@ WAREHOUSES = ("1", "2")
 def receiver() -> Iterator[Receiver]:
     """Records the fake's signed hooks (answers 204); the test forwards them to the sync itself."""
     r = Receiver()
-    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with r:
         yield r
-    finally:
-        r.server.shutdown()
-        r.server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

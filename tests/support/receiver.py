@@ -51,15 +51,16 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/xtnd/webhooks"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> Receiver:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
+        self.server.shutdown()  # returns within one poll interval (20 ms, not socketserver's 0.5 s)
         self.server.server_close()
+        self._thread.join(timeout=5)
 
     def envelopes(self) -> list[dict[str, Any]]:
         with self._lock:

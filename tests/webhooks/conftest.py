@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import re
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -144,14 +143,8 @@ def serving(policy: Callable[[Received], int] | None = None) -> Iterator[Receive
     """``with Receiver(policy)``, but polling for shutdown every 20 ms instead of socketserver's default 0.5 s,
     which would otherwise be half a second of every test's teardown."""
     r = Receiver(policy)
-    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with r:
         yield r
-    finally:
-        r.server.shutdown()
-        r.server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
