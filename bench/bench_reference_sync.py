@@ -1,7 +1,8 @@
 """The reference sync under an AvailableBalanceChanged storm (issue 5, item 10).
 
-    python bench/bench_reference_sync.py [--rates 2000,5000] [--senders 8,64] [--reps 3] [--count 20000]
-                                         [--products 500] [--run-seconds 120] [--quick]
+    python bench/bench_reference_sync.py [--rates 1000,2000,5000] [--senders 8,64] [--reps 3] [--count 20000]
+        [--products 500] [--run-seconds 120] [--quiet-wait 90] [--quick]
+        [--variants product,wrapper,fastpath] [--instrumented] [--no-lag-sampling] [--out NAME]
 
 One run = two fresh processes on loopback, real clock:
   * the fake, ``mock-xtnd serve`` on core 0: 500 products, rate limits at their DEFAULTS (Standard 300/min: a
@@ -10,11 +11,11 @@ One run = two fresh processes on loopback, real clock:
     calls);
   * ``reference-sync run`` on core 1, configured only by the XTND_* environment variables.
 After the sync's initial load matches ``GET /_mock/state``, the bench posts a storm
-``{Shape: constant, Rate: R, Count: 20000, Products: 500, Skew: uniform}`` and samples every 250 ms: the sync's
-``GET /xtnd/probe`` against the truth (``GET /_mock/state``): items (product x warehouse) whose balance differs,
-and the age of the oldest still-unmatched change (first sample that saw it differ -> now; a lower bound with
-250 ms resolution). Once the storm has emitted its last step the truth is final; the probe is then polled every
-50 ms until it equals the truth exactly, and the bench waits for every storm delivery to be answered.
+``{Shape: constant, Rate: R, Count: 20000, Products: 500, Skew: uniform}`` and, every 250 ms, compares the sync's
+``GET /xtnd/probe`` with the truth (``GET /_mock/state``): how many items (product x warehouse) differ, and how long
+the longest-differing one has differed (first sample that saw it differ -> now; 250 ms resolution). Once the storm
+has emitted its last step the truth is final; the probe is then polled every 50 ms until it equals the truth
+exactly, and the bench waits for every storm delivery to be answered.
 
 Figures per run, from the fake's journal (docs/journal-format.md) after the run:
   * calls_per_event: ProductAvailability calls by the sync's client id (from the storm's start to convergence,
@@ -22,12 +23,27 @@ Figures per run, from the fake's journal (docs/journal-format.md) after the run:
   * ack p50/p99/max: delivery records' LatencyMs (the fake's sender timing the receiver's answer);
   * deliveries/s: delivered / (last delivered answer - storm start) (the fake's own DeliveriesPerSecond formula);
   * convergence_s: probe == truth, measured from the storm's last delivered answer (0 when already equal);
-  * lag: items behind (max, median over samples) and oldest unmatched change (max) while deliveries ran.
-Also: CPU utilisation of both processes during the storm (is the sync's core saturated?), the sync's own counters.
+  * lag: items behind (max, time-weighted median) and the longest-differing item (max) until the last answer.
+Also, per run: CPU of both processes (/proc/<pid>/stat) and their main threads' on-CPU / runnable-but-waiting
+shares (/proc/<pid>/schedstat: waiting = another process had the core), the machine's busy and steal cores, the
+sync's CPU per hook (the noise-robust cost), and the sync's own counters.
 
-Medians of --reps runs per (rate, senders); the headline configuration is the one with the highest median
-deliveries/s, i.e. the highest rate the fake sustains into this receiver. Every run is bounded by --run-seconds.
-Writes bench/results/reference_sync.json.
+The machine is shared: before each run the bench waits (outside the run's 2-minute budget, at most --quiet-wait
+seconds) for the two cores to go idle, and records what it saw. Configurations are interleaved per repetition.
+Medians of --reps runs per (rate, senders); the headline is the configuration with the highest median
+deliveries/s, i.e. the highest rate the fake sustains into this receiver. Writes bench/results/<--out>.json.
+
+Diagnosis (product code untouched, wrapped from outside by ``serve_instrumented``):
+  --instrumented      timers inside the sync: per-hook time from the ASGI call to the last byte, event-loop lag,
+                      blocking sections (group commit, apply/clear balances, the probe); BENCH_SYNC_PROFILE=path
+                      adds a cProfile of the storm;
+  --variants wrapper  the same app started by this script without timers (control for the two below);
+  --variants fastpath experiment: POST /xtnd/webhooks answered by a raw ASGI handler in front of the Starlette
+                      app (same verify, parse, group commit, 204);
+  --variants gcfreeze experiment (with --gc-log): gc.freeze() in the sync at start, in the fake every second
+                      (gcfreeze-sync, gcfreeze-fake: one side only);
+  --gc-log            garbage-collector pauses of both processes (the sync then runs as the wrapper variant);
+  --no-lag-sampling   no probe/state reads until every delivery is answered (what the sampler costs).
 """
 
 from __future__ import annotations
@@ -35,15 +51,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import _harness as h
 
-SYNC_BIN = str(h.VENV_BIN / "reference-sync") if (h.VENV_BIN / "reference-sync").exists() else "reference-sync"
+SYNC_BIN = (
+    str(h.VENV_BIN / "reference-sync") if (h.VENV_BIN / "reference-sync").exists() else "reference-sync"
+)
 CLIENT_ID, CLIENT_SECRET = "reference-sync-bench", "reference-sync-bench-secret"
 HOOK_SECRET = "bench-hook-secret"
 SAMPLE_SECONDS = 0.25
@@ -56,10 +76,24 @@ TARGETS = {
 }
 
 ALL_ACTIONS = [
-    "OrderPicked", "OrderReserved", "OrderCancelled", "BalanceChanged", "AvailableBalanceChanged",
-    "OrderDeliveryDataChanged", "PurchasePartiallyDelivered", "PurchaseCancelled", "PurchaseDelivered",
-    "ProductCreated", "ProductChanged", "OrderCreated", "CustomerCreated", "CustomerChanged", "OfferCreated",
-    "OfferChanged", "CustomerInvoiceCreated", "CustomerInvoiceChanged",
+    "OrderPicked",
+    "OrderReserved",
+    "OrderCancelled",
+    "BalanceChanged",
+    "AvailableBalanceChanged",
+    "OrderDeliveryDataChanged",
+    "PurchasePartiallyDelivered",
+    "PurchaseCancelled",
+    "PurchaseDelivered",
+    "ProductCreated",
+    "ProductChanged",
+    "OrderCreated",
+    "CustomerCreated",
+    "CustomerChanged",
+    "OfferCreated",
+    "OfferChanged",
+    "CustomerInvoiceCreated",
+    "CustomerInvoiceChanged",
 ]
 
 
@@ -72,8 +106,9 @@ def get_json(port: int, path: str, timeout: float = 30.0) -> Any:
 
 
 def post_json(port: int, path: str, payload: Any) -> tuple[int, Any]:
-    status, _, body = h.http(port, "POST", path, json.dumps(payload).encode(),
-                             {"Content-Type": "application/json"})
+    status, _, body = h.http(
+        port, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
     return status, json.loads(body) if body else None
 
 
@@ -86,13 +121,18 @@ def jsonl(port: int, path: str) -> list[dict[str, Any]]:
 
 def truth_balances(fake_port: int) -> dict[tuple[str, str], float]:
     state = get_json(fake_port, "/_mock/state")
-    return {(b["ProductNumber"], b["WarehouseNumber"]): float(b["AvailableBalance"]) for b in state["Balances"]}
+    return {
+        (b["ProductNumber"], b["WarehouseNumber"]): float(b["AvailableBalance"]) for b in state["Balances"]
+    }
 
 
 def probe_balances(sync_port: int) -> dict[tuple[str, str], float]:
     view = get_json(sync_port, "/xtnd/probe")
-    return {(b["ProductNumber"], b["WarehouseNumber"]): float(b["AvailableBalance"])
-            for b in view["Balances"] if b.get("AvailableBalance") is not None}
+    return {
+        (b["ProductNumber"], b["WarehouseNumber"]): float(b["AvailableBalance"])
+        for b in view["Balances"]
+        if b.get("AvailableBalance") is not None
+    }
 
 
 def behind(truth: dict[tuple[str, str], float], probe: dict[tuple[str, str], float]) -> set[tuple[str, str]]:
@@ -125,7 +165,11 @@ def machine_cpu() -> dict[str, float]:
     """Whole-machine jiffies: busy, idle, steal (a shared VM: other tenants take the cores away)."""
     v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     hz = 100.0
-    return {"busy_s": (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, "idle_s": (v[3] + v[4]) / hz, "steal_s": v[7] / hz}
+    return {
+        "busy_s": (v[0] + v[1] + v[2] + v[5] + v[6]) / hz,
+        "idle_s": (v[3] + v[4]) / hz,
+        "steal_s": v[7] / hz,
+    }
 
 
 def quiet_wait(max_wait: float, threshold_cores: float = 0.5) -> dict[str, Any]:
@@ -139,39 +183,111 @@ def quiet_wait(max_wait: float, threshold_cores: float = 0.5) -> dict[str, Any]:
         b = machine_cpu()
         busy = b["busy_s"] - a["busy_s"]
         if busy < threshold_cores or time.monotonic() - t0 > max_wait:
-            return {"waited_s": round(time.monotonic() - t0, 1), "busy_cores_before": round(busy, 2),
-                    "quiet": busy < threshold_cores}
+            return {
+                "waited_s": round(time.monotonic() - t0, 1),
+                "busy_cores_before": round(busy, 2),
+                "quiet": busy < threshold_cores,
+            }
+
+
+def time_weighted_median(samples: list[dict[str, Any]], key: str) -> float | None:
+    """Median over time, not over samples: each sample stands for the time until the next one (polling is 50 ms
+    after the last step and 250 ms before it, so a plain median would over-weight the end)."""
+    if not samples:
+        return None
+    weighted = []
+    for i, smp in enumerate(samples):
+        dt_next = samples[i + 1]["t"] - smp["t"] if i + 1 < len(samples) else SAMPLE_SECONDS
+        weighted.append((smp[key], max(0.0, dt_next)))
+    weighted.sort()
+    total = sum(w for _, w in weighted)
+    acc = 0.0
+    for value, w in weighted:
+        acc += w
+        if acc >= total / 2:
+            return float(value)
+    return float(weighted[-1][0])
 
 
 def fake_config(sync_port: int, senders: int, products: int) -> dict[str, Any]:
     # Rate limits stay at the fake's defaults on purpose (no NO_429_LIMITS here).
     return {
-        "clients": [{"client_id": "demo", "client_secret": "demo-secret"},
-                    {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}],
+        "clients": [
+            {"client_id": "demo", "client_secret": "demo-secret"},
+            {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        ],
         "catalogue": {"products": products},
-        "subscriptions": [{"name": "reference-sync", "callback_url": f"http://{h.HOST}:{sync_port}/xtnd/webhooks",
-                           "secret": HOOK_SECRET, "triggers": ALL_ACTIONS}],
+        "subscriptions": [
+            {
+                "name": "reference-sync",
+                "callback_url": f"http://{h.HOST}:{sync_port}/xtnd/webhooks",
+                "secret": HOOK_SECRET,
+                "triggers": ALL_ACTIONS,
+            }
+        ],
         "delivery": {"senders": senders},
     }
 
 
 # ---------------------------------------------------------------------------------------------- one run
-def one_run(rate: float, senders: int, count: int, products: int, run_seconds: float,
-            instrumented: bool = False) -> dict[str, Any]:
+def one_run(
+    rate: float,
+    senders: int,
+    count: int,
+    products: int,
+    run_seconds: float,
+    instrumented: bool = False,
+    sampling: bool = True,
+    variant: str = "product",
+    gc_log: bool = False,
+) -> dict[str, Any]:
+    if instrumented and variant == "product":
+        variant = "wrapper"
     t_launch = time.monotonic()
     deadline = t_launch + run_seconds
     fake_port, sync_port = h.free_port(), h.free_port()
     cfg = h.write_config(fake_config(sync_port, senders, products))
-    fake = h.Proc(h.pinned([h.MOCK_XTND, "serve", "--port", str(fake_port), "--config", cfg], h.SERVER_CORE), "fake")
+    gc_paths = {
+        k: f"{tempfile.gettempdir()}/bench-gc-{k}-{os.getpid()}-{fake_port}.json" for k in ("fake", "sync")
+    }
+    fake_cmd = [h.MOCK_XTND, "serve", "--port", str(fake_port), "--config", cfg]
+    if gc_log:
+        fake_cmd = [h.PYTHON, str(Path(__file__).resolve()), "--serve-fake-gclog", *fake_cmd[1:]]
+    fake = h.Proc(
+        h.pinned(fake_cmd, h.SERVER_CORE),
+        "fake",
+        env=(
+            {
+                "BENCH_GC_LOG": gc_paths["fake"],
+                "BENCH_GC_FREEZE_EVERY": "1" if variant in ("gcfreeze", "gcfreeze-fake") else "0",
+            }
+            if gc_log
+            else None
+        ),
+    )
     sync: h.Proc | None = None
     try:
         h.wait_ready(fake_port, fake, path="/_mock/clock", timeout=30)
-        env = {"XTND_API_URL": f"http://{h.HOST}:{fake_port}/api", "XTND_CLIENT_ID": CLIENT_ID,
-               "XTND_CLIENT_SECRET": CLIENT_SECRET, "XTND_WEBHOOK_SECRET": HOOK_SECRET,
-               "XTND_WEBHOOK_PORT": str(sync_port)}
+        env = {
+            "XTND_API_URL": f"http://{h.HOST}:{fake_port}/api",
+            "XTND_CLIENT_ID": CLIENT_ID,
+            "XTND_CLIENT_SECRET": CLIENT_SECRET,
+            "XTND_WEBHOOK_SECRET": HOOK_SECRET,
+            "XTND_WEBHOOK_PORT": str(sync_port),
+        }
         env.pop("XTND_SYNC_DB", None)
-        cmd = ([h.PYTHON, str(Path(__file__).resolve()), "--serve-instrumented"] if instrumented
-               else [SYNC_BIN, "run", "--log-level", "WARNING"])
+        if gc_log and variant == "product":
+            variant = "wrapper"  # the same app, started by this script so that its GC pauses can be logged
+        if gc_log:
+            env["BENCH_GC_LOG"] = gc_paths["sync"]
+        if variant == "product":
+            cmd = [SYNC_BIN, "run", "--log-level", "WARNING"]
+        else:
+            cmd = [h.PYTHON, str(Path(__file__).resolve()), "--serve-instrumented"]
+            env["BENCH_SYNC_TIMERS"] = "1" if instrumented else "0"
+            env["BENCH_SYNC_FASTPATH"] = "1" if variant == "fastpath" else "0"
+            if variant in ("gcfreeze", "gcfreeze-sync"):
+                env["BENCH_GC_FREEZE_EVERY"] = "1"
         sync = h.Proc(h.pinned(cmd, h.LOAD_CORE), "sync", env=env)
         h.wait_ready(sync_port, sync, path="/xtnd/probe", timeout=30)
 
@@ -188,13 +304,16 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         cpu0 = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
         sched0 = {"fake": sched(fake.pid), "sync": sched(sync.pid)}
         mach0 = machine_cpu()
-        self0 = sum(__import__("os").times()[:2])
-        load0 = list(__import__("os").getloadavg())
+        self0 = sum(os.times()[:2])
+        load0 = list(os.getloadavg())
 
         # ------------------------------------------------------------------ the storm
         t_storm = time.time()
-        code, started = post_json(fake_port, "/_mock/storm", {
-            "Shape": "constant", "Rate": rate, "Count": count, "Products": products, "Skew": "uniform"})
+        code, started = post_json(
+            fake_port,
+            "/_mock/storm",
+            {"Shape": "constant", "Rate": rate, "Count": count, "Products": products, "Skew": "uniform"},
+        )
         if code != 202:
             raise RuntimeError(f"storm refused: {code} {started}")
         storm_id = started["StormId"]
@@ -224,6 +343,10 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
                 t_emitted = time.time()
                 cpu_at_emitted = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
             t0 = time.time()
+            if not sampling and not (truth_final is not None and answered >= progress["Emitted"]):
+                # no lag sampling: only the storm's progress until it is all answered
+                time.sleep(SAMPLE_SECONDS)
+                continue
             probe = probe_balances(sync_port)
             truth = truth_final if truth_final is not None else truth_balances(fake_port)
             t_sample = time.time()
@@ -234,8 +357,16 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
             for k in lagging:
                 first_seen.setdefault(k, t0)
             oldest = (t_sample - min(first_seen.values())) if first_seen else 0.0
-            samples.append({"t": t_sample, "behind": len(lagging), "oldest_s": oldest, "emitted": progress["Emitted"],
-                            "delivered": d["Delivered"], "final_truth": truth_final is not None})
+            samples.append(
+                {
+                    "t": t_sample,
+                    "behind": len(lagging),
+                    "oldest_s": oldest,
+                    "emitted": progress["Emitted"],
+                    "delivered": d["Delivered"],
+                    "final_truth": truth_final is not None,
+                }
+            )
             if truth_final is not None and not lagging and t_match is None:
                 t_match = t0  # the probe read that first matched the final truth
             if t_match is not None and answered >= progress["Emitted"] and progress["State"] == "done":
@@ -245,15 +376,18 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         cpu1 = {"fake": h.cpu_seconds(fake.pid), "sync": h.cpu_seconds(sync.pid)}
         sched1 = {"fake": sched(fake.pid), "sync": sched(sync.pid)}
         mach1 = machine_cpu()
-        self1 = sum(__import__("os").times()[:2])
+        self1 = sum(os.times()[:2])
         t_end = time.time()
         status1 = get_json(sync_port, "/xtnd/status")
         inside = get_json(sync_port, "/_bench/stats") if instrumented else None
         progress = get_json(fake_port, f"/_mock/storm/{storm_id}")
 
         # ------------------------------------------------------------------ the journal's facts
-        deliveries = [r for r in jsonl(fake_port, f"/_mock/journal?kind=delivery&since={seq0}&format=jsonl")
-                      if r.get("Origin") == origin]
+        deliveries = [
+            r
+            for r in jsonl(fake_port, f"/_mock/journal?kind=delivery&since={seq0}&format=jsonl")
+            if r.get("Origin") == origin
+        ]
         calls = jsonl(fake_port, f"/_mock/journal?kind=api&clientId={CLIENT_ID}&since={seq0}&format=jsonl")
     finally:
         if sync is not None:
@@ -265,8 +399,9 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         Path(cfg).unlink(missing_ok=True)
 
     delivered = [r for r in deliveries if r["Outcome"] == "delivered"]
-    abc_delivered = sum(1 for r in delivered
-                        if any(n.get("Action") == "AvailableBalanceChanged" for n in r["Notifications"]))
+    abc_delivered = sum(
+        1 for r in delivered if any(n.get("Action") == "AvailableBalanceChanged" for n in r["Notifications"])
+    )
     latencies = [float(r["LatencyMs"]) for r in deliveries if r.get("Status") is not None]
     answers = [iso_to_s(r["Time"]) + float(r["LatencyMs"]) / 1000 for r in delivered]
     storm_started = iso_to_s(progress["StartedAt"])
@@ -284,16 +419,23 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
     cpu_storm = {k: cpu1[k] - cpu0[k] for k in cpu0}
     result = {
         "rate": rate,
+        "lag_sampling": sampling,
+        "sync_variant": variant,
         "senders": senders,
-        "storm": {k: progress.get(k) for k in ("StormId", "Planned", "Emitted", "StartedAt", "FinishedAt",
-                                                "Error", "Deliveries")},
+        "storm": {
+            k: progress.get(k)
+            for k in ("StormId", "Planned", "Emitted", "StartedAt", "FinishedAt", "Error", "Deliveries")
+        },
         "incomplete": incomplete,
         "abc_delivered": abc_delivered,
         "attempts": len(deliveries),
         "not_delivered_attempts": len(deliveries) - len(delivered),
         "deliveries_per_s": r3(len(delivered) / (last_answer - storm_started)) if last_answer else None,
-        "deliveries_per_s_first_to_last": (r3(len(delivered) / (last_answer - first_sent))
-                                           if last_answer and first_sent and last_answer > first_sent else None),
+        "deliveries_per_s_first_to_last": (
+            r3(len(delivered) / (last_answer - first_sent))
+            if last_answer and first_sent and last_answer > first_sent
+            else None
+        ),
         "emission_seconds": r3(emitted_wall),
         "delivery_seconds": r3(storm_wall),
         "ack_p50_ms": r3(pct(latencies, 0.50)),
@@ -301,52 +443,148 @@ def one_run(rate: float, senders: int, count: int, products: int, run_seconds: f
         "ack_p99_ms": r3(pct(latencies, 0.99)),
         "ack_max_ms": r3(max(latencies) if latencies else None),
         "ack_over_50ms": sum(1 for x in latencies if x >= 50.0),
+        "ack_slowest": [
+            {"ms": r3(float(r["LatencyMs"])), "at_s": r3(iso_to_s(r["Time"]) - storm_started)}
+            for r in sorted(deliveries, key=lambda r: -float(r["LatencyMs"]))[:5]
+        ],
         "availability_calls": len(pa),
         "availability_calls_batched": len(pa_batched),
         "availability_calls_changed_since": len(pa) - len(pa_batched),
         "products_per_call_mean": r3(statistics.mean(pa_sizes)) if pa_sizes else None,
+        "calls_by_products": {
+            "200": sum(1 for n in pa_sizes if n == 200),
+            "100-199": sum(1 for n in pa_sizes if 100 <= n < 200),
+            "20-99": sum(1 for n in pa_sizes if 20 <= n < 100),
+            "1-19": sum(1 for n in pa_sizes if n < 20),
+        },
         "calls_per_event": r3(len(pa) / abc_delivered) if abc_delivered else None,
         "events_per_call": r3(abc_delivered / len(pa)) if pa else None,
         "sync_api_calls_all": len(calls),
         "sync_429s": sum(1 for c in calls if c.get("Status") == 429),
         "convergence_s": r3(convergence),
-        "converged_before_last_answer": (t_match is not None and last_answer is not None and t_match <= last_answer),
+        "converged_before_last_answer": (
+            t_match is not None and last_answer is not None and t_match <= last_answer
+        ),
         "lag_items_max": max((s["behind"] for s in during), default=None),
-        "lag_items_median": statistics.median([s["behind"] for s in during]) if during else None,
+        "lag_items_median": time_weighted_median(during, "behind"),
         "lag_oldest_s_max": r3(max((s["oldest_s"] for s in during), default=None)),
-        "lag_oldest_s_median": r3(statistics.median([s["oldest_s"] for s in during])) if during else None,
+        "lag_oldest_s_median": r3(time_weighted_median(during, "oldest_s")),
         "lag_samples": len(during),
         "cpu_util": {k: r3(v / max(1e-9, t_end - t_storm)) for k, v in cpu_storm.items()},
-        "cpu_util_during_emission": ({k: r3((cpu_at_emitted[k] - cpu0[k]) / max(1e-9, emitted_wall))
-                                      for k in cpu0} if cpu_at_emitted else None),
-        "main_thread": {k: {"on_cpu": r3((sched1[k][0] - sched0[k][0]) / max(1e-9, t_end - t_storm)),
-                            "runnable_waiting": r3((sched1[k][1] - sched0[k][1]) / max(1e-9, t_end - t_storm)),
-                            "blocked_or_idle": r3(1 - (sched1[k][0] - sched0[k][0] + sched1[k][1] - sched0[k][1])
-                                                  / max(1e-9, t_end - t_storm))}
-                        for k in sched0},
-        "machine": {"loadavg_at_start": load0,
-                    "busy_cores": r3((mach1["busy_s"] - mach0["busy_s"]) / max(1e-9, t_end - t_storm)),
-                    "steal_cores": r3((mach1["steal_s"] - mach0["steal_s"]) / max(1e-9, t_end - t_storm)),
-                    "bench_sampler_cores": r3((self1 - self0) / max(1e-9, t_end - t_storm)),
-                    "others_cores": r3((mach1["busy_s"] - mach0["busy_s"] - cpu_storm["fake"] - cpu_storm["sync"])
-                                       / max(1e-9, t_end - t_storm))},
+        "cpu_util_during_emission": (
+            {k: r3((cpu_at_emitted[k] - cpu0[k]) / max(1e-9, emitted_wall)) for k in cpu0}
+            if cpu_at_emitted
+            else None
+        ),
+        "main_thread": {
+            k: {
+                "on_cpu": r3((sched1[k][0] - sched0[k][0]) / max(1e-9, t_end - t_storm)),
+                "runnable_waiting": r3((sched1[k][1] - sched0[k][1]) / max(1e-9, t_end - t_storm)),
+                "blocked_or_idle": r3(
+                    1
+                    - (sched1[k][0] - sched0[k][0] + sched1[k][1] - sched0[k][1]) / max(1e-9, t_end - t_storm)
+                ),
+            }
+            for k in sched0
+        },
+        "machine": {
+            "loadavg_at_start": load0,
+            "busy_cores": r3((mach1["busy_s"] - mach0["busy_s"]) / max(1e-9, t_end - t_storm)),
+            "steal_cores": r3((mach1["steal_s"] - mach0["steal_s"]) / max(1e-9, t_end - t_storm)),
+            "bench_sampler_cores": r3((self1 - self0) / max(1e-9, t_end - t_storm)),
+            "others_cores": r3(
+                (mach1["busy_s"] - mach0["busy_s"] - cpu_storm["fake"] - cpu_storm["sync"])
+                / max(1e-9, t_end - t_storm)
+            ),
+        },
         "sync_cpu_us_per_hook": r3(cpu_storm["sync"] / max(1, len(deliveries)) * 1e6),
         "fake_cpu_us_per_delivery": r3(cpu_storm["fake"] / max(1, len(deliveries)) * 1e6),
-        "sync_counters_delta": {k: status1["Counters"][k] - status0["Counters"].get(k, 0)
-                                for k in status1["Counters"]},
+        "sync_counters_delta": {
+            k: status1["Counters"][k] - status0["Counters"].get(k, 0) for k in status1["Counters"]
+        },
         "sync_pending_balances_at_end": status1.get("PendingBalances"),
-        "lag_timeline": [{"t_s": round(s["t"] - t_storm, 3), "behind": s["behind"], "oldest_s": round(s["oldest_s"], 3),
-                          "emitted": s["emitted"], "delivered": s["delivered"]}
-                         for s in samples[:: max(1, len(samples) // 120)]],
+        "lag_timeline": [
+            {
+                "t_s": round(s["t"] - t_storm, 3),
+                "behind": s["behind"],
+                "oldest_s": round(s["oldest_s"], 3),
+                "emitted": s["emitted"],
+                "delivered": s["delivered"],
+            }
+            for s in samples[:: max(1, len(samples) // 120)]
+        ],
     }
     if inside is not None:
         result["inside_sync"] = inside
+    if gc_log:
+        result["gc_pauses"] = {k: gc_summary(v, storm_started) for k, v in gc_paths.items()}
     if incomplete:
         result["sync_log_tail"] = sync_log_tail
     return result
 
 
 # ---------------------------------------------------------------------------------------------- diagnosis
+def install_gc_log(path: str) -> None:
+    """Record every garbage-collector pause (generation, ms, wall-clock start) and write them to ``path`` at exit."""
+    import atexit
+    import gc
+
+    pauses: list[tuple[int, float, float]] = []
+    started: list[float] = [0.0, 0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0], started[1] = time.perf_counter(), time.time()
+        else:
+            pauses.append((int(info["generation"]), (time.perf_counter() - started[0]) * 1000, started[1]))
+
+    gc.callbacks.append(callback)
+
+    def dump() -> None:
+        Path(path).write_text(json.dumps(pauses))
+
+    atexit.register(dump)
+
+
+def gc_summary(path: str, t0: float) -> dict[str, Any] | None:
+    try:
+        pauses = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    finally:
+        Path(path).unlink(missing_ok=True)
+    after = [p for p in pauses if p[2] >= t0]
+    return {
+        "collections": len(after),
+        "gen2": sum(1 for p in after if p[0] == 2),
+        "total_ms": r3(sum(p[1] for p in after)),
+        "longest": [
+            {"gen": g, "ms": r3(ms), "at_s": r3(at - t0)}
+            for g, ms, at in sorted(after, key=lambda p: -p[1])[:5]
+        ],
+    }
+
+
+def serve_fake_gclog(argv: list[str]) -> None:
+    """``mock-xtnd`` unchanged, with its GC pauses logged (``--gc-log``)."""
+    install_gc_log(os.environ["BENCH_GC_LOG"])
+    every = float(os.environ.get("BENCH_GC_FREEZE_EVERY", "0"))
+    if every > 0:  # experiment: move what survived into the permanent generation every few seconds
+        import gc
+        import threading
+
+        def freezer() -> None:
+            while True:
+                time.sleep(every)
+                gc.freeze()
+
+        threading.Thread(target=freezer, daemon=True).start()
+    sys.argv = ["mock-xtnd", *argv]
+    from mock_xtnd.cli import main as mock_main
+
+    mock_main()
+
+
 def serve_instrumented() -> None:
     """``reference-sync run`` with timers around it, for diagnosis only (``--instrumented``): the product code is
     imported unchanged and wrapped from outside. Adds ``GET /_bench/stats``: per-hook time inside the sync (ASGI
@@ -354,7 +592,6 @@ def serve_instrumented() -> None:
     the blocking sections (group commit, applying/clearing balances, the probe)."""
     import asyncio
     import contextlib
-    import os
     import tempfile
 
     import orjson
@@ -382,23 +619,28 @@ def serve_instrumented() -> None:
 
         setattr(cls, name, wrapper)
 
-    timed(sync_mod.Sync, "accept_deliveries", "group_commit_ms", size=True)
-    timed(sync_mod.Sync, "probe", "probe_ms")
-    timed(store_mod.Store, "apply_balances", "apply_balances_ms")
-    timed(store_mod.Store, "clear_balances", "clear_balances_ms")
+    timers = os.environ.get("BENCH_SYNC_TIMERS", "1") == "1"
+    # Experiment (BENCH_SYNC_FASTPATH=1): POST /xtnd/webhooks answered by a raw ASGI handler in front of the
+    # Starlette app (same verify, parse, group commit and 204; no Request object, middleware stack or router).
+    fastpath = os.environ.get("BENCH_SYNC_FASTPATH") == "1"
+    if timers:
+        timed(sync_mod.Sync, "accept_deliveries", "group_commit_ms", size=True)
+        timed(sync_mod.Sync, "probe", "probe_ms")
+        timed(store_mod.Store, "apply_balances", "apply_balances_ms")
+        timed(store_mod.Store, "clear_balances", "clear_balances_ms")
 
-    original_commit = store_mod.Store.transaction
+        original_commit = store_mod.Store.transaction
 
-    @contextlib.contextmanager
-    def transaction(self: Any) -> Any:
-        t0 = time.perf_counter()
-        outer = self._depth == 0
-        with original_commit(self):
-            yield
-        if outer:
-            spans.setdefault("transaction_ms", []).append((time.perf_counter() - t0) * 1000)
+        @contextlib.contextmanager
+        def transaction(self: Any) -> Any:
+            t0 = time.perf_counter()
+            outer = self._depth == 0
+            with original_commit(self):
+                yield
+            if outer:
+                spans.setdefault("transaction_ms", []).append((time.perf_counter() - t0) * 1000)
 
-    store_mod.Store.transaction = transaction  # type: ignore[method-assign]
+        store_mod.Store.transaction = transaction  # type: ignore[method-assign]
 
     hooks: list[float] = []
     lag: list[float] = []
@@ -410,31 +652,89 @@ def serve_instrumented() -> None:
         profiler = cProfile.Profile()
 
     def summary(values: list[float]) -> dict[str, Any]:
-        return {"n": len(values), "sum_ms": round(sum(values), 1), "p50": r3(pct(values, 0.5)),
-                "p99": r3(pct(values, 0.99)), "max": r3(max(values) if values else None)}
+        return {
+            "n": len(values),
+            "sum_ms": round(sum(values), 1),
+            "p50": r3(pct(values, 0.5)),
+            "p99": r3(pct(values, 0.99)),
+            "max": r3(max(values) if values else None),
+        }
 
     def stats() -> dict[str, Any]:
-        return {"hook_in_sync_ms": summary(hooks), "loop_lag_ms": summary(lag),
-                "loop_lag_over_10ms": sum(1 for x in lag if x > 10),
-                "spans": {k: summary(v) for k, v in spans.items()},
-                "group_commit_batch": {"mean": r3(statistics.mean(batch_sizes)) if batch_sizes else None,
-                                       "max": max(batch_sizes, default=None)}}
+        return {
+            "hook_in_sync_ms": summary(hooks),
+            "loop_lag_ms": summary(lag),
+            "loop_lag_over_10ms": sum(1 for x in lag if x > 10),
+            "spans": {k: summary(v) for k, v in spans.items()},
+            "group_commit_batch": {
+                "mean": r3(statistics.mean(batch_sizes)) if batch_sizes else None,
+                "max": max(batch_sizes, default=None),
+            },
+        }
 
-    def wrap(inner: Any) -> Any:
+    def wrap(inner: Any, service: Any) -> Any:
+        from mock_xtnd.webhooks.signing import verify
+        from reference_sync.inbox import GroupCommit
+        from reference_sync.webhooks import MalformedDelivery, parse_delivery
+
+        inbox: Any = GroupCommit(service.sync.accept_deliveries)
+        secret = service.config.webhook_secret
+
+        async def fast_hook(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            chunks, more = [], True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            signature = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"ms-signature"), None)
+            status = 204
+            if secret is None or not verify(secret, body, signature):
+                status = 401
+            else:
+                try:
+                    delivery = parse_delivery(body)
+                except MalformedDelivery:
+                    status = 400
+                else:
+                    await inbox.submit(delivery)
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
         async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if (
+                fastpath
+                and scope["type"] == "http"
+                and scope["path"] == "/xtnd/webhooks"
+                and scope["method"] == "POST"
+            ):
+                if not timers:
+                    await fast_hook(scope, receive, send)
+                    return
+                inner_app = fast_hook
+            else:
+                inner_app = inner
             if scope["type"] == "http" and scope["path"] == "/_bench/stats":
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"application/json")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": orjson.dumps(stats())})
                 return
             if scope["type"] == "http" and scope["path"] == "/_bench/reset":
-                hooks.clear(), lag.clear(), batch_sizes.clear(), spans.clear()
+                hooks.clear()
+                lag.clear()
+                batch_sizes.clear()
+                spans.clear()
                 if profiler is not None:
                     profiler.enable()
                 await send({"type": "http.response.start", "status": 204, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
                 return
-            if scope["type"] != "http" or scope["path"] != "/xtnd/webhooks":
+            if not timers or scope["type"] != "http" or scope["path"] != "/xtnd/webhooks":
                 await inner(scope, receive, send)
                 return
             t0 = time.perf_counter()
@@ -444,7 +744,7 @@ def serve_instrumented() -> None:
                 if message["type"] == "http.response.body" and not message.get("more_body"):
                     hooks.append((time.perf_counter() - t0) * 1000)
 
-            await inner(scope, receive, timed_send)
+            await inner_app(scope, receive, timed_send)
 
         return asgi
 
@@ -455,28 +755,49 @@ def serve_instrumented() -> None:
             lag.append(max(0.0, (time.perf_counter() - t0) * 1000 - 2.0))
 
     env = os.environ
+    if env.get("BENCH_GC_LOG"):
+        install_gc_log(env["BENCH_GC_LOG"])
     fd, db_path = tempfile.mkstemp(prefix="reference-sync-bench-", suffix=".db")
     os.close(fd)
-    config = SyncConfig(api_url=env["XTND_API_URL"], client_id=env["XTND_CLIENT_ID"],
-                        client_secret=env["XTND_CLIENT_SECRET"], webhook_secret=env["XTND_WEBHOOK_SECRET"],
-                        db_path=db_path, port=int(env["XTND_WEBHOOK_PORT"]))
-    starlette_app = app_mod.create_app(app_mod.build_service(config))
+    config = SyncConfig(
+        api_url=env["XTND_API_URL"],
+        client_id=env["XTND_CLIENT_ID"],
+        client_secret=env["XTND_CLIENT_SECRET"],
+        webhook_secret=env["XTND_WEBHOOK_SECRET"],
+        db_path=db_path,
+        port=int(env["XTND_WEBHOOK_PORT"]),
+    )
+    service = app_mod.build_service(config)
+    starlette_app = app_mod.create_app(service)
     original_lifespan = starlette_app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> Any:
-        task = asyncio.get_running_loop().create_task(ticker())
+        task = asyncio.get_running_loop().create_task(ticker()) if timers else None
         async with original_lifespan(app):
             yield
-        task.cancel()
+        if task is not None:
+            task.cancel()
 
     starlette_app.router.lifespan_context = lifespan
-    server = uvicorn.Server(uvicorn.Config(wrap(starlette_app), host=config.host, port=config.port,
-                                           log_level="warning", lifespan="on", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            wrap(starlette_app, service),
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
+    )
     try:
+        if env.get("BENCH_GC_FREEZE_EVERY", "0") != "0":  # experiment: the startup heap leaves the GC's view
+            import gc
+
+            gc.freeze()
         server.run()
     finally:
-        if profiler is not None:
+        if profiler is not None and profile_path:
             profiler.disable()
             profiler.dump_stats(profile_path)
         with contextlib.suppress(OSError):
@@ -484,9 +805,23 @@ def serve_instrumented() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- many runs
-MEDIAN_KEYS = ("deliveries_per_s", "ack_p50_ms", "ack_p99_ms", "ack_max_ms", "calls_per_event", "events_per_call",
-               "availability_calls", "products_per_call_mean", "convergence_s", "lag_items_max", "lag_items_median",
-               "lag_oldest_s_max", "emission_seconds", "delivery_seconds", "sync_cpu_us_per_hook")
+MEDIAN_KEYS = (
+    "deliveries_per_s",
+    "ack_p50_ms",
+    "ack_p99_ms",
+    "ack_max_ms",
+    "calls_per_event",
+    "events_per_call",
+    "availability_calls",
+    "products_per_call_mean",
+    "convergence_s",
+    "lag_items_max",
+    "lag_items_median",
+    "lag_oldest_s_max",
+    "emission_seconds",
+    "delivery_seconds",
+    "sync_cpu_us_per_hook",
+)
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -498,8 +833,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out["fake_cpu_util_median"] = r3(statistics.median([r["cpu_util"]["fake"] for r in runs]))
     out["incomplete_runs"] = sum(1 for r in runs if r.get("incomplete"))
     out["others_cores_median"] = r3(statistics.median([r["machine"]["others_cores"] for r in runs]))
-    out["sync_runnable_waiting_median"] = r3(statistics.median([r["main_thread"]["sync"]["runnable_waiting"]
-                                                                for r in runs]))
+    out["sync_runnable_waiting_median"] = r3(
+        statistics.median([r["main_thread"]["sync"]["runnable_waiting"] for r in runs])
+    )
     out["runs"] = len(runs)
     return out
 
@@ -511,50 +847,107 @@ def verdict(fig: dict[str, Any]) -> dict[str, Any]:
         return value < limit if strict else value <= limit
 
     return {
-        "calls_per_event": {"value": fig["calls_per_event"], "target": "<= 0.02",
-                            "met": ok(fig["calls_per_event"], TARGETS["calls_per_event_max"])},
-        "ack_p99_ms": {"value": fig["ack_p99_ms"], "target": "< 50", "met": ok(fig["ack_p99_ms"], 50.0, True)},
-        "convergence_s": {"value": fig["convergence_s"], "target": "<= 2",
-                          "met": ok(fig["convergence_s"], TARGETS["convergence_s_max"])},
+        "calls_per_event": {
+            "value": fig["calls_per_event"],
+            "target": "<= 0.02",
+            "met": ok(fig["calls_per_event"], TARGETS["calls_per_event_max"]),
+        },
+        "ack_p99_ms": {
+            "value": fig["ack_p99_ms"],
+            "target": "< 50",
+            "met": ok(fig["ack_p99_ms"], 50.0, True),
+        },
+        "convergence_s": {
+            "value": fig["convergence_s"],
+            "target": "<= 2",
+            "met": ok(fig["convergence_s"], TARGETS["convergence_s_max"]),
+        },
     }
 
 
-def run(rates: list[float], senders_list: list[int], reps: int, count: int, products: int,
-        run_seconds: float, instrumented: bool = False, quiet_seconds: float = 90.0) -> dict[str, Any]:
+def run(
+    rates: list[float],
+    senders_list: list[int],
+    reps: int,
+    count: int,
+    products: int,
+    run_seconds: float,
+    instrumented: bool = False,
+    quiet_seconds: float = 90.0,
+    sampling: bool = True,
+    variants: tuple[str, ...] = ("product",),
+    gc_log: bool = False,
+) -> dict[str, Any]:
     h.check_server_stack()
     configs: dict[str, Any] = {}
     for rep in range(reps):
         for senders in senders_list:
-            for rate in rates:
-                key = f"rate{int(rate)}_senders{senders}"
+            for rate, variant in [(r, v) for r in rates for v in variants]:
+                key = f"rate{int(rate)}_senders{senders}" + ("" if variant == "product" else f"_{variant}")
                 print(f"-- {key} rep {rep + 1}/{reps}", flush=True)
                 before = quiet_wait(quiet_seconds)
-                res = one_run(rate, senders, count, products, run_seconds, instrumented)
+                try:
+                    res = one_run(
+                        rate, senders, count, products, run_seconds, instrumented, sampling, variant, gc_log
+                    )
+                except Exception as error:  # e.g. the shared checkout is mid-edit: one more try after a pause
+                    print(f"   run failed ({error!r:.300}); retrying once in 30 s", flush=True)
+                    time.sleep(30)
+                    before = quiet_wait(quiet_seconds)
+                    res = one_run(
+                        rate, senders, count, products, run_seconds, instrumented, sampling, variant, gc_log
+                    )
                 res["before_run"] = before
-                short = {k: res[k] for k in ("deliveries_per_s", "ack_p50_ms", "ack_p99_ms", "calls_per_event",
-                                             "availability_calls", "convergence_s", "lag_items_max",
-                                             "lag_oldest_s_max", "cpu_util", "main_thread", "machine",
-                                             "incomplete", "before_run")}
+                short = {
+                    k: res[k]
+                    for k in (
+                        "deliveries_per_s",
+                        "ack_p50_ms",
+                        "ack_p99_ms",
+                        "calls_per_event",
+                        "availability_calls",
+                        "convergence_s",
+                        "lag_items_max",
+                        "lag_oldest_s_max",
+                        "cpu_util",
+                        "main_thread",
+                        "machine",
+                        "incomplete",
+                        "before_run",
+                    )
+                }
                 print("   " + json.dumps(short), flush=True)
-                configs.setdefault(key, {"rate": rate, "senders": senders, "runs": []})["runs"].append(res)
+                configs.setdefault(key, {"rate": rate, "senders": senders, "variant": variant, "runs": []})[
+                    "runs"
+                ].append(res)
     for c in configs.values():
         c["figures_median"] = summarize(c["runs"])
         c["targets"] = verdict(c["figures_median"])
-    headline_key = max(configs, key=lambda k: configs[k]["figures_median"]["deliveries_per_s"] or 0.0)
+    headline_key = max(
+        [k for k in configs if configs[k]["variant"] == "product"] or list(configs),
+        key=lambda k: configs[k]["figures_median"]["deliveries_per_s"] or 0.0,
+    )
     return {
         "benchmark": "reference_sync",
         "machine": h.machine(),
         "method": {
-            "count": count, "products": products, "shape": "constant", "skew": "uniform", "reps": reps,
+            "count": count,
+            "products": products,
+            "shape": "constant",
+            "skew": "uniform",
+            "reps": reps,
             "fake": "mock-xtnd serve (core 0), real clock, default rate limits, one subscription (all triggers) "
-                    "to the sync's /xtnd/webhooks, delivery.senders as given",
+            "to the sync's /xtnd/webhooks, delivery.senders as given",
             "sync": "reference-sync run (core 1), XTND_* env vars, default --balance-window 0.3 s, temp SQLite",
-            "lag": f"probe vs /_mock/state every {SAMPLE_SECONDS} s during the storm; oldest = first sample that "
-                   "saw the item differ -> now (lower bound, 250 ms resolution)",
+            "lag": f"probe vs /_mock/state every {SAMPLE_SECONDS} s while steps are emitted, then every "
+            f"{CONVERGE_POLL_SECONDS} s against the final truth, up to the last delivered answer; items = "
+            "product x warehouse pairs whose balance differs; oldest = longest an item has stayed "
+            "continuously different (first sample that saw it differ -> now; 250 ms resolution); medians "
+            "are time-weighted",
             "convergence": f"probe polled every {CONVERGE_POLL_SECONDS} s after the last step; measured from the "
-                           "storm's last delivered answer (journal Time + LatencyMs); 0 if already equal",
+            "storm's last delivered answer (journal Time + LatencyMs); 0 if already equal",
             "calls_per_event": "journal: ProductAvailability calls by the sync's client id from the storm's start "
-                               "to convergence / AvailableBalanceChanged deliveries delivered (Origin storm:<id>)",
+            "to convergence / AvailableBalanceChanged deliveries delivered (Origin storm:<id>)",
             "ack_latency": "journal delivery records' LatencyMs (the fake's sender, request sent -> answer read)",
             "deliveries_per_s": "delivered / (last delivered answer - storm StartedAt)",
         },
@@ -565,31 +958,83 @@ def run(rates: list[float], senders_list: list[int], reps: int, count: int, prod
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", default="2000,5000")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--senders", default="8,64")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--products", type=int, default=500)
     parser.add_argument("--run-seconds", type=float, default=120.0)
-    parser.add_argument("--quick", action="store_true", help="one rep, 5000 events (smoke run, not for the docs)")
+    parser.add_argument(
+        "--quick", action="store_true", help="one rep, 5000 events (smoke run, not for the docs)"
+    )
     parser.add_argument("--out", default="reference_sync", help="result name under bench/results/")
-    parser.add_argument("--instrumented", action="store_true",
-                        help="diagnosis: run the sync wrapped with timers (see serve_instrumented); not the headline")
-    parser.add_argument("--quiet-wait", type=float, default=90.0,
-                        help="before each run, wait up to this many seconds for the shared machine to go idle")
+    parser.add_argument(
+        "--instrumented",
+        action="store_true",
+        help="diagnosis: run the sync wrapped with timers (see serve_instrumented); not the headline",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=90.0,
+        help="before each run, wait up to this many seconds for the shared machine to go idle",
+    )
+    parser.add_argument(
+        "--variants",
+        default="product",
+        help="comma list: product (reference-sync run), wrapper (the same app started by this script, "
+        "control), fastpath (experiment: raw ASGI webhook route in front of the app), gcfreeze (experiment, "
+        "with --gc-log: gc.freeze() in the sync at start and in the fake every second; gcfreeze-sync, "
+        "gcfreeze-fake: one side only)",
+    )
+    parser.add_argument(
+        "--no-lag-sampling",
+        action="store_true",
+        help="control run: no probe/state reads during the storm (shows what the sampler costs); "
+        "convergence is then polled only once every delivery is answered",
+    )
+    parser.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="diagnosis: log garbage-collector pauses in both processes (the sync runs as the wrapper variant)",
+    )
     parser.add_argument("--serve-instrumented", action="store_true", help=argparse.SUPPRESS)
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-fake-gclog":
+        serve_fake_gclog(sys.argv[2:])
+        return
     args = parser.parse_args()
     if args.serve_instrumented:
         serve_instrumented()
         return
     reps, count = (1, 5000) if args.quick else (args.reps, args.count)
-    data = run([float(x) for x in args.rates.split(",")], [int(x) for x in args.senders.split(",")], reps, count,
-               args.products, args.run_seconds, args.instrumented, args.quiet_wait)
+    data = run(
+        [float(x) for x in args.rates.split(",")],
+        [int(x) for x in args.senders.split(",")],
+        reps,
+        count,
+        args.products,
+        args.run_seconds,
+        args.instrumented,
+        args.quiet_wait,
+        not args.no_lag_sampling,
+        tuple(args.variants.split(",")),
+        args.gc_log,
+    )
     path = h.write_result(args.out, data)
     head = data["configs"][data["headline"]]
-    print(json.dumps({"headline": data["headline"], "figures_median": head["figures_median"],
-                      "targets": head["targets"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "headline": data["headline"],
+                "figures_median": head["figures_median"],
+                "targets": head["targets"],
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {path}", file=sys.stderr)
 
 
