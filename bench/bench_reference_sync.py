@@ -61,6 +61,8 @@ from typing import Any
 
 import _harness as h
 
+from mock_xtnd.domain.events import ACTIONS
+
 SYNC_BIN = (
     str(h.VENV_BIN / "reference-sync") if (h.VENV_BIN / "reference-sync").exists() else "reference-sync"
 )
@@ -75,26 +77,6 @@ TARGETS = {
     "convergence_s_max": 2.0,
 }
 
-ALL_ACTIONS = [
-    "OrderPicked",
-    "OrderReserved",
-    "OrderCancelled",
-    "BalanceChanged",
-    "AvailableBalanceChanged",
-    "OrderDeliveryDataChanged",
-    "PurchasePartiallyDelivered",
-    "PurchaseCancelled",
-    "PurchaseDelivered",
-    "ProductCreated",
-    "ProductChanged",
-    "OrderCreated",
-    "CustomerCreated",
-    "CustomerChanged",
-    "OfferCreated",
-    "OfferChanged",
-    "CustomerInvoiceCreated",
-    "CustomerInvoiceChanged",
-]
 
 
 # ---------------------------------------------------------------------------------------------- plumbing
@@ -222,7 +204,7 @@ def fake_config(sync_port: int, senders: int, products: int) -> dict[str, Any]:
                 "name": "reference-sync",
                 "callback_url": f"http://{h.HOST}:{sync_port}/xtnd/webhooks",
                 "secret": HOOK_SECRET,
-                "triggers": ALL_ACTIONS,
+                "triggers": list(ACTIONS),
             }
         ],
         "delivery": {"senders": senders},

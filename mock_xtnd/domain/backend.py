@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -282,18 +282,10 @@ class Backend:
 
     def create_order(self, data: OrderInput, body_fingerprint: str) -> tuple[Order, bool]:
         """Returns (order, created). The same ExternalOrderNumber with an identical body is a safe retry."""
-        existing_number = self.state.orders_by_external.get(data.external_number)
-        if existing_number is not None:
-            existing = self.state.orders[existing_number]
-            if existing.fingerprint == body_fingerprint:
-                return existing, False
-            raise conflict(
-                f"ExternalOrderNumber {data.external_number!r} already belongs to order {existing.number} "
-                "with a different body.",
-                "ExternalOrderNumber",
-            )
-        if not data.external_number.strip():
-            raise unprocessable("ExternalOrderNumber cannot be blank.", ("ExternalOrderNumber", "Required."))
+        existing = _replayed(self.state.orders_by_external, self.state.orders, data.external_number,
+                             body_fingerprint, "order", "ExternalOrderNumber")
+        if existing is not None:
+            return existing, False
         customer = self.state.customers.get(data.customer_number)
         if customer is None:
             raise unprocessable(
@@ -466,18 +458,10 @@ class Backend:
 
     # ------------------------------------------------------------------ customers
     def create_customer(self, data: CustomerInput, body_fingerprint: str) -> tuple[Customer, bool]:
-        existing_number = self.state.customers_by_external.get(data.external_number)
-        if existing_number is not None:
-            existing = self.state.customers[existing_number]
-            if existing.fingerprint == body_fingerprint:
-                return existing, False
-            raise conflict(
-                f"ExternalCustomerNumber {data.external_number!r} already belongs to customer {existing.number} "
-                "with a different body.",
-                "ExternalCustomerNumber",
-            )
-        if not data.external_number.strip():
-            raise unprocessable("ExternalCustomerNumber cannot be blank.", ("ExternalCustomerNumber", "Required."))
+        existing_customer = _replayed(self.state.customers_by_external, self.state.customers, data.external_number,
+                                      body_fingerprint, "customer", "ExternalCustomerNumber")
+        if existing_customer is not None:
+            return existing_customer, False
         if not data.name.strip():
             raise unprocessable("Name cannot be blank.", ("Name", "Required."))
         groups = {c.customer_group for c in self.state.customers.values()} | {"RETAIL"}
@@ -606,6 +590,25 @@ class Backend:
     def today_plus(self, days: int) -> str:
         d = date_of(self.now())
         return date_of(day_start_ms(d) + days * 86_400_000).isoformat()
+
+
+R = TypeVar("R", Order, Customer)
+
+
+def _replayed(index: dict[str, str], records: dict[str, R], external_number: str, body_fingerprint: str,
+              what: str, field_name: str) -> R | None:
+    """The idempotency key (chosen by the mock): the record a safe retry (identical body) refers to, or None for a
+    new key. The same key with a different body is a 409; a blank key a 422."""
+    number = index.get(external_number)
+    if number is not None:
+        existing = records[number]
+        if existing.fingerprint == body_fingerprint:
+            return existing
+        raise conflict(f"{field_name} {external_number!r} already belongs to {what} {existing.number} "
+                       "with a different body.", field_name)
+    if not external_number.strip():
+        raise unprocessable(f"{field_name} cannot be blank.", (field_name, "Required."))
+    return None
 
 
 def require(condition: bool, message: str, field_name: str) -> None:
