@@ -2,7 +2,7 @@
 
     python bench/bench_reference_sync.py [--rates 1000,2000,5000] [--senders 8,64] [--reps 3] [--count 20000]
         [--products 500] [--run-seconds 120] [--quiet-wait 90] [--quick]
-        [--variants product,wrapper,fastpath] [--instrumented] [--no-lag-sampling] [--out NAME]
+        [--variants product,wrapper,gcfreeze] [--instrumented] [--no-lag-sampling] [--out NAME]
 
 One run = two fresh processes on loopback, real clock:
   * the fake, ``mock-xtnd serve`` on core 0: 500 products, rate limits at their DEFAULTS (Standard 300/min: a
@@ -37,9 +37,7 @@ Diagnosis (product code untouched, wrapped from outside by ``serve_instrumented`
   --instrumented      timers inside the sync: per-hook time from the ASGI call to the last byte, event-loop lag,
                       blocking sections (group commit, apply/clear balances, the probe); BENCH_SYNC_PROFILE=path
                       adds a cProfile of the storm;
-  --variants wrapper  the same app started by this script without timers (control for the two below);
-  --variants fastpath experiment: POST /xtnd/webhooks answered by a raw ASGI handler in front of the Starlette
-                      app (same verify, parse, group commit, 204);
+  --variants wrapper  the same app started by this script without timers (control for the one below);
   --variants gcfreeze experiment (with --gc-log): gc.freeze() in the sync at start, in the fake every second
                       (gcfreeze-sync, gcfreeze-fake: one side only);
   --gc-log            garbage-collector pauses of both processes (the sync then runs as the wrapper variant);
@@ -267,7 +265,6 @@ def one_run(
         else:
             cmd = [h.PYTHON, str(Path(__file__).resolve()), "--serve-instrumented"]
             env["BENCH_SYNC_TIMERS"] = "1" if instrumented else "0"
-            env["BENCH_SYNC_FASTPATH"] = "1" if variant == "fastpath" else "0"
             if variant in ("gcfreeze", "gcfreeze-sync"):
                 env["BENCH_GC_FREEZE_EVERY"] = "1"
         sync = h.Proc(h.pinned(cmd, h.LOAD_CORE), "sync", env=env)
@@ -602,9 +599,6 @@ def serve_instrumented() -> None:
         setattr(cls, name, wrapper)
 
     timers = os.environ.get("BENCH_SYNC_TIMERS", "1") == "1"
-    # Experiment (BENCH_SYNC_FASTPATH=1): POST /xtnd/webhooks answered by a raw ASGI handler in front of the
-    # Starlette app (same verify, parse, group commit and 204; no Request object, middleware stack or router).
-    fastpath = os.environ.get("BENCH_SYNC_FASTPATH") == "1"
     if timers:
         timed(sync_mod.Sync, "accept_deliveries", "group_commit_ms", size=True)
         timed(sync_mod.Sync, "probe", "probe_ms")
@@ -654,48 +648,15 @@ def serve_instrumented() -> None:
             },
         }
 
-    def wrap(inner: Any, service: Any) -> Any:
-        from mock_xtnd.webhooks.signing import verify
-        from reference_sync.inbox import GroupCommit
-        from reference_sync.webhooks import MalformedDelivery, parse_delivery
-
-        inbox: Any = GroupCommit(service.sync.accept_deliveries)
-        secret = service.config.webhook_secret
-
-        async def fast_hook(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            chunks, more = [], True
-            while more:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                more = message.get("more_body", False)
-            body = b"".join(chunks)
-            signature = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"ms-signature"), None)
-            status = 204
-            if secret is None or not verify(secret, body, signature):
-                status = 401
-            else:
-                try:
-                    delivery = parse_delivery(body)
-                except MalformedDelivery:
-                    status = 400
-                else:
-                    await inbox.submit(delivery)
-            await send({"type": "http.response.start", "status": status, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
+    def wrap(inner: Any) -> Any:
+        ticking: list[asyncio.Task[None]] = []
 
         async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if (
-                fastpath
-                and scope["type"] == "http"
-                and scope["path"] == "/xtnd/webhooks"
-                and scope["method"] == "POST"
-            ):
-                if not timers:
-                    await fast_hook(scope, receive, send)
-                    return
-                inner_app = fast_hook
-            else:
-                inner_app = inner
+            if scope["type"] == "lifespan":
+                if timers and not ticking:
+                    ticking.append(asyncio.get_running_loop().create_task(ticker()))
+                await inner(scope, receive, send)
+                return
             if scope["type"] == "http" and scope["path"] == "/_bench/stats":
                 await send(
                     {
@@ -726,7 +687,7 @@ def serve_instrumented() -> None:
                 if message["type"] == "http.response.body" and not message.get("more_body"):
                     hooks.append((time.perf_counter() - t0) * 1000)
 
-            await inner_app(scope, receive, timed_send)
+            await inner(scope, receive, timed_send)
 
         return asgi
 
@@ -750,21 +711,10 @@ def serve_instrumented() -> None:
         port=int(env["XTND_WEBHOOK_PORT"]),
     )
     service = app_mod.build_service(config)
-    starlette_app = app_mod.create_app(service)
-    original_lifespan = starlette_app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> Any:
-        task = asyncio.get_running_loop().create_task(ticker()) if timers else None
-        async with original_lifespan(app):
-            yield
-        if task is not None:
-            task.cancel()
-
-    starlette_app.router.lifespan_context = lifespan
+    shop_app = app_mod.create_app(service)
     server = uvicorn.Server(
         uvicorn.Config(
-            wrap(starlette_app, service),
+            wrap(shop_app),
             host=config.host,
             port=config.port,
             log_level="warning",
@@ -968,7 +918,7 @@ def main() -> None:
         "--variants",
         default="product",
         help="comma list: product (reference-sync run), wrapper (the same app started by this script, "
-        "control), fastpath (experiment: raw ASGI webhook route in front of the app), gcfreeze (experiment, "
+        "control), gcfreeze (experiment, "
         "with --gc-log: gc.freeze() in the sync at start and in the fake every second; gcfreeze-sync, "
         "gcfreeze-fake: one side only)",
     )

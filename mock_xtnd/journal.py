@@ -4,6 +4,12 @@ The fake records facts here; ``contracts/`` judges them. The record format is in
 Kept in memory and bounded (the oldest records go first and are counted in ``dropped``): the journal is evidence
 for one run, not state that must survive a restart. Records are numbered by ``Seq``, so reading what came after
 a given record costs only the records after it (the harness and storm progress poll it often).
+
+A record is written once and never changed, so it is kept as its JSON line (the form every reader gets anyway)
+beside the few fields the filters need, in a tuple of strings and bytes. The garbage collector stops tracking such
+tuples, so a journal of 200,000 records adds nothing to the work of a full collection: with records kept as dicts
+of lists, those collections grew with the journal and paused the event loop for 50-130 ms in the middle of storms
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -13,42 +19,72 @@ from typing import Any
 
 import orjson
 
+# (Kind, ClientId, Path lower-cased, Origin, the record as one JSON line without its newline)
+_Entry = tuple[str, str | None, str, str | None, bytes]
+
 
 class Journal:
+    """Entries are kept in sealed chunks (tuples of entries) plus one open list. An untracked tuple is skipped
+    whole by the collector, so even a 2,000,000-record journal is a few hundred objects to it, not millions."""
+
     def __init__(self, max_records: int = 200_000) -> None:
         self.max_records = max_records
-        self._records: list[dict[str, Any]] = []
-        self._first_seq = 1  # Seq of self._records[0]
+        self._chunk = max(1, min(1024, max_records // 20))
+        self._sealed: list[tuple[_Entry, ...]] = []
+        self._open: list[_Entry] = []
+        self._first_seq = 1  # Seq of the oldest entry kept
         self._seq = 0
         self.dropped = 0
 
-    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+    def append(self, record: dict[str, Any]) -> int:
+        """Number the record (its ``Seq``), keep it, and return the Seq. The caller's dict is not kept."""
         self._seq += 1
         record["Seq"] = self._seq
-        self._records.append(record)
-        if len(self._records) > self.max_records + self.max_records // 10:
-            excess = len(self._records) - self.max_records  # trim in chunks: amortised O(1) per append
-            del self._records[:excess]
-            self._first_seq += excess
-            self.dropped += excess
-        return record
+        path = record.get("Path")
+        self._open.append((record["Kind"], record.get("ClientId"), path.lower() if isinstance(path, str) else "",
+                           record.get("Origin"), orjson.dumps(record)))
+        if len(self._open) >= self._chunk:
+            self._sealed.append(tuple(self._open))
+            self._open = []
+            self._trim()
+        return self._seq
+
+    def _trim(self) -> None:
+        """Drop the oldest chunks down to max_records, early enough that the open chunk never takes the journal past
+        max_records + 10% (amortised O(1) per append)."""
+        if len(self) + self._chunk <= self.max_records + self.max_records // 10:
+            return
+        while self._sealed and len(self) - len(self._sealed[0]) >= self.max_records:
+            n = len(self._sealed.pop(0))
+            self._first_seq += n
+            self.dropped += n
 
     def __len__(self) -> int:
-        return len(self._records)
+        return self._seq - self._first_seq + 1
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(list(self._records))
+        return iter(self.since(0))
 
     @property
     def last_seq(self) -> int:
         return self._seq
 
-    def since(self, seq: int) -> list[dict[str, Any]]:
-        """Records with Seq > seq (a copy of the list; the records themselves are shared and never mutated)."""
-        start = max(0, seq + 1 - self._first_seq)
-        return self._records[start:]
+    def _after(self, seq: int) -> Iterator[_Entry]:
+        skip = max(0, seq + 1 - self._first_seq)
+        for chunk in self._sealed:
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            yield from chunk[skip:] if skip else chunk
+            skip = 0
+        yield from self._open[skip:]
 
-    def query(
+    def since(self, seq: int, *, kind: str | None = None, origin: str | None = None) -> list[dict[str, Any]]:
+        """Records with Seq > seq (fresh dicts), optionally only one kind and one origin."""
+        return [orjson.loads(e[4]) for e in self._after(seq)
+                if (kind is None or e[0] == kind) and (origin is None or e[3] == origin)]
+
+    def lines(
         self,
         *,
         kind: str | None = None,
@@ -56,27 +92,39 @@ class Journal:
         since: int | None = None,
         path: str | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    ) -> list[bytes]:
+        """The matching records as JSON lines (no newline), oldest first."""
+        out: list[bytes] = []
         prefix = path.lower() if path else None
-        for r in self.since(since or 0):
-            if kind is not None and r.get("Kind") != kind:
+        for k, cid, p, _origin, line in self._after(since or 0):
+            if kind is not None and k != kind:
                 continue
-            if client_id is not None and r.get("ClientId") != client_id:
+            if client_id is not None and cid != client_id:
                 continue
-            if prefix is not None and not str(r.get("Path", "")).lower().startswith(prefix):
+            if prefix is not None and not p.startswith(prefix):
                 continue
-            out.append(r)
+            out.append(line)
             if limit is not None and len(out) >= limit:
                 break
         return out
 
-    def jsonl(self, records: list[dict[str, Any]]) -> bytes:
-        return b"".join(orjson.dumps(r) + b"\n" for r in records)
+    def query(self, **filters: Any) -> list[dict[str, Any]]:
+        """As ``lines``, decoded."""
+        return [orjson.loads(line) for line in self.lines(**filters)]
+
+    @staticmethod
+    def jsonl(lines: list[bytes]) -> bytes:
+        return b"".join(line + b"\n" for line in lines)
+
+    def json_page(self, lines: list[bytes]) -> bytes:
+        """``{"Items": [...], "Dropped": n, "LastSeq": n}`` built from the stored lines without decoding them."""
+        return (b'{"Items":[' + b",".join(lines) + b'],"Dropped":' + str(self.dropped).encode()
+                + b',"LastSeq":' + str(self._seq).encode() + b"}")
 
     def clear(self) -> None:
         """Back to an empty journal numbered from 1 (a reset returns to the seeded start, Seq included)."""
-        self._records.clear()
+        self._sealed.clear()
+        self._open = []
         self._first_seq = 1
         self._seq = 0
         self.dropped = 0

@@ -101,10 +101,10 @@ def router(rt: Runtime) -> APIRouter:
         limit: Annotated[int | None, Query(ge=1)] = None,
         format: Annotated[str, Query(pattern="^(json|jsonl)$")] = "json",
     ) -> Response:
-        records = rt.journal.query(kind=kind, client_id=clientId, since=since, path=path, limit=limit)
+        lines = rt.journal.lines(kind=kind, client_id=clientId, since=since, path=path, limit=limit)
         if format == "jsonl":
-            return Response(rt.journal.jsonl(records), media_type="application/x-ndjson")
-        return json_response({"Items": records, "Dropped": rt.journal.dropped, "LastSeq": rt.journal.last_seq})
+            return Response(rt.journal.jsonl(lines), media_type="application/x-ndjson")
+        return Response(rt.journal.json_page(lines), media_type="application/json; charset=utf-8")
 
     @r.get("/clock", summary="The fake's clock")
     async def clock() -> Response:

@@ -367,24 +367,22 @@ class Storms:
         """Fold the journal's new delivery attempts into the storm's figures: exactly the attempts whose events
         the storm made (tagged with its origin). Latency is from the notification's creation to the receiver's
         answer (retry waits included), when the outbox still knows the delivery; else the attempt's own."""
-        outbox = self.rt.webhooks.deliveries if self.rt.webhooks is not None else {}
+        outbox = self.rt.webhooks.outbox if self.rt.webhooks is not None else None
         st = storm.stats
         if self.rt.journal.last_seq <= st.cursor:
             return st
-        origin = f"storm:{storm.id}"
-        for rec in self.rt.journal.since(st.cursor):
-            st.cursor = rec["Seq"]
-            if rec.get("Kind") != "delivery" or rec.get("Origin") != origin:
-                continue
+        records = self.rt.journal.since(st.cursor, kind="delivery", origin=f"storm:{storm.id}")
+        st.cursor = self.rt.journal.last_seq
+        for rec in records:
             at = parse_iso(rec["Time"])
             st.sent += 1
             outcome = rec.get("Outcome")
             if outcome == "delivered":
                 st.delivered += 1
                 latency = float(rec.get("LatencyMs") or 0.0)
-                delivery = outbox.get(rec.get("DeliveryId", ""))
-                if delivery is not None:
-                    latency += at - delivery.created_at
+                created_at = outbox.created_at(rec.get("DeliveryId", "")) if outbox is not None else None
+                if created_at is not None:
+                    latency += at - created_at
                 st.latency.add(latency)
                 end = at + round(float(rec.get("LatencyMs") or 0.0))
                 st.last_delivered_ms = end if st.last_delivered_ms is None else max(st.last_delivered_ms, end)

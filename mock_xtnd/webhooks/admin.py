@@ -91,7 +91,7 @@ def router(w: Webhooks) -> APIRouter:
 
     @r.get("/deliveries/{delivery_id}", summary="One delivery with its attempts")
     async def delivery(delivery_id: str) -> Response:
-        d = w.deliveries.get(delivery_id)
+        d = w.outbox.get(delivery_id)
         if d is None:
             raise not_found("Delivery", delivery_id, "id")
         return json_response(w.delivery_json(d))

@@ -21,7 +21,7 @@ from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, FieldError, not_found
 from ..domain.events import ACTIONS, DomainEvent
 from ..faults.deliveries import DeliveryFaults
-from .outbox import DEAD, DELIVERED, GONE, PENDING, Attempt, Delivery
+from .outbox import DEAD, DELIVERED, GONE, PENDING, Attempt, Delivery, Outbox
 from .sender import Sender
 from .signing import sign
 from .subscriptions import Subscription
@@ -42,7 +42,7 @@ class Webhooks:
         self.settings = rt.settings.delivery
         self.faults = DeliveryFaults(rt.settings.seed, rt.settings.delivery_faults.model_copy())
         self.subscriptions: dict[str, Subscription] = {}
-        self.deliveries: dict[str, Delivery] = {}
+        self.outbox = Outbox()
         self._due: list[tuple[int, int, str]] = []
         self._seq = 0
         self._staged: list[Delivery] = []
@@ -70,7 +70,7 @@ class Webhooks:
                 self.subscriptions[sub.name] = sub
             for _key, rec in loaded.get("delivery", []):
                 d = Delivery.from_record(rec)
-                self.deliveries[d.id] = d
+                self.outbox.add(d)
                 if d.status == PENDING:
                     self._push(d)
         else:
@@ -82,7 +82,7 @@ class Webhooks:
     def reset(self) -> list[tuple[str, str, Any]]:
         self.generation += 1  # attempts still in flight belong to the old world: their outcome is dropped
         self.subscriptions = self._config_subscriptions()
-        self.deliveries.clear()
+        self.outbox.clear()
         self._due.clear()
         self._dirty.clear()
         self._staged.clear()
@@ -98,8 +98,8 @@ class Webhooks:
     def next_due(self) -> int | None:
         while self._due:
             due, _, did = self._due[0]
-            d = self.deliveries.get(did)
-            if d is None or d.status != PENDING or d.next_attempt_at != due:
+            d = self.outbox.pending(did)
+            if d is None or d.next_attempt_at != due:
                 heapq.heappop(self._due)
                 continue
             return due
@@ -141,7 +141,7 @@ class Webhooks:
     def _after_commit(self, events: list[DomainEvent]) -> None:
         staged, self._staged = self._staged, []
         for d in staged:
-            self.deliveries[d.id] = d
+            self.outbox.add(d)
             self._push(d)
         if staged:
             self.poke()
@@ -216,9 +216,10 @@ class Webhooks:
         while True:
             did = await self._queue.get()
             try:
-                d = self.deliveries.get(did)
-                if d is not None and d.status == PENDING:
+                d = self.outbox.pending(did)
+                if d is not None:
                     await self._attempt(d)
+                    self.outbox.settle(d)
             except Exception as e:  # a sender must never die: record and go on
                 self.rt.log_error(f"delivery {did} failed unexpectedly: {e!r}")
             finally:
@@ -336,7 +337,7 @@ class Webhooks:
 
     # ------------------------------------------------------------------ admin
     def redeliver(self, did: str) -> Delivery:
-        d = self.deliveries.get(did)
+        d = self.outbox.get(did)
         if d is None:
             raise not_found("Delivery", did, "id")
         if d.status == PENDING:
@@ -346,6 +347,7 @@ class Webhooks:
         d.status = PENDING
         d.next_attempt_at = self.rt.clock.now_ms()
         d.redeliveries += 1
+        self.outbox.add(d)
         self._dirty[d.id] = d
         self.flush()
         self._push(d)
@@ -364,7 +366,7 @@ class Webhooks:
         now = self.rt.clock.now_ms()
         for sub in subs:
             d = self._new_delivery(sub, [{"Action": action, "Details": details}], now, forged=signature)
-            self.deliveries[d.id] = d
+            self.outbox.add(d)
             self._dirty[d.id] = d
             self._push(d)
             out.append(d)
@@ -383,14 +385,7 @@ class Webhooks:
         }
 
     def query(self, status: str | None, action: str | None, subscription: str | None) -> Iterable[Delivery]:
-        for d in self.deliveries.values():
-            if status and d.status != status:
-                continue
-            if action and action not in d.actions():
-                continue
-            if subscription and d.subscription != subscription:
-                continue
-            yield d
+        return self.outbox.query(status, action, subscription)
 
     def admin_routers(self) -> list[APIRouter]:
         from .admin import router

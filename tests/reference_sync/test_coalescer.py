@@ -41,8 +41,12 @@ def test_batches_hold_at_most_200_products_and_cover_every_pair_once(clock: Manu
     pairs = {(f"P{i:03d}", w) for i in range(450) for w in ("1", "2") if (i + int(w)) % 3}
     for product, warehouse in sorted(pairs):
         c.add(product, warehouse)
-    queries = c.take()
+    queries = c.take()  # early (the window is open, full calls are pending): full calls only
+    assert [len(q.product_numbers) for q in queries] == [200, 200]
+    clock.advance(0.25)
+    queries += c.take()  # the rest, when its window is over
     assert [len(q.product_numbers) for q in queries] == [200, 200, 50]
+    assert c.due_in() is None
     covered = [pair for q in queries for pair in q.pairs]
     assert sorted(covered) == sorted(pairs)
     for q in queries:
@@ -101,3 +105,50 @@ def test_storm_of_20000_events_over_500_products_costs_at_most_0_02_calls_per_ev
     assert calls / events <= 0.02, f"{calls} calls for {events} events"
     # No change is left unfetched: every pair's last change was followed by a fetch of it.
     assert all(fetched_after[p] >= n for p, n in last_change.items())
+
+
+def test_an_early_flush_takes_only_full_calls_and_the_rest_waits_in_a_new_window(clock: ManualClock) -> None:
+    """200 products made the flush due; 7 more arrived before it ran. Those 7 must not make a call of their own
+    now: they wait for a window of their own (opened at the take), then go."""
+    c = BalanceCoalescer(clock, window=0.3)
+    for i in range(207):
+        c.add(f"P{i:03d}", "1")
+        clock.advance(0.0005)
+    [full] = c.take()
+    assert full.product_numbers == tuple(f"P{i:03d}" for i in range(200))  # the oldest 200
+    assert c.pending_products == 7
+    assert c.due_in() == pytest.approx(0.3)  # a new window, from the take
+    clock.advance(0.3)
+    [rest] = c.take()
+    assert rest.product_numbers == tuple(f"P{i:03d}" for i in range(200, 207))
+    assert c.due_in() is None
+
+
+def test_a_flush_after_the_window_takes_everything_even_with_a_full_call_pending(clock: ManualClock) -> None:
+    c = BalanceCoalescer(clock, window=0.3)
+    for i in range(450):
+        c.add(f"P{i:03d}", "1")
+    clock.advance(0.3)
+    assert [len(q.product_numbers) for q in c.take()] == [200, 200, 50]
+    assert c.due_in() is None
+
+
+def test_the_oldest_change_goes_first_whatever_its_product_number(clock: ManualClock) -> None:
+    """Oldest first, not alphabetical: otherwise a product late in the alphabet could wait window after window
+    in a long storm."""
+    c = BalanceCoalescer(clock, window=10.0, max_products=2)
+    for product in ("Z", "A", "M"):
+        c.add(product, "1")
+    [query] = c.take()
+    assert query.product_numbers == ("A", "Z")  # Z and A came first (sorted within the call); M waits
+    assert c.pending_products == 1
+
+
+def test_a_flush_asked_for_before_the_window_is_over_takes_everything_below_a_full_call(clock: ManualClock) -> None:
+    """Only a flush made early *because* a full call is pending keeps a remainder; any other (a drain on the way
+    out, a test) fetches everything pending."""
+    c = BalanceCoalescer(clock, window=10.0)
+    for i in range(150):
+        c.add(f"P{i:03d}", "1")
+    [query] = c.take()
+    assert len(query.product_numbers) == 150 and c.due_in() is None

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from mock_xtnd.webhooks.signing import sign
-from reference_sync.app import Service, create_app
+from reference_sync.app import MAX_HOOK_BYTES, Service, create_app
 from tests.reference_sync.rsync_doubles import (
     ServiceFactory,
     XtndDouble,
@@ -112,6 +112,23 @@ async def test_a_signed_but_malformed_body_is_refused_with_400(make_service: Ser
             "/xtnd/webhooks", content=body, headers={"ms-signature": sign("hook-secret", body)}
         )
     assert response.status_code == 400
+
+
+async def test_the_receiver_refuses_other_methods_and_oversized_bodies_and_changes_nothing(
+    make_service: ServiceFactory,
+) -> None:
+    service = make_service()
+    huge = b'{"Id": "' + b"f" * (MAX_HOOK_BYTES + 1) + b'"}'
+    async with shop_client(service) as shop:
+        got = await shop.get("/xtnd/webhooks")
+        assert got.status_code == 405 and got.headers["allow"] == "POST"
+        too_big = await shop.post("/xtnd/webhooks", content=huge, headers={"ms-signature": sign("hook-secret", huge)})
+        assert too_big.status_code == 413
+        assert "Message" in too_big.json()
+        # The shop's other routes are still served behind the receiver.
+        assert (await shop.get("/xtnd/probe")).status_code == 200
+    assert service.store.pending_balances() == []
+    assert service.sync.coalescer.pending_products == 0
 
 
 async def test_without_a_configured_secret_every_hook_is_refused(make_service: ServiceFactory) -> None:

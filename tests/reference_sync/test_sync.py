@@ -39,7 +39,7 @@ def availability_calls(xtnd_double: XtndDouble) -> list[list[str]]:
 
 
 async def test_a_storm_of_hooks_is_fetched_in_calls_of_at_most_200_products(
-    make_service: ServiceFactory, xtnd_double: XtndDouble
+    make_service: ServiceFactory, xtnd_double: XtndDouble, clock: ManualClock
 ) -> None:
     service = make_service()
     for i in range(450):
@@ -47,7 +47,12 @@ async def test_a_storm_of_hooks_is_fetched_in_calls_of_at_most_200_products(
     for i in range(450):
         for repeat in range(3):  # three changes each: still one fetch each
             hook(service, f"{i:029d}{repeat:03d}", balance(f"P{i:03d}"))
-    assert await service.sync.flush_balances() == 3
+    # Full calls are due at once; the remainder waits for its window rather than making a small call now.
+    assert service.sync.coalescer.due_in() == 0
+    assert await service.sync.flush_balances() == 2
+    assert service.sync.coalescer.due_in() == pytest.approx(service.config.balance_window)
+    clock.advance(service.config.balance_window)
+    assert await service.sync.flush_balances() == 1
     assert [len(p) for p in availability_calls(xtnd_double)] == [200, 200, 50]
     assert all(c.query["warehouseNumber"] == ["1"] for c in xtnd_double.calls)
     assert len(service.store.balances()) == 450

@@ -1,0 +1,146 @@
+"""How the journal and the outbox keep what is finished: exactly what went in comes out, in order, and what is
+kept long costs the garbage collector nothing.
+
+The second part is a performance property with a functional test: full collections walk every object the collector
+tracks, so records kept as dicts and lists made 50-130 ms pauses mid-storm (docs/benchmarks.md). The tests count
+tracked objects, not time, so they cannot flake on a loaded machine.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import orjson
+import pytest
+
+from mock_xtnd.journal import Journal
+from mock_xtnd.webhooks.outbox import DEAD, DELIVERED, PENDING, Attempt, Delivery, Outbox
+
+
+def api_record(i: int, client: str = "shop") -> dict[str, object]:
+    return {"Kind": "api", "ClientId": client, "Method": "GET", "Path": f"/api/Products/{i}",
+            "Query": {"pageSize": ["10"]}, "ProductNumbers": [str(i)], "Status": 200}
+
+
+def delivery_record(i: int, origin: str | None) -> dict[str, object]:
+    return {"Kind": "delivery", "DeliveryId": f"{i:032x}", "Notifications": [{"Action": "A", "Details": {"N": i}}],
+            "Origin": origin, "Outcome": "delivered"}
+
+
+def test_the_journal_numbers_records_and_returns_exactly_what_was_appended() -> None:
+    j = Journal(max_records=1000)
+    originals = []
+    for i in range(2500):  # several sealed chunks and an open one
+        rec = api_record(i) if i % 3 else delivery_record(i, "storm:S1" if i % 2 else None)
+        assert j.append(rec) == i + 1
+        originals.append(orjson.loads(orjson.dumps(rec)))
+    assert j.last_seq == 2500
+    kept = j.since(0)
+    assert [r["Seq"] for r in kept] == list(range(j.dropped + 1, 2501))
+    assert kept == originals[j.dropped:]
+    assert j.since(2490) == originals[2490:]
+    assert j.since(2500) == [] and j.since(10**9) == []
+
+
+def test_the_journal_drops_the_oldest_past_its_bound_and_counts_them() -> None:
+    j = Journal(max_records=1000)
+    for i in range(5000):
+        j.append(api_record(i))
+        assert len(j) <= 1100  # never more than 10% over
+    assert len(j) >= 1000 and j.dropped == 5000 - len(j)
+    assert j.since(0)[0]["Seq"] == j.dropped + 1
+    assert j.since(3)[0]["Seq"] == j.dropped + 1  # asking from before the oldest kept gives what is kept
+
+
+def test_the_journal_filters_by_kind_client_path_origin_and_limit() -> None:
+    j = Journal(max_records=1000)
+    for i in range(300):
+        j.append(api_record(i, client="a" if i % 2 else "b"))
+        j.append(delivery_record(i, "storm:S1" if i % 3 == 0 else "storm:S2"))
+    assert len(j.lines(kind="delivery")) == 300
+    assert {orjson.loads(x)["ClientId"] for x in j.lines(client_id="a")} == {"a"}
+    assert len(j.lines(client_id="a")) == 150
+    # Path prefixes match case-insensitively, as the API's paths do.
+    assert [orjson.loads(x)["Path"] for x in j.lines(path="/API/products/29")] == [
+        "/api/Products/29", *(f"/api/Products/{n}" for n in range(290, 300))]
+    assert len(j.lines(kind="api", limit=7, since=100)) == 7
+    assert {r["DeliveryId"] for r in j.since(0, kind="delivery", origin="storm:S1")} == {
+        f"{i:032x}" for i in range(0, 300, 3)}
+    page = orjson.loads(j.json_page(j.lines(limit=2)))
+    assert page == {"Items": j.query(limit=2), "Dropped": 0, "LastSeq": 600}
+    assert j.jsonl(j.lines(limit=2)).count(b"\n") == 2
+
+
+def tracked_objects() -> int:
+    gc.collect()  # a tuple is untracked once the collector has seen that all it holds is untracked; a nested
+    gc.collect()  # tuple can be seen after its holder in one pass, so a second pass settles the rest
+    return len(gc.get_objects())
+
+
+@pytest.mark.parametrize("records", [20_000])
+def test_a_long_journal_adds_almost_nothing_for_the_garbage_collector_to_walk(records: int) -> None:
+    j = Journal(max_records=200_000)
+    before = tracked_objects()
+    for i in range(records):
+        j.append(api_record(i) if i % 2 else delivery_record(i, None))
+    grown = tracked_objects() - before
+    assert len(j) == records
+    # A chunk list and the open chunk's few entries; with records as dicts of lists this was ~3 per record.
+    assert grown < 1100, f"{grown} more tracked objects for {records} records"
+
+
+def finished(i: int, status: str = DELIVERED) -> Delivery:
+    d = Delivery(f"{i:032x}", f"guid-{i}", "shop", "http://127.0.0.1:1/hook",
+                 [{"Action": "AvailableBalanceChanged", "Details": {"ProductNumber": str(i)}}], i, i)
+    d.attempts.append(Attempt(1, i + 5, 204 if status == DELIVERED else 500, None, 1.5, None))
+    d.status = status
+    return d
+
+
+def test_a_finished_delivery_comes_back_from_the_outbox_exactly_as_it_was() -> None:
+    o = Outbox()
+    live = finished(1)
+    live.status = PENDING
+    o.add(live)
+    assert o.pending(live.id) is live and o.get(live.id) is live
+    live.status = DEAD
+    live.attempts.append(Attempt(2, 99, None, "refused", 0.0, "drop"))
+    o.settle(live)
+    assert o.pending(live.id) is None  # a finished delivery is no sender's work any more
+    back = o.get(live.id)
+    assert back is not None and back is not live and back == live
+    assert o.created_at(live.id) == 1 and o.created_at("nope") is None and o.get("nope") is None
+
+
+def test_the_outbox_keeps_creation_order_and_filters_without_decoding_everything() -> None:
+    o = Outbox()
+    for i in range(10):
+        d = finished(i, DELIVERED if i % 2 else DEAD)
+        if i == 4:
+            d.status = PENDING  # still live, in the middle
+        o.add(d)
+    assert [d.created_at for d in o.query(None, None, None)] == list(range(10))
+    assert [d.created_at for d in o.query("dead", None, None)] == [0, 2, 6, 8]
+    assert [d.created_at for d in o.query("pending", "AvailableBalanceChanged", "shop")] == [4]
+    assert list(o.query(None, "OrderCreated", None)) == [] and list(o.query(None, None, "other")) == []
+    # A redelivery makes it live again in the same place.
+    again = o.get(f"{2:032x}")
+    assert again is not None
+    again.status = PENDING
+    o.add(again)
+    assert [d.created_at for d in o.query("pending", None, None)] == [2, 4]
+    assert len(o) == 10
+
+
+def test_finished_deliveries_add_almost_nothing_for_the_garbage_collector_to_walk() -> None:
+    o = Outbox()
+    before = tracked_objects()
+    for i in range(10_000):
+        d = finished(i)
+        d.status = PENDING
+        o.add(d)
+        d.status = DELIVERED
+        o.settle(d)
+    grown = tracked_objects() - before
+    assert len(o) == 10_000
+    assert grown < 50, f"{grown} more tracked objects for 10,000 finished deliveries (live ones: ~6 each)"
