@@ -6,7 +6,7 @@ p50/p99/max of each request's time from send to the last byte of its answer.
 Paced, not saturating: a saturating load (wrk) measures queueing behind itself, whereas this asks "how long does
 one call wait" while something else (a storm) runs in the server. Blocking sockets, one thread per connection,
 each on its own fixed schedule; a request that falls behind schedule is sent at once (and counted as late).
-Prints one JSON line.
+Prints one JSON line (with ``--raw``, every latency too, so a caller can pool several slices).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s over all connections")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--raw", action="store_true", help="also print every latency (ms), for pooling slices")
     args = parser.parse_args()
     auth = f"Authorization: Bearer {args.token}\r\n" if args.token else ""
     request = f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode()
@@ -91,7 +92,8 @@ def main() -> None:
 
     print(json.dumps({"requests": len(latencies), "rate": args.rate, "seconds": args.seconds,
                       "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": q(1.0),
-                      "late": counters["late"], "non_2xx": counters["non_2xx"]}), flush=True)
+                      "late": counters["late"], "non_2xx": counters["non_2xx"],
+                      **({"latencies_ms": [round(x * 1000, 3) for x in latencies]} if args.raw else {})}), flush=True)
 
 
 if __name__ == "__main__":
