@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from .kept import kept_json
+
 # (Kind, ClientId, Path lower-cased, Origin, the record as one JSON line without its newline)
 _Entry = tuple[str, str | None, str, str | None, bytes]
 
@@ -42,7 +44,7 @@ class Journal:
         record["Seq"] = self._seq
         path = record.get("Path")
         self._open.append((record["Kind"], record.get("ClientId"), path.lower() if isinstance(path, str) else "",
-                           record.get("Origin"), orjson.dumps(record)))
+                           record.get("Origin"), kept_json(record)))
         if len(self._open) >= self._chunk:
             self._sealed.append(tuple(self._open))
             self._open = []

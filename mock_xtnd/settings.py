@@ -114,7 +114,7 @@ class Settings(_Strict):
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     allow_oversell: bool = True
-    journal_max_records: int = Field(200_000, ge=1000, description="about 1 KB each; the oldest go first")
+    journal_max_records: int = Field(200_000, ge=1000, description="~0.5 KB each (a 200-product call ~3.5 KB); the oldest go first")
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     delivery_faults: DeliveryFaultSettings = Field(default_factory=DeliveryFaultSettings)

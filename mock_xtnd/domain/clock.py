@@ -50,11 +50,16 @@ class VirtualClock:
         self._now = value
 
 
-@lru_cache(maxsize=65536)
 def iso_ms(ms: int) -> str:
-    """``2026-01-05T08:00:00.000Z``"""
-    dt = datetime.fromtimestamp(ms / 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """``2026-01-05T08:00:00.000Z``. Every API call and delivery attempt is stamped with one, mostly a new
+    millisecond each time, so the date part is formatted once per second and the milliseconds appended."""
+    seconds, millis = divmod(ms, 1000)
+    return f"{_iso_second(seconds)}{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def parse_iso(text: str) -> int:

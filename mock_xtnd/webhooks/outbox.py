@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from ..kept import kept_json
+
 PENDING, DELIVERED, GONE, DEAD = "pending", "delivered", "gone", "dead"
 
 
@@ -65,10 +67,10 @@ class Delivery:
         return [n["Action"] for n in self.notifications]
 
 
-# A finished delivery: (status, subscription, actions, created_at, the Delivery's record as JSON). Strings, ints,
-# bytes and a tuple of strings only: the garbage collector stops tracking such a tuple after its first look at it.
-_Row = tuple[str, str, tuple[str, ...], int, bytes]
-
+# A finished delivery, flattened: (status, subscription, actions, created_at, id, notification_id, url,
+# notifications as JSON, next_attempt_at, attempts as JSON, forged, redeliveries, origin). Strings, ints, None, bytes
+# and one tuple of strings only: the garbage collector stops tracking such a tuple once it has looked at it.
+_Row = tuple[Any, ...]
 
 class Outbox:
     """Every delivery by Id, in the order they were made.
@@ -132,8 +134,14 @@ class Outbox:
 
 
 def _row(d: Delivery) -> _Row:
-    return (d.status, d.subscription, tuple(d.actions()), d.created_at, orjson.dumps(d))
+    return (d.status, d.subscription, tuple(n["Action"] for n in d.notifications), d.created_at, d.id,
+            d.notification_id, d.url, kept_json(d.notifications), d.next_attempt_at,
+            kept_json([(a.attempt, a.at_ms, a.status, a.error, a.latency_ms, a.fault) for a in d.attempts]), d.forged,
+            d.redeliveries, d.origin)
 
 
 def _thaw(row: _Row) -> Delivery:
-    return Delivery.from_record(orjson.loads(row[4]))
+    (status, subscription, _actions, created_at, did, notification_id, url, notifications, next_attempt_at, attempts,
+     forged, redeliveries, origin) = row
+    return Delivery(did, notification_id, subscription, url, orjson.loads(notifications), created_at,
+                    next_attempt_at, status, [Attempt(*a) for a in orjson.loads(attempts)], forged, redeliveries, origin)
