@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_xtnd.asgi import read_body
 from mock_xtnd.webhooks.signing import SIGNATURE_HEADER, verify
 
 from .client import Credentials, XtndClient
@@ -159,7 +160,7 @@ class WebhookReceiver:
         if scope["method"] != "POST":
             await _answer(send, 405, {"Message": "use POST"}, [(b"allow", b"POST")])
             return
-        body = await _read_body(receive, MAX_HOOK_BYTES)
+        body = await read_body(scope, receive, MAX_HOOK_BYTES)
         if body is None:
             await _answer(send, 413, {"Message": f"a webhook body over {MAX_HOOK_BYTES} bytes"})
             return
@@ -177,24 +178,6 @@ class WebhookReceiver:
         await self.submit(delivery)
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it passes ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _answer(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:

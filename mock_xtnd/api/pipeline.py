@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import orjson
 
+from ..asgi import read_body
 from ..domain.clock import iso_ms
 from .errors import error_response
 
@@ -188,12 +189,13 @@ class XtndPipeline:
 
         try:
             # 1. body, bounded
-            body, too_large = await self._read_body(scope, receive)
-            if too_large:
+            read = await read_body(scope, receive, rt.settings.max_body_bytes)
+            if read is None:
                 await reply(error_response(
                     413, f"The request body is larger than {rt.settings.max_body_bytes} bytes.",
                     [("body", "Too large.")], trace_id=trace_id))
                 return
+            body = read
             if body and method in ("POST", "PUT") and route.resource != "Token":
                 self._describe_body(record, body)
             if route.key is not None and route.resource == "Products":
@@ -316,30 +318,6 @@ class XtndPipeline:
         if scheme.lower() != "bearer" or not token.strip():
             return None, "The Authorization header must be 'Bearer <token>'."
         return self.rt.client_of(token.strip())
-
-    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
-        limit = self.rt.settings.max_body_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    if int(value) > limit:
-                        return b"", True
-                except ValueError:
-                    pass
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return b"", True
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks), False
 
     @staticmethod
     def _replay(body: bytes, downstream: Receive) -> Receive:
