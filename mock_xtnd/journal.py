@@ -110,10 +110,6 @@ class Journal:
                 break
         return out
 
-    def query(self, **filters: Any) -> list[dict[str, Any]]:
-        """As ``lines``, decoded."""
-        return [orjson.loads(line) for line in self.lines(**filters)]
-
     @staticmethod
     def jsonl(lines: list[bytes]) -> bytes:
         return b"".join(line + b"\n" for line in lines)
