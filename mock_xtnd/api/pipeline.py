@@ -189,13 +189,12 @@ class XtndPipeline:
 
         try:
             # 1. body, bounded
-            read = await read_body(scope, receive, rt.settings.max_body_bytes)
-            if read is None:
+            body = await read_body(scope, receive, rt.settings.max_body_bytes)
+            if body is None:
                 await reply(error_response(
                     413, f"The request body is larger than {rt.settings.max_body_bytes} bytes.",
                     [("body", "Too large.")], trace_id=trace_id))
                 return
-            body = read
             if body and method in ("POST", "PUT") and route.resource != "Token":
                 self._describe_body(record, body)
             if route.key is not None and route.resource == "Products":

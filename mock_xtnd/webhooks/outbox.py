@@ -72,6 +72,7 @@ class Delivery:
 # and one tuple of strings only: the garbage collector stops tracking such a tuple once it has looked at it.
 _Row = tuple[Any, ...]
 
+
 class Outbox:
     """Every delivery by Id, in the order they were made.
 
@@ -80,7 +81,7 @@ class Outbox:
     a ``Delivery`` when asked for. Tens of thousands of finished deliveries as live objects (each with its attempts
     and lists) made every full garbage collection walk them all: 50-130 ms pauses of the event loop mid-storm, felt
     by every API call and every hook in flight (docs/benchmarks.md). As rows they cost the collector nothing, and
-    about a third of the memory.
+    about half the memory (550 instead of 990 bytes for a one-attempt delivery).
     """
 
     def __init__(self) -> None:
@@ -120,7 +121,7 @@ class Outbox:
             if isinstance(v, Delivery):
                 st, sub, actions = v.status, v.subscription, v.actions()
             else:
-                st, sub, actions = v[0], v[1], list(v[2])
+                st, sub, actions = v[0], v[1], v[2]
             if status and st != status:
                 continue
             if action and action not in actions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -133,50 +134,45 @@ def test_the_outbox_keeps_creation_order_and_filters_without_decoding_everything
     assert len(o) == 10
 
 
-def test_finished_deliveries_add_almost_nothing_for_the_garbage_collector_to_walk() -> None:
-    o = Outbox()
-    before = tracked_objects()
-    for i in range(10_000):
+def settle_finished(o: Outbox, count: int) -> None:
+    """``count`` deliveries through their life in the outbox: added while pending, settled once delivered."""
+    for i in range(count):
         d = finished(i)
         d.status = PENDING
         o.add(d)
         d.status = DELIVERED
         o.settle(d)
+
+
+def allocated(work: Callable[[], object]) -> int:
+    """Bytes still allocated after ``work()`` (tracemalloc: counted, not timed)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        work()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_finished_deliveries_add_almost_nothing_for_the_garbage_collector_to_walk() -> None:
+    o = Outbox()
+    before = tracked_objects()
+    settle_finished(o, 10_000)
     grown = tracked_objects() - before
     assert len(o) == 10_000
     assert grown < 50, f"{grown} more tracked objects for 10,000 finished deliveries (live ones: ~6 each)"
 
 
 def test_a_journal_record_costs_its_json_and_little_more_in_memory() -> None:
-    """orjson's bytes keep the ~4 KB buffer they were written into; kept as they come, 200,000 records took 800 MB.
-    Counted in allocated bytes (tracemalloc), not timed."""
+    """orjson's bytes keep the ~4 KB buffer they were written into; kept as they come, 200,000 records took 800 MB."""
     j = Journal(max_records=200_000)
-    line_bytes = 0
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(5_000):
-            j.append(api_record(i))
-        used = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    used = allocated(lambda: [j.append(api_record(i)) for i in range(5_000)])
     line_bytes = sum(len(x) for x in j.lines())
     assert used / 5_000 < 2.5 * line_bytes / 5_000 + 120, f"{used / 5_000:.0f} B per record for {line_bytes / 5_000:.0f} B of JSON"
 
 
 def test_a_finished_delivery_costs_little_more_than_its_json_in_memory() -> None:
     o = Outbox()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(2_000):
-            d = finished(i)
-            d.status = PENDING
-            o.add(d)
-            d.status = DELIVERED
-            o.settle(d)
-        del d
-        used = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    used = allocated(lambda: settle_finished(o, 2_000))
     assert used / 2_000 < 1_500, f"{used / 2_000:.0f} B per finished delivery"
