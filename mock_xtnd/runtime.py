@@ -13,6 +13,7 @@ from .domain.paging import Pager
 from .domain.scheduler import Scheduler
 from .domain.seed import SeedSizes, generate
 from .journal import Journal
+from .pacing import Pace
 from .persistence import SqliteStore, state_records
 from .settings import Settings
 from .timeloop import TimeLoop
@@ -65,6 +66,7 @@ class Runtime:
         self.parts: list[Part] = []
         self.scheduler = Scheduler()
         self.timeloop = TimeLoop(self)
+        self.pace = Pace()  # storms and senders share each loop pass with the API (pacing.py)
         self.errors: list[str] = []
         self._load_or_seed()
 

@@ -20,7 +20,8 @@ Count-bounded storm's last step falls exactly at its duration. Times are whole m
 
 Emission: under the virtual clock one timer at a time on ``rt.scheduler`` (``POST /_mock/clock/advance`` runs
 each at its exact time); under the real clock an asyncio task wakes every ~5 ms, emits what is due (catching up
-when late, at most ``MAX_STEPS_PER_WAKE`` a wake, yielding to the event loop every ``CHUNK`` steps).
+when late, at most ``MAX_STEPS_PER_WAKE`` a wake), one step per turn of ``rt.pace`` so that a burst of steps never
+keeps an API request waiting for more than the loop pass's slice for background work (mock_xtnd/pacing.py).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from .sampling import Zipf, poisson
 MAX_COUNT = 5_000_000
 MAX_DURATION_SECONDS = 3600.0
 WAKE_SECONDS = 0.005
-CHUNK = 256
 MAX_STEPS_PER_WAKE = 4096
 SPIKE_FACTOR, SPIKE_SHARE, BASE_FACTOR = 10.0, 0.1, 0.25
 LATENCY_BUCKET = 1.01  # percentiles are reported to within 1%
@@ -338,16 +338,15 @@ class Storms:
         self.rt.scheduler.call_at(storm.started_ms + storm.next_offset, f"storm {storm.id}", fire)
 
     async def _run_real(self, storm: Storm) -> None:
-        clock = self.rt.clock
+        clock, pace = self.rt.clock, self.rt.pace
         try:
             while storm.next_offset is not None:
                 budget = MAX_STEPS_PER_WAKE
                 while budget > 0:
-                    done = self._emit_due(storm, clock.now_ms() - storm.started_ms, min(CHUNK, budget))
-                    if done == 0:
+                    await pace.turn()  # one step at a time, within the loop pass's slice for background work
+                    if self._emit_due(storm, clock.now_ms() - storm.started_ms, 1) == 0:
                         break
-                    budget -= done
-                    await asyncio.sleep(0)  # let requests and senders in between chunks
+                    budget -= 1
                 if storm.next_offset is None:
                     break
                 wait = (storm.next_offset - (clock.now_ms() - storm.started_ms)) / 1000

@@ -216,6 +216,7 @@ class Webhooks:
         while True:
             did = await self._queue.get()
             try:
+                await self.rt.pace.turn()
                 d = self.outbox.pending(did)
                 if d is not None:
                     await self._attempt(d)
@@ -261,6 +262,7 @@ class Webhooks:
             status, error, latency = await self._post(sub.callback_url, body, signature)
             if plan is not None and plan.duplicate:  # the same attempt, sent twice (ASP.NET's parallel senders)
                 duplicate = await self._post(sub.callback_url, body, signature)
+            await self.rt.pace.turn()  # the answer's bookkeeping is background work too
         if fault is None and d.forged is None:
             fault = self._scheduled_fault(d, number)
         if generation != self.generation:
