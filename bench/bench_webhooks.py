@@ -19,6 +19,10 @@ req/s over 4 connections for --probe-seconds with the fake idle and as long duri
 2026-11-28 19:30Z it was one 10 s block per phase; the idle block's p99 then swung 1.0-3.9 ms with whatever else
 the shared machine did at that moment, which alone moved the ratio between 0.5x and 2.6x.)
 
+Both parts also run the same fake with its pacing off (``background_slice_ms: null``: storm steps and delivery
+attempts run to the end of each burst instead of yielding to API requests after 0.3 ms of a loop pass; see
+mock_xtnd/pacing.py): the ``*_unpaced`` rows, interleaved with the product's, show what pacing buys and costs.
+
 Figures are medians of --reps repetitions; ratios are medians of per-repetition ratios.
 Writes bench/results/webhooks.json.
 """
@@ -41,11 +45,13 @@ SLICES = 5  # idle and storm slices per repetition, interleaved
 SECRET = "bench-secret"
 
 
-def subscription_config(receiver_port: int, senders: int) -> dict[str, Any]:
+def subscription_config(receiver_port: int, senders: int, paced: bool = True) -> dict[str, Any]:
+    """``paced=False`` turns the fake's pacing off (``background_slice_ms: null``), for the side-by-side rows."""
     return {
         "subscriptions": [{"name": "bench", "callback_url": f"http://{h.HOST}:{receiver_port}/hook",
                            "secret": SECRET, "triggers": ["AvailableBalanceChanged"]}],
         "delivery": {"senders": senders},
+        **({} if paced else {"background_slice_ms": None}),
     }
 
 
@@ -86,9 +92,10 @@ def start(port: int, config: dict[str, Any], experiment: bool) -> tuple[h.Proc, 
     return h.start_fake(port, config)
 
 
-def fake_throughput(receiver_port: int, count: int, senders: int, experiment: bool = False) -> dict[str, Any]:
+def fake_throughput(receiver_port: int, count: int, senders: int, experiment: bool = False,
+                    paced: bool = True) -> dict[str, Any]:
     port = h.free_port()
-    fake, cfg = start(port, subscription_config(receiver_port, senders), experiment)
+    fake, cfg = start(port, subscription_config(receiver_port, senders, paced), experiment)
     try:
         h.wait_ready(port, fake)
         receiver_reset(receiver_port)
@@ -150,13 +157,13 @@ def quantiles(latencies: list[float]) -> dict[str, Any]:
 
 
 def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rate: float,
-                        experiment: bool = False, slices: int = SLICES) -> dict[str, Any]:
+                        experiment: bool = False, slices: int = SLICES, paced: bool = True) -> dict[str, Any]:
     """Per repetition, ``slices`` idle slices and ``slices`` storm slices of seconds/slices each, alternating (the
     order flips every slice), pooled per phase: whatever the shared machine does meanwhile falls on both phases.
     A storm slice starts its own storm 0.5 s before probing (steady rate, connections open) and waits for all of
     its deliveries to be answered before the next idle slice."""
     port = h.free_port()
-    fake, cfg = start(port, subscription_config(receiver_port, 8), experiment)
+    fake, cfg = start(port, subscription_config(receiver_port, 8, paced), experiment)
     runs: list[dict[str, Any]] = []
     slice_s = seconds / slices
     try:
@@ -204,13 +211,18 @@ def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rat
             }
             result["p99_factor"] = round(result["storm"]["p99_ms"] / result["idle"]["p99_ms"], 2)
             runs.append(result)
-            print(f"rep {rep + 1}/{reps} {'EXPERIMENT raw sender: ' if experiment else ''}API p99 idle "
+            print(f"rep {rep + 1}/{reps} {'EXPERIMENT raw sender: ' if experiment else ''}"
+                  f"{'' if paced else 'UNPACED '}API p99 idle "
                   f"{result['idle']['p99_ms']:.2f} ms  during a {storm_rate:.0f}/s storm "
                   f"{result['storm']['p99_ms']:.2f} ms  (x{result['p99_factor']}; {slices} + {slices} interleaved "
                   f"slices)  deliveries/s during {result['storm']['deliveries_per_s_during_probe']}", flush=True)
     finally:
         fake.stop()
         Path(cfg).unlink(missing_ok=True)
+    return summarize_latency(runs, slices)
+
+
+def summarize_latency(runs: list[dict[str, Any]], slices: int = SLICES) -> dict[str, Any]:
     return {
         "slices_per_phase": slices,
         "idle_p50_ms": h.median([r["idle"]["p50_ms"] for r in runs]),
@@ -238,6 +250,8 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float, experime
             "fake_c64": lambda: fake_throughput(receiver_port, count, 64),
             "bare_c64": lambda: bare_throughput(receiver_port, count, 64),
             "bare_c64_1kb": lambda: bare_throughput(receiver_port, count, 64, 1024),
+            "fake_c8_unpaced": lambda: fake_throughput(receiver_port, count, 8, paced=False),
+            "fake_c64_unpaced": lambda: fake_throughput(receiver_port, count, 64, paced=False),
         }
         if experiments:
             cases["experiment_raw_c8"] = lambda: fake_throughput(receiver_port, count, 8, experiment=True)
@@ -253,7 +267,13 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float, experime
                 print(f"rep {rep + 1}/{reps} {name:14s} {res['rate']:9.1f} deliveries/s  received {res['received']}"
                       f"  body {res['body_bytes_mean']} B  sender CPU {res['sender_cpu_us_per_delivery']} us/delivery"
                       + ("  INCOMPLETE" if res["incomplete"] else ""), flush=True)
-        latency = latency_under_storm(receiver_port, reps, probe_seconds, storm_rate)
+        # the product (paced) and the same fake with pacing off, one repetition each in turn, first one then the other
+        paced_runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+        for rep in range(reps):
+            for paced in ((True, False) if rep % 2 == 0 else (False, True)):
+                paced_runs[paced] += latency_under_storm(receiver_port, 1, probe_seconds, storm_rate,
+                                                         paced=paced)["runs"]
+        latency, latency_unpaced = summarize_latency(paced_runs[True]), summarize_latency(paced_runs[False])
         latency_exp = (latency_under_storm(receiver_port, reps, probe_seconds, storm_rate, experiment=True)
                        if experiments else None)
     finally:
@@ -269,7 +289,8 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float, experime
     figures = {n: {"deliveries_per_s": med(n, "rate"), "sender_cpu_us_per_delivery": med(n, "sender_cpu_us_per_delivery"),
                    "body_bytes_mean": med(n, "body_bytes_mean"),
                    "incomplete_runs": sum(1 for r in throughput[n] if r["incomplete"])} for n in throughput}
-    pairs = {"c8": ("fake_c8", "bare_c8"), "c64": ("fake_c64", "bare_c64")}
+    pairs = {"c8": ("fake_c8", "bare_c8"), "c64": ("fake_c64", "bare_c64"),
+             "unpaced_c8": ("fake_c8_unpaced", "bare_c8"), "unpaced_c64": ("fake_c64_unpaced", "bare_c64")}
     if experiments:
         pairs.update({"experiment_raw_c8": ("experiment_raw_c8", "bare_c8"),
                       "experiment_raw_c64": ("experiment_raw_c64", "bare_c64")})
@@ -292,6 +313,7 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float, experime
         "ratios_median": ratios,
         "cpu_ratios_median": cpu_ratios,
         "api_latency_under_storm": latency,
+        "api_latency_under_storm_unpaced": latency_unpaced,
         "experiment_raw_sender_api_latency_under_storm": latency_exp,
         "targets": {
             "deliveries_vs_bare_c8": {"target": f">= {TARGET_RATIO}", "measured": ratios["c8"],
@@ -318,7 +340,8 @@ def main() -> None:
     path = h.write_result("webhooks", result)
     print(json.dumps({k: result[k] for k in ("figures_median", "ratios_median", "cpu_ratios_median", "targets")},
                      indent=2))
-    for key in ("api_latency_under_storm", "experiment_raw_sender_api_latency_under_storm"):
+    for key in ("api_latency_under_storm", "api_latency_under_storm_unpaced",
+                "experiment_raw_sender_api_latency_under_storm"):
         if result[key]:
             print(key, json.dumps({k: v for k, v in result[key].items() if k != "runs"}, indent=2))
     print(f"wrote {path}", file=sys.stderr)

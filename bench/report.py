@@ -69,6 +69,7 @@ def webhooks(r: dict[str, Any]) -> None:
           "p99 storm / idle | deliveries/s during |")
     print("|---|---|---|---|---|---|---|")
     for label, key in (("fake", "api_latency_under_storm"),
+                       ("fake, pacing off", "api_latency_under_storm_unpaced"),
                        ("experiment: raw sender", "experiment_raw_sender_api_latency_under_storm")):
         lat = r.get(key)
         if lat:

@@ -55,6 +55,8 @@ def main() -> None:
         "webhooks": {k: results["webhooks"][k] for k in ("figures_median", "ratios_median", "cpu_ratios_median")},
         "api_latency_under_storm": {k: v for k, v in results["webhooks"]["api_latency_under_storm"].items()
                                     if k != "runs"},
+        "api_latency_under_storm_unpaced": {k: v for k, v in results["webhooks"]["api_latency_under_storm_unpaced"]
+                                            .items() if k != "runs"},
         "experiment_raw_sender_api_latency_under_storm": (
             {k: v for k, v in results["webhooks"]["experiment_raw_sender_api_latency_under_storm"].items()
              if k != "runs"} if results["webhooks"]["experiment_raw_sender_api_latency_under_storm"] else None),

@@ -66,7 +66,8 @@ class Runtime:
         self.parts: list[Part] = []
         self.scheduler = Scheduler()
         self.timeloop = TimeLoop(self)
-        self.pace = Pace()  # storms and senders share each loop pass with the API (pacing.py)
+        slice_ms = settings.background_slice_ms
+        self.pace = Pace(None if slice_ms is None else slice_ms / 1000)  # background work vs the API (pacing.py)
         self.errors: list[str] = []
         self._load_or_seed()
 

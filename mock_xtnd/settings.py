@@ -115,6 +115,10 @@ class Settings(_Strict):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     allow_oversell: bool = True
     journal_max_records: int = Field(200_000, ge=1000, description="~0.5 KB each (a 200-product call ~3.5 KB); the oldest go first")
+    background_slice_ms: float | None = Field(
+        0.3, ge=0, le=1000,
+        description="storm steps and delivery attempts get this much of each event-loop pass, then wait for the next "
+                    "(after any API request that arrived meanwhile); null: no pacing (mock_xtnd/pacing.py)")
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     delivery_faults: DeliveryFaultSettings = Field(default_factory=DeliveryFaultSettings)

@@ -5,8 +5,13 @@ at least one turn every pass."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from mock_xtnd.pacing import Pace
+from mock_xtnd.runtime import Runtime
+from mock_xtnd.settings import ConfigError, Settings, load_settings
 
 
 def run_order(pace: Pace | None, background: int) -> list[str]:
@@ -69,3 +74,21 @@ def test_every_pass_gives_background_work_a_turn_however_small_the_slice() -> No
     asyncio.run(main())
     assert done == [0, 1, 2, 3, 4]
     assert passes == 5  # exactly one background turn per pass: never starved, never more than the slice allows
+
+
+def test_no_slice_means_no_pacing() -> None:
+    pace = Pace(slice_seconds=None)
+    assert run_order(pace, 4) == ["bg0", "bg1", "bg2", "bg3", "api"]
+    assert pace.deferred == 0
+
+
+def test_the_runtime_paces_by_the_configured_slice(tmp_path: Path) -> None:
+    assert Runtime(Settings()).pace.slice == 0.0003
+    assert Runtime(Settings(background_slice_ms=1.5)).pace.slice == 0.0015
+    off = tmp_path / "off.yaml"
+    off.write_text("background_slice_ms: null\n")
+    assert Runtime(load_settings(off)).pace.slice is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("background_slice_ms: -1\n")
+    with pytest.raises(ConfigError, match="background_slice_ms"):
+        load_settings(bad)
