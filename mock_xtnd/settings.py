@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .pacing import SLICE_SECONDS
 from .simulate.config import SimulationSettings
 
 
@@ -116,7 +117,7 @@ class Settings(_Strict):
     allow_oversell: bool = True
     journal_max_records: int = Field(200_000, ge=1000, description="~0.5 KB each (a 200-product call ~3.5 KB); the oldest go first")
     background_slice_ms: float | None = Field(
-        0.3, ge=0, le=1000,
+        SLICE_SECONDS * 1000, ge=0, le=1000,
         description="storm steps and delivery attempts get this much of each event-loop pass, then wait for the next "
                     "(after any API request that arrived meanwhile); null: no pacing (mock_xtnd/pacing.py)")
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
