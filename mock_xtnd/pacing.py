@@ -24,7 +24,7 @@ class Pace:
     def __init__(self, slice_seconds: float | None = SLICE_SECONDS) -> None:
         self.slice = slice_seconds
         self._since: float | None = None  # when this pass's first background turn began
-        self.deferred = 0  # turns put off to a later pass (a figure for benchmarks and tests)
+        self.deferred = 0  # turns put off to a later pass (for tests and diagnosis)
 
     def _new_pass(self) -> None:
         self._since = None
