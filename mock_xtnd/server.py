@@ -34,7 +34,7 @@ class ServerThread:
         self._sock.bind((settings.host, settings.port))
         self.port = int(self._sock.getsockname()[1])
         self.base_url = f"http://{settings.host}:{self.port}"
-        self.api_url = f"{self.base_url}/api"
+        self.api_url = f"{self.base_url}/RESTAPI/v1_0/{settings.company}"
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="mock-xtnd", daemon=True)

@@ -1,7 +1,8 @@
 """All settings in one validated model, loadable from a YAML file (snake_case keys).
 
-Everything "chosen by the mock" that a real tenant could set differently is here: clients and secrets, token
-lifetime, rate limits, page sizes, catalogue sizes, retry schedule, webhook subscriptions.
+Everything "chosen by the mock" that a real tenant could set differently is here: the company name, users, time
+zone, rate limits per endpoint family, page sizes, the production quirks, catalogue sizes, retry schedule, webhook
+subscriptions (docs/wire.md says which points are documented, observed or chosen).
 """
 
 from __future__ import annotations
@@ -20,25 +21,50 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ClientSettings(_Strict):
-    client_id: str = Field(min_length=1)
-    client_secret: str = Field(min_length=1)
+class UserSettings(_Strict):
+    """One API user: ``ExtendBasicAuthorization: Basic base64(username:password)``."""
+
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[^:\s]+$")
+    password: str = Field(min_length=1, max_length=200)
 
 
 class RateLimits(_Strict):
-    """Requests per client per rolling minute, per group (chosen by the mock; XTND documents Standard = 300)."""
+    """Calls per company per rolling window, per endpoint family (observed: limits differ per family; documented:
+    "Standard" is 300). ``families`` overrides the default for some, e.g. ``{ProductAvailability: 600}``."""
 
-    standard: int = Field(300, ge=1)
-    list: int = Field(60, ge=1)
-    write: int = Field(120, ge=1)
-    window_seconds: int = Field(60, ge=1)
+    default: int = Field(300, ge=1, le=1_000_000)
+    window_seconds: int = Field(60, ge=1, le=3600)
+    families: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, limit in v.items():
+            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1_000_000:
+                raise ValueError(f"{name}: a limit must be an integer from 1 to 1,000,000")
+        return v
+
+    def limit_of(self, family: str) -> int:
+        return self.families.get(family, self.default)
 
 
 class PagingSettings(_Strict):
-    default_page_size: int = Field(100, ge=1)
-    max_page_size: int = Field(1000, ge=1)
+    """Scheme A (``pageCount``/``pageOffset``) and scheme B (``pageNumber``) paging (docs/wire.md)."""
+
+    page_size: int = Field(100, ge=1, le=10_000, description="scheme B page size (chosen: 100)")
+    default_page_count: int = Field(100, ge=1, le=10_000, description="scheme A pageCount when none is sent")
+    max_page_count: int = Field(1000, ge=1, le=100_000, description="scheme A: a larger pageCount is a 400")
+    stable_snapshots: bool = Field(False, description="fix a pass's result set at its first page (default: live)")
     snapshot_ttl_seconds: int = Field(600, ge=1)
-    max_product_numbers: int = Field(200, ge=1)
+
+
+class QuirkSettings(_Strict):
+    """Production quirks (observed, xtnd-contract.md §1.2): on by default, each switchable."""
+
+    transient_errors: float = Field(0.01, ge=0, le=1, description="share of calls answered with a transient 400")
+    page_past_end_400: bool = True
+    orders_list_needs_modified_date: bool = True
+    products_modified_misses_new: bool = True
 
 
 class CatalogueSettings(_Strict):
@@ -106,15 +132,18 @@ class Settings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     db: str | None = None
-    clients: list[ClientSettings] = Field(
-        default_factory=lambda: [ClientSettings(client_id="demo", client_secret="demo-secret")]
-    )
-    token_lifetime_seconds: int = Field(3600, ge=1)
+    company: str = Field("demo", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    users: list[UserSettings] = Field(default_factory=lambda: [UserSettings(username="demo", password="demo-secret")],
+                                      min_length=1)
+    timezone: str = Field("Europe/Stockholm", description="the tenant's zone: offsets of the dates in answers")
+    default_warehouse: str = "1"
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     paging: PagingSettings = Field(default_factory=PagingSettings)
+    quirks: QuirkSettings = Field(default_factory=QuirkSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     allow_oversell: bool = True
+    duplicate_external_order: Literal["refuse", "accept"] = "refuse"
     journal_max_records: int = Field(200_000, ge=1000, description="~0.5 KB each (a 200-product call ~3.5 KB); the oldest go first")
     background_slice_ms: float | None = Field(
         SLICE_SECONDS * 1000, ge=0, le=1000,
@@ -127,6 +156,25 @@ class Settings(_Strict):
     simulate: bool = False
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Europe/Stockholm)") from None
+        return v
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, v: list[UserSettings]) -> list[UserSettings]:
+        names = [u.username for u in v]
+        if len(set(names)) != len(names):
+            raise ValueError("usernames must be unique")
+        return v
 
     @field_validator("api_faults")
     @classmethod
