@@ -20,16 +20,22 @@ def build_settings(config: str | None, **overrides: Any) -> Settings:
 
 def banner(settings: Settings, port: int) -> str:
     base = f"http://{settings.host}:{port}"
-    clients = ", ".join(f"{c.client_id} / {c.client_secret}" for c in settings.clients)
+    users = ", ".join(f"{u.username} / {u.password}" for u in settings.users)
     lines = [
-        f"mock-xtnd serving a fake XTND at {base}/api  (seed {settings.seed}, {settings.clock} clock"
-        + (f", state in {settings.db}" if settings.db else ", in memory") + ")",
-        f"  token:       POST {base}/api/token  (client credentials: {clients})",
-        f"  API docs:    {base}/docs",
+        f"mock-xtnd serving a fake XTND at {base}/RESTAPI/v1_0/{settings.company}  (seed {settings.seed}, "
+        f"{settings.clock} clock" + (f", state in {settings.db}" if settings.db else ", in memory") + ")",
+        f"  auth:        header ExtendBasicAuthorization: Basic base64(username:password)  (users: {users})",
+        f"  API docs:    {base}/RESTAPI/swagger/ui/index  (OpenAPI: {base}/RESTAPI/swagger/docs/v1)",
         f"  controls:    {base}/_mock/docs",
         f"  catalogue:   {settings.catalogue.products} products, {settings.catalogue.warehouses} warehouses, "
         f"{settings.catalogue.customers} customers",
     ]
+    q = settings.quirks
+    on = [name for name, flag in (("transient 400s", q.transient_errors > 0), ("page past end 400", q.page_past_end_400),
+                                  ("orders list needs modifiedDateFrom", q.orders_list_needs_modified_date),
+                                  ("Products modifiedDateFrom misses new products", q.products_modified_misses_new))
+          if flag]
+    lines.append(f"  quirks:      {', '.join(on) if on else 'all off'}  (docs/wire.md; switch them in the config)")
     if settings.subscriptions:
         lines.append(f"  webhooks:    {len(settings.subscriptions)} subscription(s) from the config")
     if settings.simulate:

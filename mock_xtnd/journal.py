@@ -2,7 +2,7 @@
 
 The fake records facts here; ``contracts/`` judges them. The record format is in docs/journal-format.md.
 Kept in memory and bounded (the oldest records go first and are counted in ``dropped``): the journal is evidence
-for one run, not state that must survive a restart. Records are numbered by ``Seq``, so reading what came after
+for one run, not state that must survive a restart. Records are numbered by ``seq``, so reading what came after
 a given record costs only the records after it (the harness and storm progress poll it often).
 
 A record is written once and never changed, so it is kept as its JSON line (the form every reader gets anyway)
@@ -21,7 +21,7 @@ import orjson
 
 from .kept import kept_json
 
-# (Kind, ClientId, Path lower-cased, Origin, the record as one JSON line without its newline)
+# (kind, user, path lower-cased, origin, the record as one JSON line without its newline)
 _Entry = tuple[str, str | None, str, str | None, bytes]
 
 
@@ -39,12 +39,12 @@ class Journal:
         self.dropped = 0
 
     def append(self, record: dict[str, Any]) -> int:
-        """Number the record (its ``Seq``), keep it, and return the Seq. The caller's dict is not kept."""
+        """Number the record (its ``seq``), keep it, and return the seq. The caller's dict is not kept."""
         self._seq += 1
-        record["Seq"] = self._seq
-        path = record.get("Path")
-        self._open.append((record["Kind"], record.get("ClientId"), path.lower() if isinstance(path, str) else "",
-                           record.get("Origin"), kept_json(record)))
+        record["seq"] = self._seq
+        path = record.get("path")
+        self._open.append((record["kind"], record.get("user"), path.lower() if isinstance(path, str) else "",
+                           record.get("origin"), kept_json(record)))
         if len(self._open) >= self._chunk:
             self._sealed.append(tuple(self._open))
             self._open = []
@@ -82,7 +82,7 @@ class Journal:
         yield from self._open[skip:]
 
     def since(self, seq: int, *, kind: str | None = None, origin: str | None = None) -> list[dict[str, Any]]:
-        """Records with Seq > seq (fresh dicts), optionally only one kind and one origin."""
+        """Records with seq > seq (fresh dicts), optionally only one kind and one origin."""
         return [orjson.loads(e[4]) for e in self._after(seq)
                 if (kind is None or e[0] == kind) and (origin is None or e[3] == origin)]
 
@@ -90,7 +90,7 @@ class Journal:
         self,
         *,
         kind: str | None = None,
-        client_id: str | None = None,
+        user: str | None = None,
         since: int | None = None,
         path: str | None = None,
         limit: int | None = None,
@@ -101,7 +101,7 @@ class Journal:
         for k, cid, p, _origin, line in self._after(since or 0):
             if kind is not None and k != kind:
                 continue
-            if client_id is not None and cid != client_id:
+            if user is not None and cid != user:
                 continue
             if prefix is not None and not p.startswith(prefix):
                 continue
@@ -115,9 +115,9 @@ class Journal:
         return b"".join(line + b"\n" for line in lines)
 
     def json_page(self, lines: list[bytes]) -> bytes:
-        """``{"Items": [...], "Dropped": n, "LastSeq": n}`` built from the stored lines without decoding them."""
-        return (b'{"Items":[' + b",".join(lines) + b'],"Dropped":' + str(self.dropped).encode()
-                + b',"LastSeq":' + str(self._seq).encode() + b"}")
+        """``{"items": [...], "dropped": n, "lastSeq": n}`` built from the stored lines without decoding them."""
+        return (b'{"items":[' + b",".join(lines) + b'],"dropped":' + str(self.dropped).encode()
+                + b',"lastSeq":' + str(self._seq).encode() + b"}")
 
     def clear(self) -> None:
         """Back to an empty journal numbered from 1 (a reset returns to the seeded start, Seq included)."""

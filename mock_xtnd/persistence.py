@@ -23,12 +23,11 @@ from .domain.models import (
     DiscountList,
     Offer,
     Order,
-    OrderLine,
+    OrderRow,
     PriceList,
     Product,
     PurchaseOrder,
     Shipment,
-    ShipmentLine,
     StockItem,
     Warehouse,
 )
@@ -58,11 +57,8 @@ def _customer(d: dict[str, Any]) -> Customer:
 
 def _order(d: dict[str, Any]) -> Order:
     d = dict(d)
-    d["delivery_address"] = Address(**d["delivery_address"])
-    d["lines"] = [OrderLine(**ln) for ln in d["lines"]]
-    d["shipments"] = [
-        Shipment(**{**s, "lines": [ShipmentLine(**sl) for sl in s["lines"]]}) for s in d["shipments"]
-    ]
+    d["rows"] = [OrderRow(**r) for r in d["rows"]]
+    d["shipments"] = [Shipment(**s) for s in d["shipments"]]
     return Order(**d)
 
 
@@ -172,15 +168,12 @@ class SqliteStore:
                     state.stock[(obj.product_number, obj.warehouse_number)] = obj
                 elif kind == "customer":
                     state.customers[key] = obj
-                    if obj.external_number:
-                        state.customers_by_external[obj.external_number] = key
                 elif kind == "price_list":
                     state.price_lists[key] = obj
                 elif kind == "discount_list":
                     state.discount_lists[key] = obj
                 elif kind == "order":
                     state.orders[key] = obj
-                    state.orders_by_external[obj.external_number] = key
                 elif kind == "purchase":
                     state.purchases[key] = obj
                 elif kind == "offer":

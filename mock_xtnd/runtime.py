@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .api.ratelimit import RateLimiter
 from .domain.backend import Backend
-from .domain.clock import RealClock, VirtualClock, make_clock
+from .domain.clock import RealClock, TenantDates, VirtualClock, make_clock
 from .domain.ids import Ids
 from .domain.paging import Pager
 from .domain.scheduler import Scheduler
@@ -37,12 +37,6 @@ class Part(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class IssuedToken:
-    client_id: str
-    expires_at: int
-
-
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -50,15 +44,18 @@ class Runtime:
         self.start_ms = self.clock.now_ms()
         self.sizes = SeedSizes(settings.catalogue.products, settings.catalogue.warehouses, settings.catalogue.customers)
         self.ids = Ids(settings.seed)
-        self.backend = Backend(self.clock, self.ids, allow_oversell=settings.allow_oversell)
+        self.dates = TenantDates(settings.timezone)
+        self.backend = Backend(self.clock, self.ids, default_warehouse=settings.default_warehouse,
+                               allow_oversell=settings.allow_oversell,
+                               duplicate_external_order=settings.duplicate_external_order, date_text=self.dates.text)
         self.journal = Journal(settings.journal_max_records)
         self.pager = Pager(settings.paging.snapshot_ttl_seconds * 1000)
         rl = settings.rate_limits
-        self.limiter = RateLimiter(
-            self.clock, {"Standard": rl.standard, "List": rl.list, "Write": rl.write}, rl.window_seconds
-        )
-        self.clients = {c.client_id: c.client_secret for c in settings.clients}
-        self.tokens: dict[str, IssuedToken] = {}
+        self.limiter = RateLimiter(self.clock, rl.default, rl.families, rl.window_seconds)
+        # username -> password; replaced as a whole (never mutated) so the pipeline can tell it changed
+        self.users: dict[str, str] = {u.username: u.password for u in settings.users}
+        self.quirk_dice: random.Random | None = None
+        self.reset_quirk_dice()
         self.store: SqliteStore | None = SqliteStore(settings.db) if settings.db else None
         self.loaded_records: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.webhooks: Webhooks | None = None
@@ -106,6 +103,8 @@ class Runtime:
         self.journal.clear()
         self.pager.clear()
         self.limiter.clear()
+        self.users = {u.username: u.password for u in self.settings.users}
+        self.reset_quirk_dice()
         extra: list[tuple[str, str, Any]] = []
         for part in self.parts:
             extra.extend(part.reset())
@@ -130,24 +129,10 @@ class Runtime:
         """Routers contributed by the parts (webhooks, faults, back office, storms) to the /_mock surface."""
         return [r for part in self.parts for r in part.admin_routers()]
 
-    # ------------------------------------------------------------------ tokens
-    def issue_token(self, client_id: str) -> tuple[str, int]:
-        token = self.ids.token()
-        lifetime = self.settings.token_lifetime_seconds
-        self.tokens[token] = IssuedToken(client_id, self.clock.now_ms() + lifetime * 1000)
-        return token, lifetime
+    # ------------------------------------------------------------------ quirks
+    def reset_quirk_dice(self) -> None:
+        """The transient-failure dice (one stream per run: one seed reproduces which calls meet one); None when
+        the quirk is off, so the request path skips it."""
+        from .api.pipeline import seeded_dice
 
-    def client_of(self, token: str) -> tuple[str | None, str]:
-        """(client id, problem). Problem is '' when the token is good."""
-        issued = self.tokens.get(token)
-        if issued is None:
-            return None, "The access token is not valid."
-        if self.clock.now_ms() >= issued.expires_at:
-            return None, "The access token has expired."
-        return issued.client_id, ""
-
-    def expire_tokens(self) -> int:
-        now = self.clock.now_ms()
-        for t in self.tokens.values():
-            t.expires_at = min(t.expires_at, now)
-        return len(self.tokens)
+        self.quirk_dice = seeded_dice(self.settings.seed) if self.settings.quirks.transient_errors > 0 else None

@@ -142,6 +142,8 @@ class Settings(_Strict):
     quirks: QuirkSettings = Field(default_factory=QuirkSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_price_products: int = Field(10, ge=1, le=1000, description="productNumberList values per ProductPrices call "
+                                    "(documented: 10)")
     allow_oversell: bool = True
     duplicate_external_order: Literal["refuse", "accept"] = "refuse"
     journal_max_records: int = Field(200_000, ge=1000, description="~0.5 KB each (a 200-product call ~3.5 KB); the oldest go first")

@@ -1,13 +1,23 @@
-"""Coalescing AvailableBalanceChanged hooks into few ProductAvailability calls.
+"""Coalescing AvailableBalanceChanged hooks into few ProductAvailability reads.
 
-XTND fires one hook per change of available balance, and wants it used as a trigger, not as data. Fetching per
-hook costs one call per event; fetching per product and window still leaves 0.3-1.0 calls per event in a
-storm. What gets a storm down to a few calls per thousand events is *batch reads*: collect the changed
-(product, warehouse) pairs for a short window, then ask for up to 200 product numbers in one call.
+XTND fires one hook per change of available balance and wants it used as a trigger, not as data. Reading once per
+hook costs one call per event, and a storm is thousands of events a second. ProductAvailability offers two reads:
 
-The window opens with the first pending pair and closes after ``window`` seconds, or at once when
-``max_products`` distinct products are pending (a full call's worth: waiting longer only adds lag). An early
-flush takes only full calls; the rest starts a new window.
+* ``GET ProductAvailability/{productNumber}/{warehouse}``: one item, one call. Right for a trickle: each change is
+  read exactly once, and nothing else is.
+* ``GET ProductAvailability?modifiedDateFrom=<cursor>``: every item changed since the cursor, 100 per page. Right
+  for a storm: one pass of a few pages answers every hook that arrived before it started, however many.
+
+The coalescer collects the changed (product, warehouse) pairs and decides when and how to read them. A window opens
+with the first pending pair. It closes when no hook has come for ``quiet`` seconds (a burst is over: read now, so
+the shop converges right after it) or ``max_wait`` seconds after it opened (a storm goes on: read anyway, so the
+shop lags by at most that). Then a few pairs (``single_reads_max`` or fewer) are read one by one, and more take one
+``modifiedDateFrom`` pass. In a storm each pass costs about as many pages as the catalogue has changed items, so
+``max_wait`` is what keeps the calls per event low: with 1,500 items and a 2.5 s window, a 1,000/s storm costs
+about 15 pages per 2,500 events (0.006 calls per event).
+
+Each pending pair carries the *mark* of its newest hook (see store.py): a read that started at mark M answers every
+hook up to M, and nothing later.
 """
 
 from __future__ import annotations
@@ -18,91 +28,63 @@ from dataclasses import dataclass
 from .clock import Clock
 from .store import ALL_WAREHOUSES, Pair
 
-MAX_PRODUCTS_PER_CALL = 200
-
 
 @dataclass(frozen=True, slots=True)
-class AvailabilityQuery:
-    """One ProductAvailability call (plus its further pages, if any)."""
-
-    product_numbers: tuple[str, ...]
-    warehouse_numbers: tuple[str, ...]  # empty: every warehouse
-    pairs: tuple[Pair, ...]  # the pending pairs this call answers
+class BalanceBatch:
+    pairs: dict[Pair, int]  # pair -> mark of its newest hook
+    single_reads: bool  # True: one GET per pair; False: one modifiedDateFrom pass
 
 
 class BalanceCoalescer:
-    def __init__(self, clock: Clock, window: float, max_products: int = MAX_PRODUCTS_PER_CALL) -> None:
-        if not 1 <= max_products <= MAX_PRODUCTS_PER_CALL:
-            raise ValueError(f"max_products must be 1..{MAX_PRODUCTS_PER_CALL}")
+    def __init__(self, clock: Clock, *, quiet: float, max_wait: float, single_reads_max: int) -> None:
         self.clock = clock
-        self.window = window
-        self.max_products = max_products
-        self._pending: dict[str, set[str]] = {}  # product -> warehouses (ALL_WAREHOUSES: every one)
+        self.quiet = quiet
+        self.max_wait = max_wait
+        self.single_reads_max = single_reads_max
+        self._pending: dict[Pair, int] = {}  # insertion order: the oldest pending change first
         self._opened_at: float | None = None
+        self._last_added_at = 0.0
         self._hold_until = 0.0
 
-    def add(self, product_number: str, warehouse_number: str = ALL_WAREHOUSES) -> bool:
-        """Note a changed pair. True when this add should wake the flusher: the window just opened, or the
-        batch just became full."""
-        new_product = product_number not in self._pending
-        self._pending.setdefault(product_number, set()).add(warehouse_number)
+    def add(self, pair: Pair, mark: int) -> bool:
+        """Note a changed pair. True when the window just opened (the flusher should wake up)."""
+        self._pending[pair] = max(mark, self._pending.get(pair, mark))
+        now = self.clock.now()
+        self._last_added_at = now
         if self._opened_at is None:
-            self._opened_at = self.clock.now()
+            self._opened_at = now
             return True
-        return new_product and len(self._pending) == self.max_products
+        return False
 
-    def add_all(self, pairs: Iterable[Pair]) -> bool:
+    def add_all(self, pairs: Iterable[tuple[Pair, int]]) -> bool:
         woke = False
-        for product, warehouse in pairs:
-            woke = self.add(product, warehouse) or woke
+        for pair, mark in pairs:
+            woke = self.add(pair, mark) or woke
         return woke
 
+    def forget(self, upto_mark: int) -> None:
+        """A modifiedDateFrom pass that started at ``upto_mark`` answered every pair marked up to it."""
+        self._pending = {pair: mark for pair, mark in self._pending.items() if mark > upto_mark}
+        if not self._pending:
+            self._opened_at = None
+
     def hold(self, seconds: float) -> None:
-        """Do not flush before ``seconds`` from now (after a failed fetch, to give XTND room)."""
+        """Do not flush before ``seconds`` from now (after a failed read, to give XTND room)."""
         self._hold_until = max(self._hold_until, self.clock.now() + seconds)
 
     @property
-    def pending_products(self) -> int:
+    def pending_pairs(self) -> int:
         return len(self._pending)
 
     def due_in(self) -> float | None:
         """Seconds until the next flush is due: None when nothing is pending, 0 when it is due now."""
         if self._opened_at is None:
             return None
-        now = self.clock.now()
-        if len(self._pending) >= self.max_products:
-            return max(0.0, self._hold_until - now)
-        return max(0.0, self._opened_at + self.window - now, self._hold_until - now)
+        closes_at = min(self._last_added_at + self.quiet, self._opened_at + self.max_wait)
+        return max(0.0, closes_at - self.clock.now(), self._hold_until - self.clock.now())
 
-    def take(self) -> list[AvailabilityQuery]:
-        """The pending pairs as calls of at most ``max_products`` product numbers each, oldest changes first.
-
-        Normally everything goes and the window closes. But when the window is still open and a full call's worth
-        is pending (the flush is early *because* it is full), only full calls go: the few products that arrived
-        while the flusher was waking up wait in a new window instead of making a call of their own. In a storm that
-        halves the calls (a full one and a small remainder each time, before) at no cost in lag: the remainder's
-        changes are milliseconds old, and the new window bounds their wait as it bounds any change's.
-
-        Each call filters on the union of its pairs' warehouses (or none, if a pair asks for every warehouse).
-        The answer may hold rows nobody asked for; they are applied by ChangedAt like any other, so they are
-        free freshness, not harm.
-        """
-        now = self.clock.now()
-        products = list(self._pending)  # insertion order: the oldest pending change first
-        window_open = self._opened_at is not None and now < self._opened_at + self.window
-        if window_open and len(products) >= self.max_products:
-            products = products[: len(products) - len(products) % self.max_products]
-        queries = []
-        for start in range(0, len(products), self.max_products):
-            chunk = sorted(products[start : start + self.max_products])
-            pairs = tuple((p, w) for p in chunk for w in sorted(self._pending.pop(p)))
-            warehouses = {w for _, w in pairs}
-            queries.append(
-                AvailabilityQuery(
-                    product_numbers=tuple(chunk),
-                    warehouse_numbers=() if ALL_WAREHOUSES in warehouses else tuple(sorted(warehouses)),
-                    pairs=pairs,
-                )
-            )
-        self._opened_at = now if self._pending else None
-        return queries
+    def take(self) -> BalanceBatch:
+        """Everything pending, and how to read it. The window closes."""
+        pairs, self._pending, self._opened_at = self._pending, {}, None
+        single = len(pairs) <= self.single_reads_max and all(w != ALL_WAREHOUSES for _, w in pairs)
+        return BalanceBatch(pairs, single)

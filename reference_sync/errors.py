@@ -1,15 +1,16 @@
-"""XTND's error kinds, and what each one means for the caller.
+"""XTND's kinds of failure, and what each one means for the caller.
 
-XTND answers every failure with ``{"ErrorType", "Message", "Errors": [{"Field", "Message"}], "TraceId"}``. The
-kind decides what a client may do next, so it is the first thing the client works out:
+XTND answers a failure with a status and ``{"Message": "..."}`` (plus ``ModelState`` naming the body path when a
+request fails validation). The kind decides what a client may do next, so it is the first thing worked out:
 
-* ``Validation`` (400, 404, 409, 413, 422): the request is wrong. Record it and park the item; sending the same
-  request again can only fail again.
-* ``Throttled`` (429, 503, with ``Retry-After``): nothing is wrong with the request. Wait, then send it again.
-* ``Internal`` (500 and other 5xx, or no answer at all): maybe transient. Retry a few times with back-off and
-  jitter, then park and alert. A write whose answer was lost may have been committed: the retry must be the
-  identical request, and the idempotency key makes that safe.
-* ``Unauthorized`` (401): a token problem, not one of the three. Fetch a new token once, then retry.
+* ``Validation`` (400, 404, 413): the request is wrong. Record it and park the item; sending the same request
+  again can only fail again. Fix the request instead.
+* ``Transient`` (a 400 whose Message names a SQL Server deadlock or an execution timeout): seen in production.
+  Nothing was changed; wait a little and send the same request again, a bounded number of times.
+* ``Throttled`` (429 with ``Retry-After``): nothing is wrong with the request. Wait, then send it again.
+* ``Internal`` (500 and other 5xx, or no answer at all): maybe transient. Retry a few times with back-off, then
+  alert. A write without an answer may have been committed: look it up before sending it again.
+* ``Unauthorized`` (401): the credentials are wrong. Retrying cannot fix that: stop and alert.
 """
 
 from __future__ import annotations
@@ -23,19 +24,26 @@ import orjson
 
 class ErrorKind(StrEnum):
     VALIDATION = "Validation"
+    TRANSIENT = "Transient"
     THROTTLED = "Throttled"
     INTERNAL = "Internal"
     UNAUTHORIZED = "Unauthorized"
 
 
-def kind_of_status(status: int) -> ErrorKind:
-    """The kind by HTTP status. The status decides, not the body: a proxy's bare 503 carries no envelope."""
+# What production tenants answer (as 400) when SQL Server picked the request as a deadlock victim or timed out.
+TRANSIENT_MARKERS = ("deadlock", "execution timeout expired")
+
+
+def kind_of(status: int, message: str) -> ErrorKind:
+    """The kind by HTTP status, and for a 400 by its Message: XTND reports transient database failures as 400."""
     if status == 401:
         return ErrorKind.UNAUTHORIZED
-    if status in (429, 503):
+    if status == 429:
         return ErrorKind.THROTTLED
     if status >= 500:
         return ErrorKind.INTERNAL
+    if status == 400 and any(marker in message.lower() for marker in TRANSIENT_MARKERS):
+        return ErrorKind.TRANSIENT
     return ErrorKind.VALIDATION
 
 
@@ -48,46 +56,45 @@ class XtndError(Exception):
         message: str,
         *,
         status: int | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        trace_id: str | None = None,
+        model_state: dict[str, Any] | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
-        self.errors = errors or []
-        self.trace_id = trace_id
+        self.model_state = model_state or {}
         self.retry_after = retry_after
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> XtndError:
-        envelope: Any = None
+        body: Any = None
         try:
-            envelope = orjson.loads(response.content) if response.content else None
+            body = orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:
-            envelope = None
-        if not isinstance(envelope, dict):
-            envelope = {}
-        errors = envelope.get("Errors")
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        message = str(body.get("Message") or f"HTTP {response.status_code}")
+        model_state = body.get("ModelState")
         return cls(
-            kind_of_status(response.status_code),
-            str(envelope.get("Message") or f"HTTP {response.status_code}"),
+            kind_of(response.status_code, message),
+            message,
             status=response.status_code,
-            errors=[e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else [],
-            trace_id=envelope.get("TraceId") if isinstance(envelope.get("TraceId"), str) else None,
+            model_state=model_state if isinstance(model_state, dict) else None,
             retry_after=retry_after_seconds(response.headers.get("retry-after")),
         )
 
     def describe(self) -> str:
-        """One line for logs and the parked-items table: kind, status, message, field errors, trace id."""
-        fields = "; ".join(f"{e.get('Field')}: {e.get('Message')}" for e in self.errors)
-        parts = [f"{self.kind} {self.status if self.status is not None else 'no answer'}: {self.message}"]
-        if fields:
-            parts.append(f"[{fields}]")
-        if self.trace_id:
-            parts.append(f"(TraceId {self.trace_id})")
-        return " ".join(parts)
+        """One line for logs and the parked-items table: kind, status, message, the fields ModelState names."""
+        line = f"{self.kind} {self.status if self.status is not None else 'no answer'}: {self.message}"
+        if self.model_state:
+            fields = "; ".join(
+                f"{path}: {' '.join(map(str, reasons)) if isinstance(reasons, list) else reasons}"
+                for path, reasons in self.model_state.items()
+            )
+            line += f" [{fields}]"
+        return line
 
     def __str__(self) -> str:
         return self.describe()

@@ -1,17 +1,15 @@
-"""XTND's wire timestamps: ISO 8601 UTC with milliseconds (``2026-01-05T08:00:00.000Z``).
+"""XTND's dates: answers carry ISO 8601 with milliseconds and the tenant's offset
+(``2026-01-05T09:00:00.107+01:00``); change filters (``modifiedDateFrom``) are sent as ``YYYY-MM-DDTHH:MM:SS`` and
+read as UTC ("fully qualified utc format").
 
-Comparisons use integer epoch milliseconds, never the strings: a tenant that sends ``+00:00`` or drops the
-milliseconds must still compare correctly. Cursors keep the server's own string, so a ``changedSince`` we send
-back is exactly a value the server produced.
+Comparisons use integer epoch milliseconds, never the strings: the same instant can be written with any offset.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-# The start of every changedSince cursor: "everything". Sending it (rather than no filter) keeps every list call
-# a changedSince call, which is what XTND asks of clients.
-BEGINNING = "1970-01-01T00:00:00.000Z"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_ms(text: str) -> int:
@@ -22,5 +20,10 @@ def to_ms(text: str) -> int:
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = dt - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def to_filter(ms: int) -> str:
+    """A change filter value: UTC, whole seconds, rounded *down* (the filter is inclusive, so earlier is safe)."""
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")

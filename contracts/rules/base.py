@@ -34,9 +34,9 @@ class NearestMiss:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "Explanation": self.explanation,
-            "Seq": self.record.seq if self.record is not None else None,
-            "Record": dict(self.record.raw) if self.record is not None else None,
+            "explanation": self.explanation,
+            "seq": self.record.seq if self.record is not None else None,
+            "record": dict(self.record.raw) if self.record is not None else None,
         }
 
 
@@ -54,10 +54,10 @@ class Violation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "Explanation": self.explanation,
-            "Seqs": self.seqs,
-            "Records": [dict(r.raw) for r in self.records],
-            "NearestMiss": self.nearest_miss.to_dict() if self.nearest_miss else None,
+            "explanation": self.explanation,
+            "seqs": self.seqs,
+            "records": [dict(r.raw) for r in self.records],
+            "nearestMiss": self.nearest_miss.to_dict() if self.nearest_miss else None,
         }
 
 
@@ -82,16 +82,16 @@ class RuleResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "Rule": self.rule_id,
-            "Description": self.description,
-            "Severity": self.severity,
-            "Status": self.status,
-            "Message": self.message,
-            "Checked": self.checked,
-            "CheckedWhat": self.checked_what,
-            "ViolationCount": self.violation_count,
-            "Violations": [v.to_dict() for v in self.violations],
-            "Params": dict(self.params),
+            "rule": self.rule_id,
+            "description": self.description,
+            "severity": self.severity,
+            "status": self.status,
+            "message": self.message,
+            "checked": self.checked,
+            "checkedWhat": self.checked_what,
+            "violationCount": self.violation_count,
+            "violations": [v.to_dict() for v in self.violations],
+            "params": dict(self.params),
         }
 
 

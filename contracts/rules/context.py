@@ -1,4 +1,4 @@
-"""What the judge is given: the journal, the client under judgement, the probe and the truth."""
+"""What the judge is given: the journal, the user under judgement, the probe and the truth."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .model import ApiCall, Delivery, Notification, Record, parse_time
+from .model import ApiCall, Delivery, Notification, Record, lookup, order_external, order_rows, parse_time
 
-DEFAULT_RATE_LIMITS: Mapping[str, int] = {"Standard": 300, "List": 60, "Write": 120}
+#: XTND's documented "Standard" limit: calls per company per rolling minute, per endpoint family.
+DEFAULT_RATE_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -31,28 +32,33 @@ class HookItem:
 class JudgeContext:
     """Everything a rule may look at. Build it once per run and hand it to ``judge``.
 
-    ``records`` is the journal as exported (both kinds, any order; they are sorted by ``Seq``). Only API calls
-    made by ``client_id`` are judged (all API calls when it is None); deliveries are those sent to
-    ``webhook_urls`` (all when None). Records with ``Fault`` set were produced by the harness, deliveries with
-    ``Forged: true`` were forged by it on purpose.
+    ``records`` is the journal as exported (both kinds, any order; they are sorted by ``seq``). Only API calls
+    made as ``user`` are judged (all API calls when it is None); calls the fake could not authenticate carry no
+    user and are judged too while ``include_unauthenticated`` is true (the fake cannot tell whose they were: in a
+    harness run the client is the only caller). Deliveries are those sent to ``webhook_urls`` (all when None).
+    Records with ``fault`` set were produced by the harness, deliveries with ``forged: true`` were forged by it
+    on purpose, and records with ``quirk`` set are the real system's habits.
     """
 
     records: Sequence[Record]
-    client_id: str | None = None
+    user: str | None = None
     #: The client's view from ``GET /xtnd/probe``, or None when it serves no probe.
     probe: Mapping[str, Any] | None = None
-    #: ``GET /_mock/state`` after the run settled (``Balances`` and ``Orders``).
+    #: ``GET /_mock/state`` after the run settled (``balances`` and ``orders``).
     truth: Mapping[str, Any] | None = None
     webhooks_enabled: bool = True
-    #: Calls per rolling minute, by rate-limit group.
-    rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
-    #: What the harness asked the shop to order (``POST /xtnd/shop/orders`` bodies, ``{Lines, WarehouseNumber}``):
+    #: Calls per rolling window in every endpoint family, unless ``rate_limit_families`` says otherwise.
+    rate_limit_default: int = DEFAULT_RATE_LIMIT
+    rate_limit_families: Mapping[str, int] = field(default_factory=dict)
+    rate_limit_window_seconds: float = 60.0
+    #: What the harness asked the shop to order (``POST /xtnd/shop/orders`` bodies, ``{rows, warehouse}``):
     #: identical requests legitimately make identical orders. None when unknown.
     shop_orders_requested: Sequence[Mapping[str, Any]] | None = None
     webhook_urls: Collection[str] | None = None
     #: End of the observation on the fake's clock (ISO time or epoch seconds), e.g. when the client was stopped:
     #: later records (hooks the fake sent to a client no longer running) are not judged. Default: no cut-off.
     ended_at: str | float | None = None
+    include_unauthenticated: bool = True
 
     calls: list[ApiCall] = field(init=False, repr=False)
     deliveries: list[Delivery] = field(init=False, repr=False)
@@ -60,16 +66,19 @@ class JudgeContext:
 
     def __post_init__(self) -> None:
         cutoff = parse_time(self.ended_at) if self.ended_at is not None else None
-        ordered = sorted(self.records, key=lambda r: int(r["Seq"]))
+        ordered = sorted(self.records, key=lambda r: int(r["seq"]))
         calls: list[ApiCall] = []
         deliveries: list[Delivery] = []
         for record in ordered:
-            kind = record.get("Kind")
+            kind = record.get("kind")
             if kind == "api":
                 call = ApiCall.from_record(record)
-                if (self.client_id is None or call.client_id == self.client_id) and (
-                    cutoff is None or call.time <= cutoff
-                ):
+                mine = (
+                    self.user is None
+                    or call.user == self.user
+                    or (call.user is None and self.include_unauthenticated)
+                )
+                if mine and (cutoff is None or call.time <= cutoff):
                     calls.append(call)
             elif kind == "delivery":
                 delivery = Delivery.from_record(record)
@@ -82,12 +91,12 @@ class JudgeContext:
         times = [c.answered_at for c in calls] + [d.time + d.latency_ms / 1000.0 for d in deliveries]
         self.end_time = cutoff if cutoff is not None else (max(times) if times else 0.0)
 
-    # -- indexes -----------------------------------------------------------------------------------------------
+    def rate_limit(self, family: str | None) -> int:
+        if family is None:
+            return self.rate_limit_default
+        return int(self.rate_limit_families.get(family, self.rate_limit_default))
 
-    @cached_property
-    def call_times(self) -> list[float]:
-        """Arrival times of ``calls``, in Seq order (nearly sorted; use ``calls_between`` to search)."""
-        return [c.time for c in self.calls]
+    # -- indexes -----------------------------------------------------------------------------------------------
 
     @cached_property
     def _calls_by_time(self) -> tuple[list[float], list[ApiCall]]:
@@ -99,39 +108,44 @@ class JudgeContext:
         times, ordered = self._calls_by_time
         return ordered[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
 
-    @cached_property
-    def hooks_by_product(self) -> Mapping[str, list[HookItem]]:
+    def _index(self, subject: str) -> Mapping[str, list[HookItem]]:
         index: dict[str, list[HookItem]] = defaultdict(list)
         for delivery in self.deliveries:
             for note in delivery.notifications:
-                if note.product is not None:
-                    index[note.product].append(HookItem(delivery.time, delivery, note))
+                key = getattr(note, subject)
+                if key is not None:
+                    index[key].append(HookItem(delivery.time, delivery, note))
         for items in index.values():
             items.sort(key=lambda h: (h.time, h.delivery.seq))
         return index
+
+    @cached_property
+    def hooks_by_product(self) -> Mapping[str, list[HookItem]]:
+        return self._index("product")
 
     @cached_property
     def hooks_by_order(self) -> Mapping[str, list[HookItem]]:
-        index: dict[str, list[HookItem]] = defaultdict(list)
-        for delivery in self.deliveries:
-            for note in delivery.notifications:
-                if note.order is not None:
-                    index[note.order].append(HookItem(delivery.time, delivery, note))
-        for items in index.values():
-            items.sort(key=lambda h: (h.time, h.delivery.seq))
-        return index
+        return self._index("order")
 
     @cached_property
-    def _hook_times_by_product(self) -> Mapping[str, list[float]]:
-        return {product: [h.time for h in items] for product, items in self.hooks_by_product.items()}
+    def hooks_by_customer(self) -> Mapping[str, list[HookItem]]:
+        return self._index("customer")
 
-    def hooks_for_product(self, product: str, start: float, end: float) -> list[HookItem]:
-        """Hook notifications about ``product`` sent in ``[start, end]``."""
-        items = self.hooks_by_product.get(product)
+    def hooks_about(self, kind: str, key: str) -> list[HookItem]:
+        index = {"product": self.hooks_by_product, "productData": self.hooks_by_product, "order": self.hooks_by_order,
+                 "customer": self.hooks_by_customer}
+        return index[kind].get(key, []) if kind in index else []
+
+    def hooks_between(self, kind: str, key: str, start: float, end: float) -> list[HookItem]:
+        """Hook notifications about ``(kind, key)`` sent in ``[start, end]``."""
+        items = self.hooks_about(kind, key)
         if not items:
             return []
-        times = self._hook_times_by_product[product]
+        times = [h.time for h in items]
         return items[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
+
+    def hooks_for_product(self, product: str, start: float, end: float) -> list[HookItem]:
+        return self.hooks_between("product", product, start, end)
 
     @cached_property
     def order_creates(self) -> list[ApiCall]:
@@ -139,38 +153,38 @@ class JudgeContext:
 
     @cached_property
     def own_external_orders(self) -> frozenset[str]:
-        """ExternalOrderNumbers the client sent in ``POST CustomerOrders`` bodies: the orders it owns."""
-        out = set()
-        for call in self.order_creates:
-            if call.body and call.body.get("ExternalOrderNumber") is not None:
-                out.add(str(call.body["ExternalOrderNumber"]))
-        return frozenset(out)
+        """``orderNumberExternal`` values the client sent in ``POST CustomerOrders`` bodies: the orders it owns."""
+        return frozenset(e for c in self.order_creates if (e := order_external(c.body)) is not None)
 
     @cached_property
     def own_order_numbers(self) -> frozenset[str]:
-        """Order numbers of the client's orders: returned to it, or known to the truth by ExternalOrderNumber."""
+        """Order numbers of the client's orders: answered to it, or known to the truth by orderNumberExternal."""
         out = {c.result_key for c in self.order_creates if c.result_key is not None}
-        for order in self.truth_orders.values():
-            if order.get("ExternalOrderNumber") is not None and str(order["ExternalOrderNumber"]) in (
-                self.own_external_orders
-            ):
-                out.add(str(order["OrderNumber"]))
+        for number, order in self.truth_orders.items():
+            external = order.get("orderNumberExternal")
+            if external is not None and str(external) in self.own_external_orders:
+                out.add(number)
         return frozenset(out)
 
     @cached_property
     def order_products(self) -> Mapping[str, frozenset[str]]:
-        """Products on each of the client's orders, by order number and by ExternalOrderNumber."""
+        """Products on each of the client's orders, by order number and by orderNumberExternal."""
         out: dict[str, set[str]] = defaultdict(set)
         for call in self.order_creates:
             products = set(call.product_numbers)
-            if call.body:
-                for line in call.body.get("Lines") or ():
-                    if isinstance(line, Mapping) and line.get("ProductNumber") is not None:
-                        products.add(str(line["ProductNumber"]))
-                if call.body.get("ExternalOrderNumber") is not None:
-                    out[str(call.body["ExternalOrderNumber"])] |= products
+            for row in order_rows(call.body):
+                number = lookup(row, "product", "productNumber")
+                if number is not None:
+                    products.add(str(number))
+            external = order_external(call.body)
+            if external is not None:
+                out[external] |= products
             if call.result_key is not None:
                 out[call.result_key] |= products
+        for number, order in self.truth_orders.items():
+            external = order.get("orderNumberExternal")
+            if external is not None and str(external) in out:
+                out[number] |= out[str(external)]
         return {k: frozenset(v) for k, v in out.items()}
 
     def is_own_order(self, note: Notification) -> bool:
@@ -190,17 +204,19 @@ class JudgeContext:
     @staticmethod
     def _balances(view: Mapping[str, Any] | None) -> dict[tuple[str, str], Mapping[str, Any]]:
         out: dict[tuple[str, str], Mapping[str, Any]] = {}
-        for row in (view or {}).get("Balances") or ():
-            if isinstance(row, Mapping) and row.get("ProductNumber") is not None:
-                out[(str(row["ProductNumber"]), str(row.get("WarehouseNumber")))] = row
+        rows = view.get("balances") if isinstance(view, Mapping) else None
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, Mapping) and row.get("productNumber") is not None:
+                out[(str(row["productNumber"]), str(row.get("warehouse")))] = row
         return out
 
     @staticmethod
     def _orders(view: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
         out: dict[str, Mapping[str, Any]] = {}
-        for row in (view or {}).get("Orders") or ():
-            if isinstance(row, Mapping) and row.get("OrderNumber") is not None:
-                out[str(row["OrderNumber"])] = row
+        rows = view.get("orders") if isinstance(view, Mapping) else None
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, Mapping) and row.get("orderNumber") is not None:
+                out[str(row["orderNumber"])] = row
         return out
 
     @cached_property

@@ -33,8 +33,10 @@ class Converges(Rule[ConvergesParams]):
     Balances: every item the probe holds must equal the truth; items the client was told about (a genuine
     ``AvailableBalanceChanged`` it acknowledged, a good fetch naming the product, or a good full availability
     read) must be held, unless their truth is 0 (a client may drop empty rows); items the client never heard
-    of may be absent. Orders: every order the client created (its ExternalOrderNumbers in the journal's
-    ``POST CustomerOrders`` bodies) must be held with the truth's status; no order may be unknown to the truth."""
+    of may be absent. Orders: every order the client created (its ``orderNumberExternal`` values in the journal's
+    ``POST CustomerOrders`` bodies) must be held with the truth's ``orderStatus``; no order may be unknown to the
+    truth. The probe is ``{"balances": [{productNumber, warehouse, availableBalanceNow}], "orders":
+    [{orderNumber, orderStatus}]}``; the truth is ``GET /_mock/state``."""
 
     id: ClassVar[str] = "converges"
     description: ClassVar[str] = "after the run settles, the client's balances and orders equal the truth"
@@ -51,7 +53,7 @@ class Converges(Rule[ConvergesParams]):
         for key, row in sorted(ctx.probe_balances.items()):
             product, warehouse = key
             truth = ctx.truth_balances.get(key)
-            held = row.get("AvailableBalance")
+            held = row.get("availableBalanceNow")
             if truth is None:
                 violations.append(
                     Violation(
@@ -60,11 +62,11 @@ class Converges(Rule[ConvergesParams]):
                 )
                 continue
             compared += 1
-            if not _same(held, truth.get("AvailableBalance")):
+            if not _same(held, truth.get("availableBalanceNow")):
                 evidence, miss = self._last_word(ctx, product, warehouse)
                 violations.append(
                     Violation(
-                        f"{product}@{warehouse}: the probe holds {held}, the truth is {truth.get('AvailableBalance')}",
+                        f"{product}@{warehouse}: the probe holds {held}, the truth is {truth.get('availableBalanceNow')}",
                         evidence,
                         miss,
                     )
@@ -75,13 +77,13 @@ class Converges(Rule[ConvergesParams]):
                 continue
             product, warehouse = key
             reason = required.get(key)
-            if reason is None or _same(truth.get("AvailableBalance"), 0):
+            if reason is None or _same(truth.get("availableBalanceNow"), 0):
                 missing_allowed += 1
                 continue
             evidence, miss = self._last_word(ctx, product, warehouse)
             violations.append(
                 Violation(
-                    f"{product}@{warehouse} (truth {truth.get('AvailableBalance')}) is missing from the probe "
+                    f"{product}@{warehouse} (truth {truth.get('availableBalanceNow')}) is missing from the probe "
                     f"although {reason}",
                     evidence,
                     miss,
@@ -91,15 +93,15 @@ class Converges(Rule[ConvergesParams]):
         own = {
             number: order
             for number, order in ctx.truth_orders.items()
-            if str(order.get("ExternalOrderNumber")) in ctx.own_external_orders
+            if str(order.get("orderNumberExternal")) in ctx.own_external_orders
         }
         for number, order in sorted(own.items()):
             held_order = ctx.probe_orders.get(number)
             if held_order is None:
                 violations.append(
                     Violation(
-                        f"order {number} ({order.get('ExternalOrderNumber')}), created by the client, is missing "
-                        f"from the probe (truth: {order.get('Status')})",
+                        f"order {number} ({order.get('orderNumberExternal')}), created by the client, is missing "
+                        f"from the probe (truth: {order.get('orderStatus')})",
                         self._order_evidence(ctx, number),
                     )
                 )
@@ -107,11 +109,11 @@ class Converges(Rule[ConvergesParams]):
             truth_order = ctx.truth_orders.get(number)
             if truth_order is None:
                 violations.append(Violation(f"the probe holds order {number}, which the truth does not know"))
-            elif held_order.get("Status") != truth_order.get("Status"):
+            elif held_order.get("orderStatus") != truth_order.get("orderStatus"):
                 violations.append(
                     Violation(
-                        f"order {number}: the probe says {held_order.get('Status')}, the truth is "
-                        f"{truth_order.get('Status')}",
+                        f"order {number}: the probe says {held_order.get('orderStatus')}, the truth is "
+                        f"{truth_order.get('orderStatus')}",
                         self._order_evidence(ctx, number),
                     )
                 )
@@ -154,8 +156,9 @@ class Converges(Rule[ConvergesParams]):
         for call in ctx.calls:
             if not (call.is_availability and call.ok):
                 continue
-            if call.product_numbers and call.changed_since is None:
-                for product in call.product_numbers:
+            products = [key for kind, key in call.item_subjects if kind == "product"]
+            if products:
+                for product in products:
                     for warehouse in by_product.get(product, []):
                         if warehouse_covered(call.warehouses, warehouse):
                             required.setdefault((product, warehouse), f"fetch #{call.seq} read it")
@@ -177,14 +180,14 @@ class Converges(Rule[ConvergesParams]):
             and h.note.action == "AvailableBalanceChanged"
             and str(h.note.warehouse) == warehouse
         ]
-        fetches = [c for c in ctx.calls if c.is_availability and product in c.product_numbers]
+        fetches = [c for c in ctx.calls if c.is_availability and ("product", product) in c.item_subjects]
         evidence: list[Evidence] = []
         miss = None
         if hooks:
             last = hooks[-1]
             evidence.append(last.delivery)
             miss = NearestMiss(
-                f"the last hook about it (#{last.delivery.seq}) said {last.note.details.get('AvailableBalance')}",
+                f"the last hook about it (#{last.delivery.seq}) said {last.note.balance}",
                 last.delivery,
             )
         if fetches:

@@ -2,7 +2,8 @@
 
 The rules read these views; the raw record is kept alongside so a violation can quote exactly what the fake
 recorded. Parsing is lenient about what the judge does not need and strict about nothing: a journal from a newer
-fake with extra keys must still be judged.
+fake with extra keys must still be judged. Keys are camelCase (one vocabulary with the API); the webhook
+``notifications`` keep the wire's PascalCase ``Action``/``Details``.
 """
 
 from __future__ import annotations
@@ -18,22 +19,47 @@ import orjson
 
 Record = Mapping[str, Any]
 
-#: The list routes whose full re-read without ``changedSince`` is blind polling.
-LIST_RESOURCES = frozenset({"Products", "Customers", "CustomerOrders"})
+#: The change filter of each list (xtnd-contract.md §1.1): re-reading the list without it is blind polling.
+CHANGE_FILTERS: Mapping[str, str] = {
+    "Products": "modifiedDateFrom",
+    "CustomerOrders": "modifiedDateFrom",
+    "ProductAvailability": "modifiedDateFrom",
+    "Customers": "changedAfterDate",
+}
+#: Every "changed since" parameter a list may take (the journal names them in the operation's canonical case).
+SINCE_PARAMS = ("modifiedDateFrom", "changedAfterDate", "createDateFrom", "changeDateFrom")
+#: Query parameters that name one record (or a handful): a list asked with one is a lookup, not a full read.
+KEY_FILTERS: Mapping[str, frozenset[str]] = {
+    "Products": frozenset({"productNumber"}),
+    "ProductAvailability": frozenset({"productNumber"}),
+    "ProductPrices": frozenset({"productNumberList"}),
+    "CustomerOrders": frozenset({"orderNumber", "orderNumberExternal"}),
+    "Customers": frozenset({"customerNumber", "customerNumberSearch"}),
+    "WarehouseStockLevels": frozenset({"productNumber"}),
+}
 #: Query parameters that select a page of a pass rather than what the pass reads.
-PAGING_PARAMS = frozenset({"page"})
+PAGING_PARAMS = frozenset({"pageNumber", "pageOffset"})
+#: Faults that cut or replaced the answer: the client did not get a good read even when ``status`` is 2xx.
+CUT_FAULTS = frozenset({"drop", "truncate", "commit-then-drop", "outage"})
 #: Order hooks a webshop must follow with ``GET CustomerOrders/{n}`` (for orders it created).
 ORDER_FOLLOW_ACTIONS = ("OrderReserved", "OrderPicked", "OrderCancelled", "OrderDeliveryDataChanged")
 ORDER_ACTIONS = frozenset({*ORDER_FOLLOW_ACTIONS, "OrderCreated"})
-#: The status a (forged) order hook claims the order has now.
-ORDER_ACTION_STATUS = {"OrderReserved": "Reserved", "OrderPicked": "Picked", "OrderCancelled": "Cancelled"}
+#: The header ``orderStatus`` values a (forged) order hook claims the order has now (docs/wire.md lifecycle).
+ORDER_ACTION_STATUS: Mapping[str, frozenset[str]] = {
+    "OrderReserved": frozenset({"Reserved"}),
+    "OrderPicked": frozenset({"Terminated", "PartiallyDelivered"}),
+    "OrderCancelled": frozenset({"Annulled"}),
+}
+#: The single-record reads (``GET <Resource>/{id}``) and what their key names.
+SINGLE_READ_SUBJECT = {"Products": "productData", "CustomerOrders": "order", "Customers": "customer"}
 
 
 def parse_time(value: Any) -> float:
-    """Seconds since the epoch for an ISO 8601 ``...Z`` string (or a number, taken as already converted)."""
-    if isinstance(value, int | float):
+    """Seconds since the epoch for an ISO 8601 string (``...Z``, an offset, or none: UTC, as XTND reads its
+    filters), or a number taken as already converted."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    text = str(value)
+    text = str(value).strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
@@ -76,6 +102,10 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
+def _bool_or_none(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _normalise_query(raw: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, Mapping):
         return {}
@@ -94,60 +124,103 @@ def query_string(query: Mapping[str, Iterable[str]]) -> str:
 
 
 def canonical_sha256(value: Any) -> str:
-    """SHA-256 hex of canonical JSON (sorted keys), the same digest the fake stores in ``BodySha256``."""
+    """SHA-256 hex of canonical JSON (sorted keys), the same digest the fake stores in ``bodySha256``."""
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def lookup(mapping: Any, *path: str) -> Any:
+    """``mapping[path[0]][path[1]]...`` or None; keys match case-insensitively (Json.NET binds them so)."""
+    current = mapping
+    for key in path:
+        if not isinstance(current, Mapping):
+            return None
+        if key in current:
+            current = current[key]
+            continue
+        lowered = key.lower()
+        current = next((v for k, v in current.items() if str(k).lower() == lowered), None)
+    return current
+
+
+def order_external(body: Mapping[str, Any] | None) -> str | None:
+    """``orderHeader.orderNumberExternal`` of a ``CustomerOrder`` body."""
+    return _str_or_none(lookup(body, "orderHeader", "orderNumberExternal"))
+
+
+def order_rows(body: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    rows = lookup(body, "orderRows")
+    return [r for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else []
 
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One ``Kind: "api"`` record."""
+    """One ``kind: "api"`` record."""
 
     seq: int
     time: float
-    client_id: str | None
+    user: str | None
     method: str
     path: str
     route: str | None
+    operation: str | None
     resource: str | None
     key: str | None
+    warehouse: str | None
     query: Mapping[str, tuple[str, ...]]
     product_numbers: tuple[str, ...]
     status: int
-    error_type: str | None
-    rate_group: str | None
+    error_kind: str | None
+    message: str | None
+    rate_family: str | None
     retry_after: float | None
     latency_ms: float
     fault: str | None
+    quirk: str | None
     body_sha256: str | None
     body: Mapping[str, Any] | None
     result_key: str | None
+    page_scheme: str | None
+    page_number: int | None
+    page_size: int | None
+    rows: int | None
     total_pages: int | None
+    last_page: bool | None
     raw: Record = field(repr=False, compare=False)
 
     @classmethod
     def from_record(cls, record: Record) -> ApiCall:
-        body = record.get("Body")
+        body = record.get("body")
+        scheme = _str_or_none(record.get("pageScheme"))
         return cls(
-            seq=int(record["Seq"]),
-            time=parse_time(record["Time"]),
-            client_id=_str_or_none(record.get("ClientId")),
-            method=str(record.get("Method") or "").upper(),
-            path=str(record.get("Path") or ""),
-            route=_str_or_none(record.get("Route")),
-            resource=_str_or_none(record.get("Resource")),
-            key=_str_or_none(record.get("Key")),
-            query=_normalise_query(record.get("Query")),
-            product_numbers=tuple(str(p) for p in record.get("ProductNumbers") or ()),
-            status=_int_or_none(record.get("Status")) or 0,
-            error_type=_str_or_none(record.get("ErrorType")),
-            rate_group=_str_or_none(record.get("RateGroup")),
-            retry_after=_float_or_none(record.get("RetryAfter")),
-            latency_ms=_float_or_none(record.get("LatencyMs")) or 0.0,
-            fault=_str_or_none(record.get("Fault")) or None,
-            body_sha256=_str_or_none(record.get("BodySha256")),
+            seq=int(record["seq"]),
+            time=parse_time(record["time"]),
+            user=_str_or_none(record.get("user")),
+            method=str(record.get("method") or "").upper(),
+            path=str(record.get("path") or ""),
+            route=_str_or_none(record.get("route")),
+            operation=_str_or_none(record.get("operation")),
+            resource=_str_or_none(record.get("resource")),
+            key=_str_or_none(record.get("key")),
+            warehouse=_str_or_none(record.get("warehouse")),
+            query=_normalise_query(record.get("query")),
+            product_numbers=tuple(str(p) for p in record.get("productNumbers") or ()),
+            status=_int_or_none(record.get("status")) or 0,
+            error_kind=_str_or_none(record.get("errorKind")),
+            message=_str_or_none(record.get("message")),
+            rate_family=_str_or_none(record.get("rateFamily")),
+            retry_after=_float_or_none(record.get("retryAfter")),
+            latency_ms=_float_or_none(record.get("latencyMs")) or 0.0,
+            fault=_str_or_none(record.get("fault")) or None,
+            quirk=_str_or_none(record.get("quirk")) or None,
+            body_sha256=_str_or_none(record.get("bodySha256")),
             body=body if isinstance(body, Mapping) else None,
-            result_key=_str_or_none(record.get("ResultKey")),
-            total_pages=_int_or_none(record.get("TotalPages")),
+            result_key=_str_or_none(record.get("resultKey")),
+            page_scheme=scheme.upper() if scheme else None,
+            page_number=_int_or_none(record.get("page")),
+            page_size=_int_or_none(record.get("pageSize")),
+            rows=_int_or_none(record.get("rows")),
+            total_pages=_int_or_none(record.get("totalPages")),
+            last_page=_bool_or_none(record.get("lastPage")),
             raw=record,
         )
 
@@ -165,55 +238,130 @@ class ApiCall:
     @property
     def ok(self) -> bool:
         """A 2xx answer the client really received (no injected fault cut or replaced it)."""
-        return self.success and self.fault is None
+        return self.success and self.fault not in CUT_FAULTS
 
     @property
-    def page(self) -> int:
-        values = self.query.get("page")
-        if not values:
-            return 1
-        number = _int_or_none(values[0])
-        return 1 if number is None else number
+    def transient(self) -> bool:
+        """A transient 400 (SQL deadlock or timeout): retry it after a wait (xtnd-contract.md §1.2)."""
+        return self.error_kind == "Transient"
 
     @property
-    def changed_since(self) -> str | None:
-        values = self.query.get("changedSince")
+    def unauthorized(self) -> bool:
+        return self.status == 401 or self.error_kind == "Unauthorized"
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
         return values[0] if values else None
 
     @property
+    def scheme(self) -> str | None:
+        """The paging scheme: from the journal, else from the operation (lists of CustomerOrders and Products
+        are scheme A, every other list scheme B)."""
+        if self.page_scheme in ("A", "B"):
+            return self.page_scheme
+        if not self.is_listing:
+            return None
+        return "A" if self.resource in ("CustomerOrders", "Products") else "B"
+
+    @property
+    def page(self) -> int:
+        """The page asked for: scheme A ``pageOffset`` (from 0), scheme B ``pageNumber`` (from 1)."""
+        if self.page_number is not None:
+            return self.page_number
+        if self.scheme == "A":
+            value = _int_or_none(self.param("pageOffset"))
+            return 0 if value is None else value
+        value = _int_or_none(self.param("pageNumber"))
+        return 1 if value is None else value
+
+    @property
+    def first_page(self) -> int:
+        return 0 if self.scheme == "A" else 1
+
+    @property
+    def is_first_page(self) -> bool:
+        return self.page == self.first_page
+
+    @property
+    def is_first_page_or_single(self) -> bool:
+        """A single-record read, or the first page of a list (later pages belong to the same read)."""
+        return not self.is_listing or self.is_first_page
+
+    @property
+    def modified_from(self) -> str | None:
+        """The list's "changed since" filter (``modifiedDateFrom``, ``changedAfterDate``, ...), if any."""
+        for name in SINCE_PARAMS:
+            value = self.param(name)
+            if value is not None:
+                return value
+        return None
+
+    @property
     def warehouses(self) -> frozenset[str]:
-        return frozenset(self.query.get("warehouseNumber", ()))
+        """Warehouses the call is about (empty: all)."""
+        return frozenset({self.warehouse}) if self.warehouse else frozenset(self.query.get("warehouse", ()))
 
     @property
     def is_availability(self) -> bool:
         return self.method == "GET" and self.resource == "ProductAvailability"
 
     @property
-    def is_product_fetch(self) -> bool:
-        """An availability query naming specific products and no change date: the shape polling takes."""
-        return self.is_availability and bool(self.product_numbers) and self.changed_since is None
+    def is_listing(self) -> bool:
+        """A GET of a list (a collection, not ``<Resource>/{id}``)."""
+        if self.method != "GET" or self.route is None or self.resource is None:
+            return False
+        if self.operation is not None:
+            return not (self.operation.endswith(("_GetOrder", "_GetProduct", "_GetCustomer"))
+                        or self.operation == "ProductAvailability_GetSingleProductAvailability")
+        return self.key is None
 
     @property
-    def is_listing(self) -> bool:
-        """A paged list answer: the three lists, ProductAvailability and ProductPrices."""
-        if self.method != "GET" or self.route is None:
-            return False
-        if self.resource in LIST_RESOURCES:
-            return self.key is None
-        return self.resource in {"ProductAvailability", "ProductPrices"}
+    def is_lookup(self) -> bool:
+        """A list asked with a filter naming records (``productNumber``, ``orderNumberExternal``, ...)."""
+        keys = KEY_FILTERS.get(self.resource or "", frozenset())
+        return self.is_listing and any(self.query.get(k) for k in keys)
+
+    @property
+    def is_change_list(self) -> bool:
+        """A list read with its "changed since" filter."""
+        return self.is_listing and self.modified_from is not None
 
     @property
     def is_full_read(self) -> bool:
-        """A list read that asks for everything: no ``changedSince`` and no product filter."""
-        if not self.is_listing or self.changed_since is not None:
-            return False
-        if self.resource in {"ProductAvailability", "ProductPrices"}:
-            return not self.query.get("productNumber")
-        return True
+        """A list read that asks for everything: no change filter and no filter naming records."""
+        return self.is_listing and self.modified_from is None and not self.is_lookup
+
+    @property
+    def item_subjects(self) -> tuple[tuple[str, str], ...]:
+        """What a single-item read is about: ``("product", P)`` (its availability), ``("productData", P)`` (``GET
+        Products``), ``("order", N)``, ``("customer", C)``. Single-item
+        reads are ``GET ProductAvailability/{pn}/{wh}``, ``GET ProductAvailability?productNumber=X`` (no change
+        filter), ``GET Products/{id}``, ``GET Products?productNumber=X``, ``GET CustomerOrders/{id}``,
+        ``GET Customers/{id}``. Empty for anything else."""
+        if self.method != "GET" or self.resource is None:
+            return ()
+        if self.is_listing:
+            if self.modified_from is not None:
+                return ()
+            if self.resource in ("ProductAvailability", "Products") and self.param("productNumber"):
+                kind = "product" if self.resource == "ProductAvailability" else "productData"
+                return tuple((kind, p) for p in dict.fromkeys(self.query["productNumber"]))
+            return ()
+        if self.key is None:
+            return ()
+        if self.resource == "ProductAvailability":
+            return (("product", self.key),)
+        kind = SINGLE_READ_SUBJECT.get(self.resource)
+        return ((kind, self.key),) if kind else ()
+
+    @property
+    def is_product_fetch(self) -> bool:
+        """A single-item read of a product's availability (what hooks trigger and pollers repeat)."""
+        return self.is_availability and any(kind == "product" for kind, _ in self.item_subjects)
 
     @property
     def is_write(self) -> bool:
-        return self.method in {"POST", "PUT", "PATCH", "DELETE"} and self.resource not in {None, "Token"}
+        return self.method in {"POST", "PUT", "PATCH", "DELETE"} and self.resource is not None
 
     @property
     def is_order_create(self) -> bool:
@@ -221,14 +369,21 @@ class ApiCall:
 
     @property
     def is_order_edit(self) -> bool:
-        """``PUT CustomerOrders/{n}`` or ``POST CustomerOrders/{n}/cancel``."""
-        if self.resource != "CustomerOrders" or self.key is None:
-            return False
-        return self.method == "PUT" or (self.method == "POST" and self.path.lower().endswith("/cancel"))
+        """``PUT CustomerOrders/{id}`` or ``DELETE CustomerOrders/{id}``."""
+        return self.resource == "CustomerOrders" and self.key is not None and self.method in ("PUT", "DELETE")
+
+    @property
+    def external_order(self) -> str | None:
+        """The ``orderNumberExternal`` a POST CustomerOrders sent, or a lookup asked for."""
+        if self.is_order_create:
+            return order_external(self.body)
+        if self.method == "GET" and self.resource == "CustomerOrders":
+            return self.param("orderNumberExternal")
+        return None
 
     @property
     def signature(self) -> tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...], str | None]:
-        """What makes two requests identical (Method, Path, Query, BodySha256)."""
+        """What makes two requests identical (method, path, query, bodySha256)."""
         return (self.method, self.path.lower(), tuple(self.query.items()), self.body_sha256)
 
     @property
@@ -242,14 +397,20 @@ class ApiCall:
     def evidence_line(self) -> str:
         target = self.path + (f"?{query_string(self.query)}" if self.query else "")
         answer = [str(self.status)]
-        if self.error_type:
-            answer.append(self.error_type)
+        if self.error_kind:
+            answer.append(self.error_kind)
+        if self.quirk:
+            answer.append(f"quirk {self.quirk}")
         if self.retry_after is not None:
             answer.append(f"Retry-After {self.retry_after:g}")
-        if self.total_pages is not None and self.total_pages > 1 and self.is_listing:
-            answer.append(f"TotalPages {self.total_pages}")
+        if self.is_listing and self.rows is not None:
+            answer.append(f"{self.rows} rows")
+        if self.is_listing and self.total_pages is not None and self.total_pages > 1:
+            answer.append(f"totalPages {self.total_pages}")
         if self.fault:
             answer.append(f"fault {self.fault}")
+        if self.result_key and self.is_write:
+            answer.append(f"-> {self.result_key}")
         return f"#{self.seq} {clock_text(self.time)} {self.method} {target} ({', '.join(answer)})"
 
 
@@ -258,35 +419,49 @@ class Notification:
     action: str
     details: Mapping[str, Any]
 
+    def _detail(self, name: str) -> str | None:
+        return _str_or_none(lookup(self.details, name))
+
     @property
     def product(self) -> str | None:
-        return _str_or_none(self.details.get("ProductNumber"))
+        return self._detail("ProductNumber")
 
     @property
     def warehouse(self) -> str | None:
-        return _str_or_none(self.details.get("WarehouseNumber"))
+        return self._detail("Warehouse")
 
     @property
     def order(self) -> str | None:
-        return _str_or_none(self.details.get("OrderNumber"))
+        return self._detail("OrderNumber")
 
     @property
     def external_order(self) -> str | None:
-        return _str_or_none(self.details.get("ExternalOrderNumber"))
+        return self._detail("OrderNumberExternal")
+
+    @property
+    def customer(self) -> str | None:
+        return self._detail("CustomerNumber")
+
+    @property
+    def balance(self) -> Any:
+        value = lookup(self.details, "AvailableBalance")
+        return lookup(self.details, "Balance") if value is None else value
 
     def describe(self) -> str:
         if self.product is not None:
             where = f"@{self.warehouse}" if self.warehouse is not None else ""
-            value = self.details.get("AvailableBalance", self.details.get("Balance"))
+            value = self.balance
             return f"{self.action} {self.product}{where}" + (f"={value}" if value is not None else "")
         if self.order is not None:
             return f"{self.action} {self.order}"
+        if self.customer is not None:
+            return f"{self.action} {self.customer}"
         return self.action
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One ``Kind: "delivery"`` record: a webhook delivery attempt."""
+    """One ``kind: "delivery"`` record: a webhook delivery attempt."""
 
     seq: int
     time: float
@@ -306,7 +481,7 @@ class Delivery:
     @classmethod
     def from_record(cls, record: Record) -> Delivery:
         notes = []
-        for note in record.get("Notifications") or ():
+        for note in record.get("notifications") or ():
             if isinstance(note, Mapping):
                 details = note.get("Details")
                 notes.append(
@@ -315,19 +490,19 @@ class Delivery:
                     )
                 )
         return cls(
-            seq=int(record["Seq"]),
-            time=parse_time(record["Time"]),
-            delivery_id=str(record.get("DeliveryId") or f"seq-{record['Seq']}"),
-            notification_id=_str_or_none(record.get("NotificationId")),
-            url=_str_or_none(record.get("Url")),
-            attempt=_int_or_none(record.get("Attempt")) or 1,
+            seq=int(record["seq"]),
+            time=parse_time(record["time"]),
+            delivery_id=str(record.get("deliveryId") or f"seq-{record['seq']}"),
+            notification_id=_str_or_none(record.get("notificationId")),
+            url=_str_or_none(record.get("url")),
+            attempt=_int_or_none(record.get("attempt")) or 1,
             notifications=tuple(notes),
-            status=_int_or_none(record.get("Status")),
-            error=_str_or_none(record.get("Error")),
-            latency_ms=_float_or_none(record.get("LatencyMs")) or 0.0,
-            outcome=_str_or_none(record.get("Outcome")),
-            fault=_str_or_none(record.get("Fault")) or None,
-            forged_flag=bool(record.get("Forged")),
+            status=_int_or_none(record.get("status")),
+            error=_str_or_none(record.get("error")),
+            latency_ms=_float_or_none(record.get("latencyMs")) or 0.0,
+            outcome=_str_or_none(record.get("outcome")),
+            fault=_str_or_none(record.get("fault")) or None,
+            forged_flag=bool(record.get("forged")),
             raw=record,
         )
 

@@ -1,4 +1,5 @@
-"""Polling rules: XTND "does not accept clients that call every N minutes for each product"."""
+"""Polling rules: XTND "does not accept clients that call every N minutes for each product"; lists are re-read by
+their change filter (``modifiedDateFrom``, ``changedAfterDate``), never in full on a timer."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pydantic import Field
 
 from .base import NearestMiss, Rule, RuleParams, RuleResult, Violation
 from .context import JudgeContext
-from .explain import DEFAULT_TRIGGER_ACTIONS, FetchExplainer
-from .model import ApiCall
+from .explain import DEFAULT_TRIGGER_ACTIONS, FetchExplainer, Subject, describe
+from .model import CHANGE_FILTERS, ApiCall
 
 
 def steady_runs(
@@ -39,14 +40,14 @@ def steady_runs(
 
 class PerProductPollingParams(RuleParams):
     window_seconds: float = Field(
-        30.0, gt=0, description="a hook, order or change list this recent explains a fetch"
+        30.0, gt=0, description="a hook, order, own write or change list this recent explains a read"
     )
     backlog_seconds: float = Field(
-        600.0, ge=0, description="a hook not yet followed explains a fetch this late"
+        600.0, ge=0, description="a hook not yet followed explains a read this late"
     )
-    budget: int = Field(10, ge=0, description="unexplained product fetches tolerated per budget window")
+    budget: int = Field(10, ge=0, description="unexplained single-item reads tolerated per budget window")
     budget_window_seconds: float = Field(60.0, gt=0)
-    periodic_min_repetitions: int = Field(4, ge=3, description="unexplained fetches at a steady interval")
+    periodic_min_repetitions: int = Field(4, ge=3, description="unexplained reads at a steady interval")
     periodic_max_jitter: float = Field(
         0.2, ge=0, description="gap deviation allowed, as a fraction of the gap"
     )
@@ -55,28 +56,29 @@ class PerProductPollingParams(RuleParams):
     )
     trigger_actions: tuple[str, ...] = DEFAULT_TRIGGER_ACTIONS
     change_list_follow_seconds: float = Field(
-        5.0, ge=0, description="a fetch this soon after a changedSince list is its record-by-record follow-up"
+        5.0, ge=0, description="a read this soon after a change-filtered list is its record-by-record follow-up"
     )
     max_listed: int = Field(25, ge=1)
 
 
 class NoPerProductPolling(Rule[PerProductPollingParams]):
-    """(a) Product fetches no hook, order or change list explains, above a budget per window; (b) product
-    fetches repeated at a steady interval. Both count only unexplained fetches (see ``explain.py``; for (b) a
-    change list does not explain), so a client that fetches in batches after hooks, however often, passes."""
+    """Single-item reads (``GET ProductAvailability/{pn}/{wh}``, ``ProductAvailability?productNumber=X``,
+    ``Products/{id}``, ``CustomerOrders/{id}``, ``Customers/{id}``) that no hook, order, own write or change list
+    explains: (a) more than a budget per window; (b) one record read at a steady interval. Both count only
+    unexplained reads (see ``explain.py``; for (b) a change list does not explain), so a client that reads in
+    batches after hooks, however often, passes."""
 
     id: ClassVar[str] = "no-per-product-polling"
     description: ClassVar[str] = (
-        "availability is fetched per product only after a hook (or order) says it changed"
+        "records are read one by one only after a hook, an order or a change list says they changed"
     )
     params_type = PerProductPollingParams
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
         p = self.params
-        availability = [c for c in ctx.calls if c.is_availability]
-        fetches = [c for c in availability if c.is_product_fetch and c.page == 1]
-        if not availability:
-            return self.not_applicable("the client never called ProductAvailability")
+        reads = [c for c in ctx.calls if c.item_subjects and c.is_first_page_or_single]
+        if not reads:
+            return self.not_applicable("the client made no single-item reads")
         explainer = FetchExplainer(
             ctx,
             window=p.window_seconds,
@@ -89,20 +91,20 @@ class NoPerProductPolling(Rule[PerProductPollingParams]):
         recent: deque[tuple[float, int]] = deque()
         in_window = 0
         unexplained_total = 0
-        product_fetches = 0
+        subject_reads = 0
         peak = 0
-        per_product: dict[str, list[ApiCall]] = defaultdict(list)
-        for call in fetches:
-            unexplained: list[str] = []
-            for product in dict.fromkeys(call.product_numbers):
-                product_fetches += 1
-                reason = explainer.explain(call, product)
+        per_subject: dict[Subject, list[ApiCall]] = defaultdict(list)
+        for call in reads:
+            unexplained: list[Subject] = []
+            for subject in call.item_subjects:
+                subject_reads += 1
+                reason = explainer.explain(call, subject)
                 if reason is None:
-                    unexplained.append(product)
+                    unexplained.append(subject)
                 if reason is None or reason.kind == "change-list":
-                    # a change list cannot be checked (answers are not journalled): it excuses a fetch from
+                    # a change list cannot be checked (answers are not journalled): it excuses a read from
                     # the budget, not from the steady-interval test (reconcile-then-refresh-all every N s)
-                    per_product[product].append(call)
+                    per_subject[subject].append(call)
             if unexplained:
                 unexplained_total += len(unexplained)
                 recent.append((call.time, len(unexplained)))
@@ -112,47 +114,46 @@ class NoPerProductPolling(Rule[PerProductPollingParams]):
                 peak = max(peak, in_window)
                 if in_window > p.budget:
                     miss = next(
-                        (m for m in (explainer.nearest_miss(call, q) for q in unexplained) if m is not None),
+                        (m for m in (explainer.nearest_miss(call, s) for s in unexplained) if m is not None),
                         None,
                     )
-                    shown = ", ".join(unexplained[:5]) + (
-                        f" and {len(unexplained) - 5} more" if len(unexplained) > 5 else ""
-                    )
+                    names = [describe(s) for s in unexplained]
+                    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
                     violations.append(
                         Violation(
-                            f"#{call.seq} fetched {shown} with no hook, order or change list to explain it: "
-                            f"{in_window} unexplained product fetches in the {p.budget_window_seconds:g} s up to "
-                            f"it (budget {p.budget})",
+                            f"#{call.seq} read {shown} with no hook, order or change list to explain it: "
+                            f"{in_window} unexplained single-item reads in the {p.budget_window_seconds:g} s up "
+                            f"to it (budget {p.budget})",
                             (call,),
                             miss
-                            or NearestMiss(f"no hook about {unexplained[0]} was sent to the client at all"),
+                            or NearestMiss(f"no hook about {names[0]} was sent to the client at all"),
                         )
                     )
             explainer.advance(call)
 
-        violations.extend(self._periodic(per_product))
-        checked_what = f"availability fetches naming products ({product_fetches} product fetches)"
+        violations.extend(self._periodic(per_subject))
+        checked_what = f"single-item reads ({subject_reads} records read)"
         if violations:
             return self.result(
                 "failed",
-                f"{len(violations)} polling violation(s): {unexplained_total} product fetches were not "
+                f"{len(violations)} polling violation(s): {unexplained_total} single-item reads were not "
                 "triggered by a hook, an order or a change list",
                 violations=violations,
-                checked=len(fetches),
+                checked=len(reads),
                 checked_what=checked_what,
             )
         return self.result(
             "passed",
-            f"{unexplained_total} unexplained product fetches, peak {peak} per {p.budget_window_seconds:g} s "
+            f"{unexplained_total} unexplained single-item reads, peak {peak} per {p.budget_window_seconds:g} s "
             f"(budget {p.budget}); no steady polling",
-            checked=len(fetches),
+            checked=len(reads),
             checked_what=checked_what,
         )
 
-    def _periodic(self, per_product: dict[str, list[ApiCall]]) -> list[Violation]:
+    def _periodic(self, per_subject: dict[Subject, list[ApiCall]]) -> list[Violation]:
         p = self.params
         found: dict[tuple[int, ...], tuple[list[str], list[ApiCall], float]] = {}
-        for product, calls in per_product.items():
+        for subject, calls in per_subject.items():
             times = [c.time for c in calls]
             for i, j in steady_runs(
                 times,
@@ -164,13 +165,13 @@ class NoPerProductPolling(Rule[PerProductPollingParams]):
                 key = tuple(c.seq for c in run)
                 period = (run[-1].time - run[0].time) / (len(run) - 1)
                 entry = found.setdefault(key, ([], run, period))
-                entry[0].append(product)
+                entry[0].append(describe(subject))
         out = []
-        for products, run, period in found.values():
-            shown = ", ".join(products[:5]) + (f" and {len(products) - 5} more" if len(products) > 5 else "")
+        for names, run, period in found.values():
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             out.append(
                 Violation(
-                    f"{shown} fetched {len(run)} times every {period:.1f} s (steady interval), each time with "
+                    f"{shown} read {len(run)} times every {period:.1f} s (steady interval), each time with "
                     f"no hook or order explaining it: polling, from #{run[0].seq} to #{run[-1].seq}",
                     tuple(run),
                 )
@@ -185,23 +186,24 @@ class BlindListPollingParams(RuleParams):
 
 
 class NoBlindListPolling(Rule[BlindListPollingParams]):
-    """Full list reads (no ``changedSince``; for ProductAvailability and ProductPrices, no product filter)
-    repeated too often. Only page 1 with a 2xx answer starts a read; later pages and retries of a failed page 1
-    are part of the same read. Each distinct query (paging aside) may be read once for free."""
+    """Full reads of a list that has a change filter (Products, CustomerOrders, ProductAvailability by
+    ``modifiedDateFrom``; Customers by ``changedAfterDate``), without it and without a filter naming records,
+    repeated too often. Only a first page with a good answer starts a read; later pages and retries of a failed
+    first page are part of the same read. Each distinct query (paging aside) may be read once for free."""
 
     id: ClassVar[str] = "no-blind-list-polling"
-    description: ClassVar[str] = "lists are re-read with changedSince, not re-read in full"
+    description: ClassVar[str] = "lists are re-read by their change filter (modifiedDateFrom), not in full"
     params_type = BlindListPollingParams
 
     def evaluate(self, ctx: JudgeContext) -> RuleResult:
         p = self.params
-        listings = [c for c in ctx.calls if c.is_listing]
+        listings = [c for c in ctx.calls if c.is_listing and c.resource in CHANGE_FILTERS]
         if not listings:
-            return self.not_applicable("the client made no list calls")
+            return self.not_applicable("the client read no list that has a change filter")
         reads: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], list[ApiCall]] = defaultdict(list)
         for call in listings:
-            if call.is_full_read and call.page == 1 and call.ok:
-                rest = tuple((k, v) for k, v in call.query.items() if k not in {"page", "pageSize"})
+            if call.is_full_read and call.is_first_page and call.ok:
+                rest = tuple((k, v) for k, v in call.pass_key[2] if k != "pageCount")
                 reads[(call.path.lower(), rest)].append(call)
         violations: list[Violation] = []
         total = 0
@@ -216,9 +218,10 @@ class NoBlindListPolling(Rule[BlindListPollingParams]):
                     earlier = [
                         c for c in calls if call.time - p.window_seconds < c.time < call.time or c is calls[0]
                     ]
+                    flt = CHANGE_FILTERS.get(call.resource or "", "modifiedDateFrom")
                     violations.append(
                         Violation(
-                            f"#{call.seq} re-read {call.resource} in full without changedSince: "
+                            f"#{call.seq} re-read {call.resource} in full without {flt}: "
                             f"{len(window)} full re-reads in {p.window_seconds:g} s (budget {p.budget}) after "
                             f"the first read #{calls[0].seq}",
                             (call, *[c for c in earlier if c is not call][-5:]),
@@ -228,7 +231,8 @@ class NoBlindListPolling(Rule[BlindListPollingParams]):
         if violations:
             return self.result(
                 "failed",
-                f"{len(violations)} full re-read(s) over budget: use changedSince",
+                f"{len(violations)} full re-read(s) over budget: re-read lists by modifiedDateFrom "
+                "(changedAfterDate for Customers)",
                 violations=violations,
                 checked=len(listings),
                 checked_what=checked_what,

@@ -11,7 +11,13 @@ from typing import Any
 from .base import Rule, RuleResult
 from .context import JudgeContext
 from .converge import Converges
-from .errors import BoundedInternalRetries, NoRetryOfValidationErrors, RespectThrottling, WithinRateLimits
+from .errors import (
+    BackOffOnUnauthorized,
+    BoundedInternalRetries,
+    NoRetryOfValidationErrors,
+    RespectThrottling,
+    WithinRateLimits,
+)
 from .hooks import AckHooksFast, HooksAreTriggers, VerifySignatures
 from .orders import NoDuplicateOrders
 from .paging import FollowPagination
@@ -25,6 +31,7 @@ ALL_RULES: tuple[Rule[Any], ...] = (
     NoRetryOfValidationErrors(),
     RespectThrottling(),
     BoundedInternalRetries(),
+    BackOffOnUnauthorized(),
     NoDuplicateOrders(),
     AckHooksFast(),
     VerifySignatures(),
@@ -75,14 +82,14 @@ def judge(
     fails the report (it never counts as passed either way)."""
     chosen, disabled = configure(rules, overrides)
     return Report(
-        [rule.evaluate(ctx) for rule in chosen], client_id=ctx.client_id, strict=strict, disabled=disabled
+        [rule.evaluate(ctx) for rule in chosen], user=ctx.user, strict=strict, disabled=disabled
     )
 
 
 @dataclass
 class Report:
     results: list[RuleResult]
-    client_id: str | None = None
+    user: str | None = None
     strict: bool = False
     disabled: list[str] = field(default_factory=list)
 
@@ -111,12 +118,12 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "Passed": self.passed,
-            "ClientId": self.client_id,
-            "Strict": self.strict,
-            "Summary": self.summary(),
-            "Disabled": list(self.disabled),
-            "Rules": [r.to_dict() for r in self.results],
+            "passed": self.passed,
+            "user": self.user,
+            "strict": self.strict,
+            "summary": self.summary(),
+            "disabled": list(self.disabled),
+            "rules": [r.to_dict() for r in self.results],
         }
 
     def headline(self) -> str:
@@ -126,7 +133,7 @@ class Report:
         warnings = sum(1 for r in self.results if r.status == "failed" and r.severity == "warning")
         if warnings:
             parts[1] += f" ({warnings} warning{'s' if warnings > 1 else ''})"
-        who = f"client {self.client_id}; " if self.client_id else ""
+        who = f"user {self.user}; " if self.user else ""
         return (
             f"XTND code of conduct: {'PASSED' if self.passed else 'FAILED'} "
             f"({who}{len(self.results)} rules: {', '.join(parts)})"

@@ -1,94 +1,96 @@
-"""Customers: list by change date, read singly, create from the webshop (idempotent on ExternalCustomerNumber)."""
+"""Customers: list (scheme B), create, read, change (docs/wire.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
-from starlette.responses import Response
-
-from ..domain.backend import CustomerInput, fingerprint
-from ..runtime import Runtime
+from ..domain.backend import CustomerInput, sorted_by_number
+from ..domain.models import Address, Customer
 from . import render
-from .common import (
-    CHANGED_SINCE_DOC,
-    ERRORS_ONE,
-    ERRORS_READ,
-    ERRORS_WRITE,
-    PAGE_DOC,
-    PAGE_SIZE_DOC,
-    by_change,
-    changed_since_ms,
-    context,
-    paged,
-)
-from .errors import json_response
-from .orders import _address
-from .schemas import CHOSEN, CustomerIn, CustomerList, CustomerOut
+from .call import Call
+from .paging import page_b
+
+# Fields the server owns or the fake interprets; everything else a client sends is kept and answered back
+OWNED = frozenset({"customerNumber", "name", "createDate", "changeDate"})
 
 
-def router(rt: Runtime) -> APIRouter:
-    r = APIRouter(tags=["Customers"])
-    b = rt.backend
+def _address(name: str, a: dict[str, Any] | None) -> Address | None:
+    if not a:
+        return None
+    return Address(name, a.get("address1") or "", a.get("postalCode") or "", a.get("city") or "",
+                   a.get("country") or "SE")
 
-    @r.get(
-        "/api/Customers",
-        operation_id="listCustomers",
-        response_model=CustomerList,
-        summary="List customer numbers by change date; then GET each customer",
-        responses=ERRORS_READ,
+
+def customer_input(call: Call, body: dict[str, Any]) -> CustomerInput:
+    name = body.get("name")
+    delivery = (body.get("customerDeliveryAddress") or {}).get("address")
+    invoice = body.get("customerInvoiceAddress") or {}
+    groups = body.get("customerGroups") or []
+    return CustomerInput(
+        path=call.body_name,
+        number=body.get("customerNumber"),
+        name=name,
+        org_number=body.get("organizationNumber"),
+        email=body.get("invoiceEmail"),
+        phone=body.get("phone"),
+        customer_group=groups[0]["name"] if groups and groups[0] else None,
+        delivery_address=_address(name or "", delivery),
+        invoice_address=_address(invoice.get("name") or name or "", invoice.get("address")),
+        extra={k: v for k, v in body.items() if k not in OWNED and v is not None},
+        given=frozenset(k for k, v in body.items() if v is not None),
     )
-    async def list_customers(
-        request: Request,
-        changedSince: Annotated[str | None, Query(description=CHANGED_SINCE_DOC, json_schema_extra={"format": "date-time"})] = None,
-        page: Annotated[int, Query(ge=1, le=1_000_000, description=PAGE_DOC)] = 1,
-        pageSize: Annotated[int, Query(ge=1, description=PAGE_SIZE_DOC)] = rt.settings.paging.default_page_size,
-    ) -> Response:
-        since = changed_since_ms(changedSince)
 
-        def select() -> list[str]:
-            return by_change(b.state.customers.values(), since)
 
-        def one(number: str) -> dict[str, object] | None:
-            c = b.state.customers.get(number)
-            return render.customer_summary(c) if c else None
+def post_customer(call: Call) -> Any:
+    customer = call.rt.backend.create_customer(customer_input(call, call.body))
+    call.record["resultKey"] = customer.number
+    return render.customer_full(customer, call.rt.dates.text)
 
-        return json_response(paged(rt, request, ("customers", since), page, pageSize, select, one))
 
-    @r.get(
-        "/api/Customers/{customerNumber}",
-        operation_id="getCustomer",
-        response_model=CustomerOut,
-        summary="Read one customer (group, price list, salesperson, addresses)",
-        responses=ERRORS_ONE,
-    )
-    async def get_customer(customerNumber: Annotated[str, Path(examples=["10001"])]) -> Response:
-        return json_response(render.customer_full(b.customer(customerNumber)))
+def get_customer(call: Call) -> Any:
+    return render.customer_full(call.rt.backend.customer(call.path["id"]), call.rt.dates.text)
 
-    @r.post(
-        "/api/Customers",
-        operation_id="createCustomer",
-        response_model=CustomerOut,
-        status_code=201,
-        summary="Create a customer from the webshop",
-        description="`ExternalCustomerNumber` is the idempotency key, as for orders: identical retry -> 200 with "
-        "the existing customer; a different body -> 409." + CHOSEN,
-        responses={**ERRORS_WRITE, 200: {"model": CustomerOut, "description": "A safe retry: the existing customer."}},
-    )
-    async def create_customer(request: Request, body: CustomerIn) -> Response:
-        data = CustomerInput(
-            external_number=body.ExternalCustomerNumber,
-            name=body.Name,
-            org_number=body.OrganizationNumber,
-            email=body.Email,
-            phone=body.Phone,
-            customer_group=body.CustomerGroup,
-            price_list=body.PriceList,
-            invoice_address=_address(body.InvoiceAddress),
-            delivery_address=_address(body.DeliveryAddress),
-        )
-        customer, created = b.create_customer(data, fingerprint(body.model_dump(mode="json")))
-        context(request).result_key = customer.number
-        return json_response(render.customer_full(customer), 201 if created else 200)
 
-    return r
+def put_customer(call: Call) -> Any:
+    number = call.path["id"]
+    customer = call.rt.backend.update_customer(number, customer_input(call, call.body))
+    call.record["resultKey"] = number
+    return render.customer_full(customer, call.rt.dates.text)
+
+
+def _contains(value: str | None, needle: str | None) -> bool:
+    return needle is None or (value is not None and needle.lower() in value.lower())
+
+
+def _matches(c: Customer, q: dict[str, Any]) -> bool:
+    if q.get("customerNumber") is not None and c.number != q["customerNumber"]:
+        return False
+    if q.get("customerNumberSearch") is not None and not c.number.startswith(q["customerNumberSearch"]):
+        return False
+    extra = c.extra or {}
+    if q.get("incoterms") is not None and \
+            (extra.get("customerLogisticsSettings") or {}).get("termsOfDelivery") != q["incoterms"]:
+        return False
+    if q.get("changedAfterDate") is not None and c.changed_at < q["changedAfterDate"]:
+        return False
+    return (_contains(c.name, q.get("name")) and _contains(extra.get("lastName"), q.get("lastName"))
+            and _contains(c.org_number, q.get("organizationNumber")) and _contains(c.email, q.get("email2"))
+            and _contains(c.phone, q.get("phoneNumber2"))
+            and _contains(c.delivery_address.street, q.get("deliveryAddress1"))
+            and _contains(c.delivery_address.postal_code, q.get("deliveryPostalCode"))
+            and _contains(c.delivery_address.city, q.get("deliveryCity")))
+
+
+def list_customers(call: Call) -> Any:
+    b = call.rt.backend
+    q = call.query
+    customers = b.state.customers
+
+    def select() -> list[str]:
+        if not any(v is not None for k, v in q.items() if k != "pageNumber"):
+            return sorted_by_number(list(customers))
+        return sorted_by_number([n for n, c in customers.items() if _matches(c, q)])
+
+    dates = call.rt.dates.text
+    return page_b(call, "customerList", select,
+                  lambda n: render.customer_list_item(customers[n], dates) if n in customers else None)

@@ -1,7 +1,9 @@
-"""XTND's error envelope: ``{"ErrorType", "Message", "Errors": [{"Field", "Message"}], "TraceId"}``.
+"""XTND's error bodies, in ASP.NET Web API 2 style (chosen by the mock where XTND documents only ``{"Message"}``):
 
-Three kinds (documented): Validation (fix the request, never resend it unchanged), Throttled (wait Retry-After and
-retry), Internal (retry a few times with back-off). A 401 carries the same envelope with ErrorType Unauthorized.
+- validation: ``{"Message": "The request is invalid.", "ModelState": {"<path>": ["<reason>", ...]}}``
+- everything else: ``{"Message": "<reason>"}``
+
+How a client should react is told by the status and, for the transient 400s, by the message (docs/wire.md).
 """
 
 from __future__ import annotations
@@ -12,55 +14,69 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-ERROR_TYPE_BY_STATUS = {401: "Unauthorized", 429: "Throttled", 503: "Throttled", 500: "Internal"}
+JSON = "application/json; charset=utf-8"
+INVALID = "The request is invalid."
+UNAUTHORIZED = "Authorization has been denied for this request."
+INTERNAL = "An error has occurred."
+# SQL Server's own messages (error 1205 and SqlClient's timeout), as a production integration meets them inside a 400
+DEADLOCK = ("Transaction (Process ID {pid}) was deadlocked on lock resources with another process and has been chosen "
+            "as the deadlock victim. Rerun the transaction.")
+TIMEOUT = ("Execution Timeout Expired.  The timeout period elapsed prior to completion of the operation or the server "
+           "is not responding.")
+TRANSIENT_MARKERS = ("deadlock victim", "Execution Timeout Expired")
 
 
-def error_type_for(status: int) -> str:
-    return ERROR_TYPE_BY_STATUS.get(status, "Internal" if status >= 500 else "Validation")
+class ApiError(Exception):
+    """An early answer in XTND's error format, raised anywhere below the pipeline."""
+
+    def __init__(self, status: int, message: str, model_state: Mapping[str, list[str]] | None = None,
+                 headers: Mapping[str, str] | None = None, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.model_state = dict(model_state) if model_state else None
+        self.headers = dict(headers) if headers else None
+        self.kind = kind  # the journal's errorKind when the status alone does not say it (Transient)
+
+    def body(self) -> dict[str, Any]:
+        if self.model_state:
+            return {"Message": self.message, "ModelState": self.model_state}
+        return {"Message": self.message}
+
+    def response(self) -> Response:
+        return Response(orjson.dumps(self.body()), status_code=self.status, media_type=JSON, headers=self.headers)
 
 
-def envelope(
-    status: int,
-    message: str,
-    errors: Iterable[tuple[str, str]] = (),
-    *,
-    trace_id: str = "",
-    error_type: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "ErrorType": error_type or error_type_for(status),
-        "Message": message,
-        "Errors": [{"Field": f, "Message": m} for f, m in errors],
-        "TraceId": trace_id,
-    }
+def invalid(problems: Iterable[tuple[str, str]]) -> ApiError:
+    """400 with ModelState: every path keeps its first reasons, in order."""
+    state: dict[str, list[str]] = {}
+    for path, reason in problems:
+        state.setdefault(path or "body", []).append(reason)
+    return ApiError(400, INVALID, state)
 
 
-def error_response(
-    status: int,
-    message: str,
-    errors: Iterable[tuple[str, str]] = (),
-    *,
-    trace_id: str = "",
-    error_type: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    body = orjson.dumps(envelope(status, message, errors, trace_id=trace_id, error_type=error_type))
-    return Response(body, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
+def message(status: int, text: str, headers: Mapping[str, str] | None = None) -> ApiError:
+    return ApiError(status, text, None, headers)
+
+
+def is_transient(text: str | None) -> bool:
+    return bool(text) and any(marker in text for marker in TRANSIENT_MARKERS)  # type: ignore[operator]
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(obj), status_code=status, media_type="application/json; charset=utf-8")
+    return Response(orjson.dumps(obj), status_code=status, media_type=JSON)
 
 
-def field_of(loc: Iterable[Any]) -> str:
-    """('body', 'Lines', 0, 'Quantity') -> 'Lines[0].Quantity'; ('query', 'pageSize') -> 'pageSize'."""
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "form"):
-        parts = parts[1:]
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        else:
-            out += ("." if out else "") + str(p)
-    return out or "body"
+def error_kind(status: int, text: str | None) -> str | None:
+    """The journal's ``errorKind`` for an answer (docs/journal-format.md)."""
+    if status < 400 and status != 0:
+        return None
+    if status == 400:
+        return "Transient" if is_transient(text) else "Validation"
+    if status == 401:
+        return "Unauthorized"
+    if status == 429:
+        return "Throttled"
+    if status >= 500 or status == 0:
+        return "Internal"
+    return "Validation"

@@ -1,27 +1,38 @@
 """One request path you can read top to bottom (stripe-mock's HandleRequest), as a raw ASGI middleware:
 
-    canonical path -> body limit -> auth -> rate limit -> injected fault -> route & act -> journal
+    classify (route table) -> auth -> body (bounded) -> injected fault -> rate limit -> parse and validate
+    -> transient quirk -> handler -> answer -> journal
 
-Every early exit answers in XTND's error envelope. Raw ASGI rather than Starlette's BaseHTTPMiddleware: that one
-costs more than the whole rest of the pipeline (see shared/performance-notes.md).
+Every early exit answers in XTND's error format. Everything under ``/RESTAPI`` but the Swagger documents is
+answered here, without FastAPI's routing and dependency solving (about half the cost of a request), from the one
+route table in routes.py; ``/_mock`` and the documents go on to the FastAPI app.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import hashlib
+import hmac
+import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote
 
 import orjson
 
 from ..asgi import read_body
 from ..domain.clock import iso_ms
-from .errors import error_response
+from ..domain.errors import DomainError
+from .call import Call
+from .errors import DEADLOCK, INTERNAL, JSON, TIMEOUT, UNAUTHORIZED, ApiError, error_kind, invalid
+from .facts import facts
+from .routes import AREA_OF, BASE, RESOURCES, Route, arities, match
 
 if TYPE_CHECKING:
+    from ..faults.api import Picked
     from ..runtime import Runtime
 
 Scope = MutableMapping[str, Any]
@@ -30,318 +41,392 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-RESOURCES = {
-    "token": "token",
-    "customerorders": "CustomerOrders",
-    "productavailability": "ProductAvailability",
-    "products": "Products",
-    "customers": "Customers",
-    "productprices": "ProductPrices",
-}
-# query parameter names are matched case-insensitively too, as ASP.NET model binding does (chosen by the mock)
-QUERY_NAMES = {
-    n.lower(): n
-    for n in ("page", "pageSize", "changedSince", "status", "productNumber", "warehouseNumber", "customerNumber")
-}
-KEY_NAMES = {"CustomerOrders": "orderNumber", "Products": "productNumber", "Customers": "customerNumber"}
+AUTH_HEADER = b"extendbasicauthorization"
+JSON_HEADERS = [(b"content-type", JSON.encode())]
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# paths under /RESTAPI the FastAPI app serves (the Swagger document and UI)
+DOCS_PREFIX = "/restapi/swagger"
 
 
-@dataclass(slots=True)
-class RouteInfo:
-    template: str | None
-    resource: str | None
-    key: str | None
-    group: str | None  # Standard | List | Write | None (exempt or unknown)
-    canonical_path: str
+class Classified:
+    """Where a request goes: a route with its path values, or the 404/405 that answers it."""
 
+    __slots__ = ("route", "path_values", "canonical", "error", "resource")
 
-@dataclass(slots=True)
-class RequestContext:
-    """What the pipeline learned about a request, handed to the endpoint as ``scope["xtnd"]``."""
-
-    client_id: str | None
-    route: RouteInfo
-    body: bytes
-    trace_id: str
-    result_key: str | None = None
-    page_info: dict[str, Any] = field(default_factory=dict)
-
-
-def classify(method: str, raw_path: str) -> RouteInfo | None:
-    """Map ``/api/...`` (any case) to its route; None for paths outside ``/api``."""
-    segments = raw_path.split("/")
-    if len(segments) < 2 or segments[1].lower() != "api":
-        return None
-    rest = [unquote(s) for s in segments[2:]]
-    if rest and rest[-1] == "" and len(rest) > 1:
-        rest = rest[:-1]  # tolerate one trailing slash
-    if not rest or rest[0].lower() not in RESOURCES:
-        return RouteInfo(None, None, None, None, raw_path)
-    resource = RESOURCES[rest[0].lower()]
-    tail = rest[1:]
-    base = f"/api/{resource}"
-    if resource == "token":
-        return RouteInfo("/api/token" if not tail else None, "Token", None, None, base if not tail else raw_path)
-    if not tail:
-        group = "Write" if method in ("POST", "PUT") else (
-            "Standard" if resource in ("ProductAvailability", "ProductPrices") else "List"
-        )
-        return RouteInfo(base, resource, None, group, base)
-    key_name = KEY_NAMES.get(resource)
-    if key_name is None:
-        return RouteInfo(None, resource, None, None, raw_path)
-    if resource == "CustomerOrders" and len(tail) == 2 and tail[1].lower() == "cancel":
-        return RouteInfo(f"{base}/{{{key_name}}}/cancel", resource, tail[0], "Write",
-                         f"{base}/{tail[0]}/cancel")
-    if len(tail) > 1 and resource != "Products":
-        return RouteInfo(None, resource, None, None, raw_path)  # no such sub-resource
-    key = "/".join(tail)  # product numbers are free text: an unencoded slash is taken as part of the number
-    group = "Write" if method in ("POST", "PUT") else "Standard"
-    return RouteInfo(f"{base}/{{{key_name}}}", resource, key, group, f"{base}/{key}")
-
-
-def normalise_query(query_string: bytes) -> tuple[dict[str, list[str]], bytes, bool]:
-    """(name -> values sorted by name, canonical query string, changed?)."""
-    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    changed = False
-    out: dict[str, list[str]] = {}
-    canonical: list[tuple[str, str]] = []
-    for name, value in pairs:
-        canon = QUERY_NAMES.get(name.lower(), name)
-        changed = changed or canon != name
-        out.setdefault(canon, []).append(value)
-        canonical.append((canon, value))
-    qs = urlencode(canonical, quote_via=quote).encode() if changed else query_string
-    return dict(sorted(out.items())), qs, changed
+    def __init__(self, canonical: str, route: Route | None = None, path_values: dict[str, str] | None = None,
+                 error: ApiError | None = None, resource: str | None = None) -> None:
+        self.canonical = canonical
+        self.route = route
+        self.path_values = path_values or {}
+        self.error = error
+        self.resource = resource
 
 
 class XtndPipeline:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.rt = runtime
-        # Single-record reads are the hottest calls a webshop makes. They take no query and their only input is
-        # the path key, so after auth, rate limit, faults and with the journal as for every call they are answered
-        # here, skipping FastAPI's routing and dependency solving (about half the cost of a request). The FastAPI
-        # routes stay: they document these operations in the OpenAPI and answer any method but GET.
-        from . import render
+        self.company_lower = runtime.settings.company.lower()
+        self.base_hint = f"{BASE}/v1_0/{runtime.settings.company}/"
+        self._auth_cache: dict[bytes, str] = {}
+        self._auth_users = runtime.users  # the cache is valid for this mapping only
+        self._facts = facts()
 
-        b = runtime.backend
-        self._fast_reads: dict[str, Callable[[str], dict[str, Any]]] = {
-            "/api/Products/{productNumber}": lambda key: render.product_full(b.product(key)),
-            "/api/Customers/{customerNumber}": lambda key: render.customer_full(b.customer(key)),
-            "/api/CustomerOrders/{orderNumber}": lambda key: render.order_full(b.order(key)),
-        }
-
+    # ------------------------------------------------------------------ ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path")
-        path_text = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
-        route = classify(scope["method"], path_text.split("?", 1)[0])
-        if route is None:
+        path_text = (raw_path.decode("latin-1") if raw_path else quote(scope["path"])).split("?", 1)[0]
+        lower = path_text.lower()
+        if lower == "/" or lower.startswith(("/_mock", DOCS_PREFIX, "/favicon")):
             await self.app(scope, receive, send)
             return
-        await self._api(scope, receive, send, route)
+        await self._api(scope, receive, send, self.classify(scope["method"], path_text))
 
-    async def _api(self, scope: Scope, receive: Receive, send: Send, route: RouteInfo) -> None:
+    # ------------------------------------------------------------------ classify
+    def classify(self, method: str, raw_path: str) -> Classified:
+        """Match ``/RESTAPI/{area}/{client}/{Resource}/...`` (any case) against the route table."""
+        raw_segments = raw_path.split("/")
+        if len(raw_segments) > 2 and raw_segments[-1] == "":
+            raw_segments = raw_segments[:-1]  # tolerate one trailing slash
+        segments = [unquote(s) for s in raw_segments]
+        hint = f"XTND's API lives under {self.base_hint}{{Resource}}."
+        if len(segments) < 2 or segments[1].lower() != "restapi":
+            return Classified(raw_path, error=ApiError(404, f"No API resource at {unquote(raw_path)}. {hint}"))
+        area = AREA_OF.get(segments[2].lower()) if len(segments) > 2 else None
+        if area is None or len(segments) < 5:
+            return Classified(raw_path, error=ApiError(404, f"No API resource at {unquote(raw_path)}. {hint}"))
+        client, resource_given, tail = segments[3], segments[4], segments[5:]
+        if client.lower() != self.company_lower:
+            return Classified(raw_path, error=ApiError(
+                404, f"There is no company '{client}' on this server. {hint}"))
+        resource = RESOURCES.get(resource_given.lower())
+        canonical = "/".join([BASE, area, self.rt.settings.company, resource or resource_given, *tail])
+        if resource is None:
+            return Classified(canonical, error=ApiError(404, f"No resource '{resource_given}' in XTND's API. {hint}"))
+        routes = match(area, resource, tail)
+        if routes is None:
+            known = arities(area, resource)
+            extra = ""
+            if tail and any(n < len(tail) for n in known):
+                extra = " Keys that contain '/' must be URL-encoded as %2F."
+            return Classified(canonical, error=ApiError(404, f"No API resource at {canonical}.{extra}"),
+                              resource=resource)
+        route = routes.get(method)
+        if route is None:
+            allowed = ", ".join(sorted(routes))
+            return Classified(canonical, error=ApiError(
+                405, f"The requested resource does not support http method '{method}'.",
+                headers={"Allow": allowed}), resource=resource)
+        return Classified(canonical, route, dict(zip(route.params, tail, strict=True)), resource=resource)
+
+    # ------------------------------------------------------------------ auth
+    def _authenticate(self, scope: Scope) -> str | None:
+        header = b""
+        for name, value in scope["headers"]:
+            if name == AUTH_HEADER:
+                header = value
+                break
+        if not header:
+            return None
+        users = self.rt.users
+        if users is not self._auth_users:  # users changed (PUT /_mock/users): forget what was accepted
+            self._auth_cache = {}
+            self._auth_users = users
+        cached = self._auth_cache.get(header)
+        if cached is not None:
+            return cached
+        scheme, _, encoded = header.decode("latin-1").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            return None
+        expected = users.get(username)
+        # compare in constant time, and compare even for an unknown user so timing tells nothing
+        good = hmac.compare_digest(password.encode(), (expected if expected is not None else password + "x").encode())
+        if not good or expected is None:
+            return None
+        if len(self._auth_cache) < 64:
+            self._auth_cache[header] = username
+        return username
+
+    # ------------------------------------------------------------------ the request path
+    async def _api(self, scope: Scope, receive: Receive, send: Send, where: Classified) -> None:
         rt = self.rt
         started = time.perf_counter()
         now = rt.clock.now_ms()
         method: str = scope["method"]
-        query, query_string, q_changed = normalise_query(scope.get("query_string", b""))
-        trace_id = rt.ids.guid("trace")
+        route = where.route
+        raw_query = self._raw_query(scope.get("query_string", b""), route)
         record: dict[str, Any] = {
-            "Kind": "api",
-            "Time": iso_ms(now),
-            "ClientId": None,
-            "Method": method,
-            "Path": route.canonical_path,
-            "Route": route.template,
-            "Resource": route.resource,
-            "Key": route.key,
-            "Query": query,
-            "ProductNumbers": [],
-            "Status": 0,
-            "ErrorType": None,
-            "RateGroup": route.group,
-            "RetryAfter": None,
-            "LatencyMs": 0.0,
-            "Fault": None,
-            "BodySha256": None,
-            "Body": None,
-            "ResultKey": None,
-            "TotalPages": None,
+            "kind": "api", "time": iso_ms(now), "user": None, "method": method, "path": where.canonical,
+            "route": route.template if route else None, "operation": route.op_id if route else None,
+            "resource": where.resource, "key": None, "warehouse": None, "query": raw_query, "productNumbers": [],
+            "status": 0, "errorKind": None, "message": None, "rateFamily": None, "retryAfter": None,
+            "latencyMs": 0.0, "fault": None, "quirk": None, "bodySha256": None, "body": None, "resultKey": None,
+            "pageScheme": None, "page": None, "pageSize": None, "rows": None, "totalPages": None, "lastPage": None,
         }
-        status_holder: dict[str, Any] = {"status": 0, "headers": []}
-        extra_headers: list[tuple[bytes, bytes]] = []
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["headers"] = message.get("headers", [])
-                message = dict(message)
-                message["headers"] = list(message.get("headers", [])) + extra_headers
-            await send(message)
-
-        async def reply(response: Any) -> None:
-            await response(scope, receive, send_wrapper)
-
+        if route is not None:
+            pv = where.path_values
+            record["key"] = pv.get("id") or pv.get("productNumber")
+            record["warehouse"] = pv.get("warehouse") or _first(raw_query.get("warehouse"))
+            if route.resource in ("Products", "ProductAvailability") and record["key"] is not None:
+                record["productNumbers"] = [record["key"]]
+            elif "productNumber" in raw_query:
+                record["productNumbers"] = [v for v in raw_query["productNumber"] if v]
+            elif "productNumberList" in raw_query:
+                record["productNumbers"] = [v for v in raw_query["productNumberList"] if v]
+        answer: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
+        transport: str | None = None  # "drop" | "truncate" | "commit-then-drop": how the answer is (not) delivered
         try:
-            # 1. body, bounded
-            body = await read_body(scope, receive, rt.settings.max_body_bytes)
-            if body is None:
-                await reply(error_response(
-                    413, f"The request body is larger than {rt.settings.max_body_bytes} bytes.",
-                    [("body", "Too large.")], trace_id=trace_id))
-                return
-            if body and method in ("POST", "PUT") and route.resource != "Token":
-                self._describe_body(record, body)
-            if route.key is not None and route.resource == "Products":
-                record["ProductNumbers"] = [route.key]
-            elif "productNumber" in query:
-                record["ProductNumbers"] = list(query["productNumber"])
-
-            if route.template is None:
-                await reply(error_response(
-                    404, f"No API resource at {route.canonical_path}.", [("path", "Unknown resource.")],
-                    trace_id=trace_id))
-                return
-
-            # 2. auth (the token endpoint is the way in, so it is exempt)
-            client_id: str | None = None
-            if route.resource != "Token":
-                client_id, problem = self._authenticate(scope)
-                if client_id is None:
-                    await reply(error_response(
-                        401, problem, [("Authorization", problem)], trace_id=trace_id,
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}))
-                    return
-                record["ClientId"] = client_id
-
-            ctx = RequestContext(client_id, route, body, trace_id)
-            inner_scope = dict(scope)
-            inner_scope["path"] = route.canonical_path  # already decoded once by classify(); never twice
-            inner_scope["raw_path"] = route.canonical_path.encode("latin-1", "replace")
-            if q_changed:
-                inner_scope["query_string"] = query_string
-            inner_scope["xtnd"] = ctx
-
-            # 3. injected faults (API fault plans). One that answers instead of XTND (an error status, an outage, a
-            # dropped connection) is not counted against the client's rate limit: the harness's own faults never
-            # use up the client's budget.
-            faults = rt.faults
-            picked = faults.pick(method, ctx, now) if faults is not None and client_id is not None else None
-            if picked is not None and picked.replaces_answer:
-                assert faults is not None
-                await faults.apply(picked, inner_scope, ctx, record, self._replay(body, receive), send_wrapper,
-                                   self.app, send)
-                return
-
-            if client_id is not None:
-                # 4. rate limit
-                assert route.group is not None
-                verdict = rt.limiter.check(client_id, route.group)
-                extra_headers += [
-                    (b"x-ratelimit-limit", str(verdict.limit).encode()),
-                    (b"x-ratelimit-remaining", str(verdict.remaining).encode()),
-                    (b"x-ratelimit-reset", str(verdict.reset_seconds).encode()),
-                ]
-                if not verdict.allowed:
-                    record["RetryAfter"] = verdict.retry_after
-                    await reply(error_response(
-                        429, f"Rate limit of {verdict.limit} calls per minute for the {route.group} group exceeded.",
-                        [("RateLimit", route.group)], trace_id=trace_id,
-                        headers={"Retry-After": str(verdict.retry_after)}))
-                    return
-
-            # 5. the endpoint (through a latency, truncate or commit-then-drop fault when one was picked)
-            if picked is not None:
-                assert faults is not None
-                handled = await faults.apply(picked, inner_scope, ctx, record, self._replay(body, receive),
-                                             send_wrapper, self.app, send)
-                if handled:
-                    return
-            fast = self._fast_reads.get(route.template) if method == "GET" and route.key is not None else None
-            try:
-                if fast is not None:
-                    await reply(self._fast_read(fast, route.key, trace_id))
-                else:
-                    await self.app(inner_scope, self._replay(body, receive), send_wrapper)
-            except Exception as exc:  # never a bare crash: XTND's Internal error, and the cause in the log
-                rt.log_error(f"{method} {route.canonical_path} failed: {exc!r}")
-                if status_holder["status"] == 0:
-                    await reply(error_response(500, "An internal error occurred.", [], trace_id=trace_id))
-            if ctx.result_key is not None:
-                record["ResultKey"] = ctx.result_key
-            if ctx.page_info:
-                record["TotalPages"] = ctx.page_info.get("TotalPages")
-            if route.resource == "Token" and ctx.client_id:
-                record["ClientId"] = ctx.client_id
+            answer, transport = await self._answer(scope, receive, where, record, now)
+        except ApiError as e:
+            answer = self._error(e, record)
+        except Exception as exc:  # never a bare crash: XTND's 500, and the cause in the log
+            rt.log_error(f"{method} {where.canonical} failed: {exc!r}")
+            answer = self._error(ApiError(500, INTERNAL), record)
         finally:
-            status = record["Status"] or status_holder["status"]  # a commit-then-drop keeps what was committed
-            if record["Fault"] in ("drop", "truncate") or (record["Fault"] is None and not status_holder["status"]):
-                status = status if record["Fault"] == "truncate" else 0  # 0: no complete answer reached the client
-            record["Status"] = status
-            if status >= 400 or (status == 0 and record["Fault"] is None):
-                record["ErrorType"] = {401: "Unauthorized", 429: "Throttled", 503: "Throttled"}.get(
-                    status, "Internal" if status >= 500 or status == 0 else "Validation")
-            if record["RetryAfter"] is None:
-                for name, value in status_holder.get("headers", []):
-                    if name == b"retry-after":
-                        record["RetryAfter"] = int(value)
-            record["LatencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+            if answer is not None:  # 0: no complete answer reached the client
+                record["status"] = 0 if transport in ("drop", "commit-then-drop") else answer[0]
+            record["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+            if record["errorKind"] is None:
+                record["errorKind"] = error_kind(record["status"], record["message"])
             rt.journal.append(record)
+        if answer is None:
+            return
+        status, body, headers = answer
+        if transport in ("drop", "commit-then-drop"):
+            await self._drop(send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if transport == "truncate":
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            self._close_transport(send)
+            return
+        await send({"type": "http.response.body", "body": body})
 
-    @staticmethod
-    def _fast_read(read: Callable[[str], dict[str, Any]], key: str | None, trace_id: str) -> Any:
-        from ..domain.errors import DomainError
-        from .errors import json_response
+    async def _answer(self, scope: Scope, receive: Receive, where: Classified, record: dict[str, Any],
+                      now: int) -> tuple[tuple[int, bytes, list[tuple[bytes, bytes]]], str | None]:
+        rt = self.rt
+        method = record["method"]
+        if where.error is not None:
+            raise where.error
+        route = where.route
+        assert route is not None
 
-        assert key is not None
+        # 1. auth, before the body is read: an unauthenticated upload costs nothing
+        user = self._authenticate(scope)
+        if user is None:
+            raise ApiError(401, UNAUTHORIZED, headers={"WWW-Authenticate": 'Basic realm="XTND"'})
+        record["user"] = user
+
+        # 2. the body, bounded
+        body_bytes = b""
+        if method in WITH_BODY:
+            got = await read_body(scope, receive, rt.settings.max_body_bytes)
+            if got is None:
+                raise ApiError(413, f"The request body is larger than {rt.settings.max_body_bytes} bytes.")
+            body_bytes = got
+            parsed_body = self._describe_body(record, body_bytes)
+        else:
+            parsed_body = None
+
+        # 3. injected faults. One that answers instead of XTND (a status, a transient 400, an outage, a dropped
+        # connection) is not counted against the rate limit: the harness's own faults never use up the budget.
+        picked: Picked | None = None
+        if rt.faults is not None and rt.faults.faults:
+            names = (where.canonical.lower(), route.template.lower(), _relative(where.canonical), route.op_id.lower())
+            picked = rt.faults.pick(method, names, user, now)
+        if picked is not None:
+            record["fault"] = picked.label
+            if picked.kind in ("drop", "outage"):
+                return (0, b"", []), "drop"
+            error = picked.error(now)
+            if error is not None:
+                raise error
+
+        # 4. the rate limit of the operation's family
+        verdict = rt.limiter.check(route.family)
+        record["rateFamily"] = route.family
+        limit_headers = [(b"x-ratelimit-limit", str(verdict.limit).encode()),
+                         (b"x-ratelimit-remaining", str(verdict.remaining).encode()),
+                         (b"x-ratelimit-reset", str(verdict.reset_epoch).encode())]
+        if not verdict.allowed:
+            raise ApiError(429, f"Too many requests (Rate limit = {self._limit_name(route.family)}).",
+                           headers={"Retry-After": str(verdict.retry_after), "x-ratelimit-limit": str(verdict.limit),
+                                    "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(verdict.reset_epoch)})
+
+        # 5. parse and validate the query and the body against the operation's facts
+        call = Call(rt, route, where.path_values, self._query(route, record["query"]),
+                    self._body(route, body_bytes, parsed_body), user, record, now)
+
+        # 6. a transient failure, as a real tenant's database sometimes answers (quirk; nothing is changed)
+        if rt.quirk_dice is not None and rt.quirk_dice.random() < rt.settings.quirks.transient_errors:
+            deadlock = rt.quirk_dice.random() < 0.5
+            record["quirk"] = "transient-deadlock" if deadlock else "transient-timeout"
+            raise ApiError(400, DEADLOCK.format(pid=50 + rt.quirk_dice.randrange(200)) if deadlock else TIMEOUT,
+                           headers=dict((k.decode(), v.decode()) for k, v in limit_headers), kind="Transient")
+
+        # 7. latency, then the handler
+        if picked is not None and picked.kind == "latency":
+            await asyncio.sleep(picked.latency_ms() / 1000)
         try:
-            return json_response(read(key))
+            value = route.handler(call)
         except DomainError as e:
-            return error_response(e.status, e.message, [(f.field, f.message) for f in e.errors], trace_id=trace_id,
-                                  error_type=e.error_type)
+            raise self._domain_error(e, route, limit_headers) from None
+        except ApiError as e:
+            e.headers = {**dict((k.decode(), v.decode()) for k, v in limit_headers), **(e.headers or {})}
+            raise
+        body = orjson.dumps(value)
+        transport = picked.kind if picked is not None and picked.kind in ("truncate", "commit-then-drop") else None
+        return (200, body, JSON_HEADERS + limit_headers), transport
 
-    def _authenticate(self, scope: Scope) -> tuple[str | None, str]:
-        header = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value
-                break
-        if not header:
-            return None, "An Authorization: Bearer token is required."
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None, "The Authorization header must be 'Bearer <token>'."
-        return self.rt.client_of(token.strip())
+    # ------------------------------------------------------------------ pieces
+    def _limit_name(self, family: str) -> str:
+        limit = self.rt.limiter.limit_of(family)
+        return "Standard" if limit == 300 else f"{family} {limit}"
 
     @staticmethod
-    def _replay(body: bytes, downstream: Receive) -> Receive:
-        """Hand the buffered body to the app once; after that, wait on the real connection (disconnects)."""
-        sent = False
+    def _domain_error(e: DomainError, route: Route, limit_headers: list[tuple[bytes, bytes]]) -> ApiError:
+        headers = {k.decode(): v.decode() for k, v in limit_headers}
+        if e.kind == "invalid" and e.errors:
+            err = invalid([(f.field, f.message) for f in e.errors])
+            err.headers = headers
+            return err
+        status = 404 if e.kind == "not_found" and route.single else 400
+        return ApiError(status, e.message, headers=headers)
 
-        async def receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await downstream()
-
-        return receive
+    def _error(self, e: ApiError, record: dict[str, Any]) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        record["message"] = e.message
+        record["errorKind"] = e.kind or error_kind(e.status, e.message)
+        retry = (e.headers or {}).get("Retry-After")
+        if retry is not None:
+            record["retryAfter"] = int(retry)
+        headers = list(JSON_HEADERS)
+        for k, v in (e.headers or {}).items():
+            headers.append((k.lower().encode("latin-1"), str(v).encode("latin-1")))
+        return e.status, orjson.dumps(e.body()), headers
 
     @staticmethod
-    def _describe_body(record: dict[str, Any], body: bytes) -> None:
+    def _raw_query(query_string: bytes, route: Route | None) -> dict[str, list[str]]:
+        """Query parameters, names in the operation's canonical case (ASP.NET binds them case-insensitively),
+        sorted by name."""
+        if not query_string:
+            return {}
+        names = {p.name.lower(): p.name for p in route.facts.query} if route is not None else {}
+        out: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+            out.setdefault(names.get(name.lower(), name), []).append(value)
+        return dict(sorted(out.items()))
+
+    def _query(self, route: Route, raw: dict[str, list[str]]) -> dict[str, Any]:
+        parsed: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        for param in route.facts.query:
+            values = raw.get(param.name)
+            if values is None:
+                if param.required:
+                    problems.append((param.name, f"The {param.name} field is required."))
+                continue
+            parsed[param.name] = self._facts.query_value(param, values, problems)
+            if param.required and parsed[param.name] in (None, "", []):
+                problems.append((param.name, f"The {param.name} field is required."))
+        if problems:
+            raise invalid(problems)
+        return parsed
+
+    def _body(self, route: Route, body_bytes: bytes, parsed: Any) -> Any:
+        param = route.facts.body
+        if param is None:
+            return None
+        if not body_bytes.strip():
+            raise invalid([(param.name, f"A {param.type} body is required.")])
+        if parsed is _NOT_JSON:
+            raise invalid([(param.name, "The body is not valid JSON.")])
+        problems: list[tuple[str, str]] = []
+        value = self._facts.validate(param.type, parsed, param.name, problems)
+        if parsed is None:
+            problems.append((param.name, f"A {param.type} body is required."))
+        if problems:
+            raise invalid(problems)
+        return value
+
+    @staticmethod
+    def _describe_body(record: dict[str, Any], body: bytes) -> Any:
+        if not body:
+            return None
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
-            record["BodySha256"] = hashlib.sha256(body).hexdigest()
+            record["bodySha256"] = hashlib.sha256(body).hexdigest()
+            return _NOT_JSON
+        record["body"] = parsed
+        record["bodySha256"] = hashlib.sha256(orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        if isinstance(parsed, dict):
+            products = _body_products(parsed)
+            if products:
+                record["productNumbers"] = products
+        return parsed
+
+    @staticmethod
+    def _close_transport(send: Send) -> bool:
+        """uvicorn's send is bound to its request cycle, which holds the transport: closing it drops the
+        connection for real. Under an in-process transport there is none; the caller then ends incompletely."""
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        if transport is not None:
+            transport.close()
+            return True
+        return False
+
+    async def _drop(self, send: Send) -> None:
+        if self._close_transport(send):
             return
-        record["Body"] = parsed
-        record["BodySha256"] = hashlib.sha256(orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        if isinstance(parsed, dict) and isinstance(parsed.get("Lines"), list):
-            record["ProductNumbers"] = [
-                str(ln.get("ProductNumber")) for ln in parsed["Lines"] if isinstance(ln, dict) and "ProductNumber" in ln
-            ]
+        # no transport to close: announce a body that never comes, so the client cannot read a complete answer
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"1024"), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+
+
+_NOT_JSON = object()
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def _relative(canonical: str) -> str:
+    """The path after the company, lower case: ``productavailability/100003/1``."""
+    parts = canonical.split("/", 5)
+    return parts[5].lower() if len(parts) > 5 else ""
+
+
+def _body_products(body: dict[str, Any]) -> list[str]:
+    """Product numbers a write body is about: order rows' products, a stock-level body's product."""
+    out: list[str] = []
+    rows = next((v for k, v in body.items() if k.lower() == "orderrows"), None)
+    if isinstance(rows, list):
+        for row in rows:
+            product = next((v for k, v in row.items() if k.lower() == "product"), None) \
+                if isinstance(row, dict) else None
+            if isinstance(product, dict):
+                number = next((v for k, v in product.items() if k.lower() == "productnumber"), None)
+                if number is not None:
+                    out.append(str(number))
+    else:
+        number = next((v for k, v in body.items() if k.lower() == "productnumber"), None)
+        if number is not None:
+            out.append(str(number))
+    return out
+
+
+def seeded_dice(seed: int) -> random.Random:
+    """The quirk dice: one stream per run, so one seed reproduces which calls meet a transient failure."""
+    return random.Random(f"{seed}/quirks/transient")
+

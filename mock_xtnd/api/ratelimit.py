@@ -1,5 +1,6 @@
-"""Per-client rolling-window rate limits in three groups (chosen by the mock; XTND documents 429 and the
-``x-ratelimit-limit`` header with Standard = 300). Reads the injected clock."""
+"""Rolling-window rate limits per company and endpoint family (observed: each family has its own limit and its own
+``x-ratelimit-reset``; documented: "Standard" is 300 per minute). One fake serves one company, so the buckets are
+per family. Reads the injected clock."""
 
 from __future__ import annotations
 
@@ -15,33 +16,37 @@ class Verdict:
     allowed: bool
     limit: int
     remaining: int
-    reset_seconds: int
+    reset_epoch: int  # Unix epoch seconds when the family's oldest counted call leaves the window
     retry_after: int | None
 
 
 class RateLimiter:
-    def __init__(self, clock: Clock, limits: dict[str, int], window_seconds: int = 60) -> None:
+    def __init__(self, clock: Clock, default: int, families: dict[str, int], window_seconds: int = 60) -> None:
         self.clock = clock
-        self.limits = limits
+        self.default = default
+        self.families = dict(families)
         self.window_ms = window_seconds * 1000
-        self._hits: dict[tuple[str, str], deque[int]] = {}
+        self._hits: dict[str, deque[int]] = {}
 
-    def check(self, client_id: str, group: str) -> Verdict:
+    def limit_of(self, family: str) -> int:
+        return self.families.get(family, self.default)
+
+    def check(self, family: str) -> Verdict:
         """Count the call if a slot is free. A refused call is not counted."""
         now = self.clock.now_ms()
-        limit = self.limits[group]
-        hits = self._hits.get((client_id, group))
+        limit = self.limit_of(family)
+        hits = self._hits.get(family)
         if hits is None:
-            hits = self._hits[(client_id, group)] = deque()
+            hits = self._hits[family] = deque()
         horizon = now - self.window_ms
         while hits and hits[0] <= horizon:
             hits.popleft()
         if len(hits) >= limit:
-            wait = max(1, math.ceil((hits[0] + self.window_ms - now) / 1000))
-            return Verdict(False, limit, 0, wait, wait)
+            free_at = hits[0] + self.window_ms
+            wait = max(1, math.ceil((free_at - now) / 1000))
+            return Verdict(False, limit, 0, math.ceil(free_at / 1000), wait)
         hits.append(now)
-        reset = max(0, math.ceil((hits[0] + self.window_ms - now) / 1000))
-        return Verdict(True, limit, limit - len(hits), reset, None)
+        return Verdict(True, limit, limit - len(hits), math.ceil((hits[0] + self.window_ms) / 1000), None)
 
     def clear(self) -> None:
         self._hits.clear()

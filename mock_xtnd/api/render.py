@@ -1,79 +1,311 @@
-"""Domain records -> XTND's PascalCase JSON. Plain dicts serialised with orjson: the cheap path."""
+"""Domain records -> XTND's camelCase shapes (the facts file's schemas, field for field). Plain dicts serialised with
+orjson: the cheap path. Every schema field is present (``null`` where the fake has nothing to say, as .NET writes
+them); every ``Always`` field is filled (tests/contract/test_conformance.py checks each shape against the facts).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
-from ..domain.backend import BestPrice
-from ..domain.clock import iso_ms
-from ..domain.models import Customer, Order, Product, StockItem
+from ..domain.backend import Backend, BestPrice
+from ..domain.models import Address, Customer, Order, OrderRow, Product, Shipment, StockItem
+from .facts import facts
+
+Dates = Callable[[int], str]
 
 
-def order_summary(o: Order) -> dict[str, Any]:
-    return {"OrderNumber": o.number, "ExternalOrderNumber": o.external_number, "Status": o.status,
-            "ChangedAt": iso_ms(o.changed_at)}
+@cache
+def blank(schema: str) -> dict[str, Any]:
+    """Every field of a schema, null (copy before filling)."""
+    return dict.fromkeys(f.name for f in facts().fields(schema))
 
 
-def order_full(o: Order) -> dict[str, Any]:
+def _fill(schema: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    out = blank(schema).copy()
+    out.update(values)
+    return out
+
+
+def _over(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fields a client sent that the fake does not interpret, under what the fake knows."""
+    if not extra:
+        return base
+    merged = dict(extra)
+    merged.update({k: v for k, v in base.items() if v is not None or k not in extra})
+    return merged
+
+
+def custom_success(message: str, information: str | None = None) -> dict[str, Any]:
+    return {"Message": message, "Information": information}
+
+
+# ---------------------------------------------------------------------------------------------- addresses
+def order_address_full(a: Address) -> dict[str, Any]:
+    return _fill("CustomerOrderAdressFull", {"name1": a.name, "address1": a.street, "postalCode": a.postal_code,
+                                             "city": a.city, "countryCode": a.country_code})
+
+
+def order_address_simple(a: Address) -> dict[str, Any]:
+    return _fill("CustomerOrderAdressSimple", {"name": a.name, "address1": a.street, "postalCode": a.postal_code,
+                                               "city": a.city, "countryCode": a.country_code})
+
+
+def customer_address(a: Address) -> dict[str, Any]:
+    return _fill("CustomerAddress", {"address1": a.street, "postalCode": a.postal_code, "city": a.city,
+                                     "country": a.country_code})
+
+
+# ---------------------------------------------------------------------------------------------- availability
+def availability(b: Backend, item: StockItem, dates: Dates) -> dict[str, Any]:
+    expected, next_at, next_qty = b.expected_receiving(item.product_number, item.warehouse_number) \
+        if b.incoming else (0, None, None)
+    available = item.available
+    on_next = available + next_qty if next_qty is not None else None
     return {
-        "OrderNumber": o.number,
-        "ExternalOrderNumber": o.external_number,
-        "CustomerNumber": o.customer_number,
-        "WarehouseNumber": o.warehouse_number,
-        "Status": o.status,
-        "DeliveryAddress": o.delivery_address.to_json(),
-        "DeliveryMethod": o.delivery_method,
-        "ExpectedDeliveryDate": o.expected_delivery_date,
-        "Lines": [
-            {"LineNumber": ln.line_number, "ProductNumber": ln.product_number, "Quantity": ln.quantity,
-             "UnitPrice": ln.unit_price, "Currency": ln.currency, "PickedQuantity": ln.picked_quantity}
-            for ln in o.lines
-        ],
-        "Shipments": [
-            {"ShipmentNumber": s.number, "Carrier": s.carrier, "TrackingNumber": s.tracking_number,
-             "ShippedAt": iso_ms(s.shipped_at),
-             "Lines": [{"LineNumber": sl.line_number, "ProductNumber": sl.product_number, "Quantity": sl.quantity}
-                       for sl in s.lines]}
-            for s in o.shipments
-        ],
-        "InvoiceNumber": o.invoice_number,
-        "CreatedAt": iso_ms(o.created_at),
-        "ChangedAt": iso_ms(o.changed_at),
+        "warehouse": item.warehouse_number,
+        "productNumber": item.product_number,
+        "physicalBalance": item.on_hand,
+        "availableBalanceNow": available,
+        "nextReceivingDate": dates(next_at) if next_at is not None else None,
+        "avaiableOnNextReceiving": on_next,
+        "changeDate": dates(item.changed_at),
+        "availableBalanceNowB": available,
+        "availableBalanceNowC": available,
+        "availableOnNextReceivingB": on_next,
+        "availableOnNextReceivingC": on_next,
+        "warehouseName": b.state.warehouses[item.warehouse_number].name
+        if item.warehouse_number in b.state.warehouses else item.warehouse_number,
+        "quantityOnNextReceiving": next_qty,
+        "orderedQuantity": item.allocated,
+        "blockedBalance": item.blocked,
+        "orderedQuantityMatchingReceiving": 0,
+        "totalExpectedReceivingFromPurchase": expected,
+        "totalExpectedReceivingFromWarehouseTransfer": 0,
+        "totalExpectedReceivingFromReturn": 0,
     }
 
 
-def availability_row(s: StockItem) -> dict[str, Any]:
-    return {"ProductNumber": s.product_number, "WarehouseNumber": s.warehouse_number,
-            "AvailableBalance": s.on_hand - s.reserved, "ChangedAt": iso_ms(s.changed_at)}
+def stock_level(b: Backend, item: StockItem) -> dict[str, Any]:
+    warehouse = b.state.warehouses.get(item.warehouse_number)
+    return {"warehouse": item.warehouse_number, "productNumber": item.product_number, "customerProductNumber": None,
+            "notes": None, "balance": item.on_hand, "warehouseName": warehouse.name if warehouse else ""}
 
 
-def product_summary(p: Product) -> dict[str, Any]:
-    return {"ProductNumber": p.number, "ChangedAt": iso_ms(p.changed_at)}
+# ---------------------------------------------------------------------------------------------- orders
+def _quantity(quantity: float, unit: str, price: float | None, vat: float | None, currency: str | None) \
+        -> dict[str, Any]:
+    return {"quantity": float(quantity), "unit": unit, "unitPrice": price, "vatPercent": vat, "currency": currency,
+            "unitExplicitCost": None}
 
 
-def product_full(p: Product) -> dict[str, Any]:
+def order_row(b: Backend, order: Order, row: OrderRow, dates: Dates) -> dict[str, Any]:
+    values = {
+        "position": row.position,
+        "rowOperation": "Active",
+        "orderRowStatus": row.status,
+        "product": _fill("CustomerOrderRowProduct", {"productNumber": row.product_number,
+                                                     "productName": row.product_name}),
+        "salesData": _quantity(row.quantity, row.unit, row.unit_price, row.vat_percent, row.currency),
+        "supplyMode": "Warehouse",
+        "warehouse": row.warehouse,
+        "shipDate": dates(row.ship_date) if row.ship_date is not None else None,
+        "expectedDeliveryDate": dates(order.asked_delivery_date) if order.asked_delivery_date is not None else None,
+        "deliveryData": _quantity(row.picked, row.unit, row.unit_price, row.vat_percent, row.currency)
+        if row.picked else None,
+        "shipmentNumber": row.shipment_number,
+        "availableBalance": b.stock_item(row.product_number, row.warehouse).available,
+        "allocationStatus": row.allocation,
+        "orderRowId": row.row_id,
+    }
+    return _over(_fill("CustomerOrderRow", values), row.extra)
+
+
+def shipment(s: Shipment, dates: Dates) -> dict[str, Any]:
+    return _fill("OrderHeaderShipment", {"shipmentNumber": s.number, "createDate": dates(s.pick_date),
+                                         "packages": list(s.packages), "numberPackages": len(s.packages),
+                                         "pickDate": dates(s.pick_date), "forwarder": s.forwarder,
+                                         "deliveryMethod": s.delivery_method})
+
+
+def order_full(b: Backend, order: Order, dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(order.customer_number)
+    header = dict(order.header)
+    values: dict[str, Any] = {
+        "orderNumber": order.number,
+        "orderType": header.get("orderType") or "Normal",
+        "orderNumberExternal": order.external_number,
+        "orderDate": dates(order.created_at),
+        "orderStatus": order.status,
+        "customerNumber": order.customer_number,
+        "askedDeliveryDate": dates(order.asked_delivery_date) if order.asked_delivery_date is not None else None,
+        "deliveryMethod": header.get("deliveryMethod") or "Standard",
+        "shipments": [shipment(s, dates) for s in order.shipments],
+        "customerInvoices": [_fill("CustomerOrderInvoice", {"invoiceNumber": n}) for n in order.invoice_numbers],
+    }
+    if customer is not None:
+        values["deliveryAddress"] = header.get("deliveryAddress") or order_address_full(customer.delivery_address)
+        values["invoiceAddress"] = header.get("invoiceAddress") or order_address_simple(customer.invoice_address)
+        values["delieryPhoneNumber"] = header.get("delieryPhoneNumber") or customer.phone or None
+        values["deliveryEmail"] = header.get("deliveryEmail") or customer.email or None
+        values["invoiceEmail"] = header.get("invoiceEmail") or customer.email or None
+    head = blank("CustomerOrderHeader").copy()
+    head.update(header)
+    head.update(values)
+    return {"orderHeader": head, "orderRows": [order_row(b, order, r, dates) for r in order.rows]}
+
+
+def order_total(order: Order) -> float:
+    return round(sum(r.quantity * r.unit_price for r in order.rows if r.status != "Annulled"), 2)
+
+
+def order_list_item(b: Backend, order: Order, dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(order.customer_number)
+    asked = order.asked_delivery_date if order.asked_delivery_date is not None else order.created_at
     return {
-        "ProductNumber": p.number, "Name": p.name, "Description": p.description, "Ean": p.ean, "Unit": p.unit,
-        "WeightKg": p.weight_kg, "VatRate": p.vat_rate, "ProductGroup": p.group, "Status": p.status,
-        "CreatedAt": iso_ms(p.created_at), "ChangedAt": iso_ms(p.changed_at),
+        "orderNumber": order.number,
+        "orderNumberExternal": order.external_number or "",
+        "orderType": order.header.get("orderType") or "Normal",
+        "orderStatus": order.status,
+        "orderDate": dates(order.created_at),
+        "askedDeliveryDate": dates(asked),
+        "customerNumber": order.customer_number,
+        "customerName": customer.name if customer else "",
+        "totalPrice": order_total(order),
+        "changeDate": dates(order.changed_at),
     }
 
 
-def customer_summary(c: Customer) -> dict[str, Any]:
-    return {"CustomerNumber": c.number, "ExternalCustomerNumber": c.external_number, "ChangedAt": iso_ms(c.changed_at)}
+# ---------------------------------------------------------------------------------------------- products
+def cost_of(p: Product) -> float:
+    """The purchase cost (chosen: about half the standard price, the seeded catalogue keeps no cost of its own)."""
+    return round(p.base_price * 0.55, 2)
 
 
-def customer_full(c: Customer) -> dict[str, Any]:
+def _groups(p: Product) -> dict[str, Any]:
+    return _fill("ProductGroupsAndCategories", {"productCategories": [p.group], "productFamily": p.group,
+                                                "assortmentCategory": p.group, "statisticalCategory1": p.group,
+                                                "alphaSearch": p.name[:100]})
+
+
+def product_list_item(p: Product, item: StockItem, dates: Dates) -> dict[str, Any]:
     return {
-        "CustomerNumber": c.number, "ExternalCustomerNumber": c.external_number, "Name": c.name,
-        "OrganizationNumber": c.org_number, "Email": c.email, "Phone": c.phone, "CustomerGroup": c.customer_group,
-        "PriceList": c.price_list, "Salesperson": c.salesperson, "Currency": c.currency,
-        "InvoiceAddress": c.invoice_address.to_json(), "DeliveryAddress": c.delivery_address.to_json(),
-        "CreatedAt": iso_ms(c.created_at), "ChangedAt": iso_ms(c.changed_at),
+        "productNumber": p.number,
+        "productName": p.name,
+        "createDate": dates(p.created_at),
+        "productUnit": p.unit,
+        "cost": cost_of(p),
+        "currency": "SEK",
+        "countryOfOrigin": "SE",
+        "supplyMode": "Warehouse",
+        "manufacturer": None,
+        "manufacturerProductNumber": None,
+        "gtinNumberList": p.ean,
+        "warehouse": item.warehouse_number,
+        "statisticalCategory1": p.group,
+        "statisticalCategory2": None,
+        "statisticalCategory3": None,
+        # observed on a real tenant beyond the Swagger's ProductListItem
+        "availableBalance": item.available,
+        "enabled": p.status == "Active",
+        "modifiedDate": dates(p.changed_at),
+        "productGroupsAndCategories": _groups(p),
     }
 
 
-def price_row(customer_number: str, bp: BestPrice) -> dict[str, Any]:
-    return {"ProductNumber": bp.product_number, "CustomerNumber": customer_number, "Price": bp.price,
-            "Currency": bp.currency, "PriceSource": bp.source,
-            "ValidTo": iso_ms(bp.valid_to) if bp.valid_to is not None else None, "ChangedAt": iso_ms(bp.changed_at)}
+def product_full(b: Backend, p: Product, dates: Dates) -> dict[str, Any]:
+    unit = _fill("QuantityAndUnit", {"quantity": 1.0, "unit": p.unit, "gtiNumber": p.ean})
+    price_rows = []
+    for code in sorted(b.state.price_lists):
+        pl = b.state.price_lists[code]
+        if pl.kind == "PriceList" and p.number in pl.prices:
+            price_rows.append({"priceList": code, "numberSalesUnits": 1, "price": float(pl.prices[p.number]),
+                               "vatPercent": float(p.vat_rate), "currency": pl.currency})
+    data = {
+        "productName": p.name,
+        "productDescription": p.description,
+        "countryOfOrigin": "SE",
+        "cost": cost_of(p),
+        "currency": "SEK",
+        "enabled": p.status == "Active",
+        "annulled": p.status == "Discontinued",
+        "productUnit": p.unit,
+        "productGTINumber": p.ean,
+        "productGroupsAndCategories": _groups(p),
+        "productMeasurements": _fill("Measurements", {"weight": p.weight_kg}),
+        "productDates": _fill("ProductDates", {"createdDate": dates(p.created_at), "changedDate": dates(p.changed_at)}),
+    }
+    return {
+        "productNumber": p.number,
+        "productData": _fill("ProductData", data),
+        "productPrices": [_fill("ProductPrice", {"salesUnit": unit, "productPriceListRows": price_rows})],
+        "productWarehouses": [_fill("ProductWarehouse", {"warehouse": wh, "inventoryManagementSource": "Manual"})
+                              for wh in sorted(b.state.warehouses) if (p.number, wh) in b.state.stock],
+        "productSuppliers": [_fill("ProductSupplier", {"supplierAgreement": f"SA-{p.group}",
+                                                       "supplierProductNumber": f"S-{p.number}",
+                                                       "price": cost_of(p), "vatPercent": p.vat_rate,
+                                                       "country": "SE"})],
+    }
+
+
+def price_item(p: Product, bp: BestPrice) -> dict[str, Any]:
+    return {"productNumber": p.number, "salesUnit": p.unit, "fromQuantity": 1, "price": float(bp.price),
+            "listPrice": float(bp.list_price), "vatPercent": float(p.vat_rate), "currency": bp.currency}
+
+
+# ---------------------------------------------------------------------------------------------- customers
+def customer_list_item(c: Customer, dates: Dates) -> dict[str, Any]:
+    return {
+        "customerNumber": c.number,
+        "name": c.name,
+        "lastName": (c.extra or {}).get("lastName"),
+        "organizationNumber": c.org_number or None,
+        "email2": c.email or None,
+        "phoneNumber2": c.phone or None,
+        "deliveryAddress1": c.delivery_address.street,
+        "deliveryPostalCode": c.delivery_address.postal_code,
+        "deliveryCity": c.delivery_address.city,
+        "creditLimit": None,
+        "creditLimitCurrency": None,
+        "changeDate": dates(c.changed_at),
+        "invoiceEmail": c.email or None,
+    }
+
+
+def customer_full(c: Customer, dates: Dates) -> dict[str, Any]:
+    extra = c.extra or {}
+
+    def nested(name: str, values: dict[str, Any]) -> dict[str, Any]:
+        given = extra.get(name) or {}
+        return {**_fill(_schema_of("Customer", name), {}), **given, **values}
+
+    values: dict[str, Any] = {
+        "customerNumber": c.number,
+        "name": c.name,
+        "createDate": dates(c.created_at),
+        "changeDate": dates(c.changed_at),
+        "invoiceEmail": c.email or None,
+        "organizationNumber": c.org_number or None,
+        "phone": c.phone or None,
+        "customerStatus": extra.get("customerStatus") or "Active",
+        "customerLogisticsSettings": nested("customerLogisticsSettings", {}),
+        "customerClassification": nested("customerClassification", {"salesman": c.salesperson or None}
+                                         if c.salesperson else {}),
+        "customerDeliveryAddress": nested("customerDeliveryAddress", {
+            "address": {**(extra.get("customerDeliveryAddress") or {}).get("address", {}),
+                        **customer_address(c.delivery_address)}}),
+        "customerInvoiceAddress": nested("customerInvoiceAddress", {
+            "name": c.invoice_address.name, "address": customer_address(c.invoice_address)}),
+        "customerGroups": [_fill("CustomerGroup", {"name": c.customer_group})],
+    }
+    out = blank("Customer").copy()
+    out.update(extra)
+    out.update(values)
+    return out
+
+
+@cache
+def _schema_of(schema: str, field_name: str) -> str:
+    f = next(f for f in facts().fields(schema) if f.name == field_name)
+    return f.type.rstrip("?")

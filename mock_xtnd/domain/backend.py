@@ -4,40 +4,44 @@ Every mutating operation runs inside ``unit_of_work()``: it validates first, the
 touched and the domain events it caused; on leaving the block the whole change is handed to the persistence
 store in one transaction (SQLite under ``--db``) together with the webhook notifications made from its events.
 Validation happens before the first change, so a refused request leaves state exactly as it was.
+
+The domain speaks in plain Python names; it knows nothing of HTTP or JSON. Event Details are the webhook's (§2 of
+the contract: PascalCase with the API's names), since a hook's body is a domain fact, not a rendering choice.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-import orjson
-
-from .clock import Clock, date_of, day_start_ms, iso_ms
-from .errors import DomainError, FieldError, bad_request, conflict, not_found, unprocessable
+from .changes import ChangeIndex
+from .clock import Clock, iso_ms
+from .errors import bad_request, not_found, refused
 from .events import DomainEvent
 from .ids import Ids
-from .lifecycle import check_move
+from .lifecycle import CANCELLABLE_BY_BACKOFFICE, PICKABLE, check_move, check_webshop_edit
 from .models import (
     Address,
     Customer,
     DiscountList,
     Offer,
     Order,
-    OrderLine,
+    OrderRow,
     PriceList,
     Product,
     PurchaseOrder,
     Shipment,
-    ShipmentLine,
     StockItem,
     Warehouse,
 )
 
-CARRIERS: tuple[tuple[str, str], ...] = (("PostNord", "00370"), ("DHL Freight", "JJD"), ("Bring", "70"), ("Schenker", "SE"))
+FORWARDERS: tuple[tuple[str, str], ...] = (("PostNord", "00370"), ("DHL Freight", "JJD"), ("Bring", "70"),
+                                           ("Schenker", "SE"))
+INT32_MAX = 2**31 - 1
+DAY_MS = 86_400_000
+INT32_MIN = -(2**31)
 
 
 @dataclass
@@ -48,7 +52,6 @@ class State:
     products: dict[str, Product] = field(default_factory=dict)
     stock: dict[tuple[str, str], StockItem] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
-    customers_by_external: dict[str, str] = field(default_factory=dict)
     price_lists: dict[str, PriceList] = field(default_factory=dict)
     discount_lists: dict[str, DiscountList] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
@@ -57,6 +60,18 @@ class State:
     offers: dict[str, Offer] = field(default_factory=dict)
     # when each product's customer price inputs last changed (price list entries, discounts)
     price_changed_at: dict[str, int] = field(default_factory=dict)
+
+    def index_orders(self) -> None:
+        """Rebuild the orderNumberExternal index (after a load): the first order with each external number."""
+        self.orders_by_external = {}
+        for number in sorted(self.orders, key=_number_order):
+            ext = self.orders[number].external_number
+            if ext is not None:
+                self.orders_by_external.setdefault(ext, number)
+
+
+def _number_order(number: str) -> tuple[int, str]:
+    return (int(number), "") if number.isdigit() else (1 << 62, number)
 
 
 class ChangeSink(Protocol):
@@ -72,59 +87,71 @@ class Store(Protocol):
 
 
 @dataclass(slots=True)
-class OrderLineInput:
+class RowInput:
+    """One order row as the webshop sent it. ``path`` is where it sits in the request body (for errors)."""
+
     product_number: str
     quantity: int
-    unit_price: float
-    currency: str
+    unit: str
+    path: str
+    unit_price: float | None = None
+    vat_percent: float | None = None
+    currency: str | None = None
+    warehouse: str | None = None
+    active: bool = True  # rowOperation Inactive: the row is dropped
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
 class OrderInput:
-    external_number: str
-    customer_number: str
-    warehouse_number: str | None
-    delivery_address: Address | None
-    delivery_method: str | None
-    expected_delivery_date: str | None
-    lines: list[OrderLineInput]
+    """A new order, or (for an update) the fields given; ``path`` prefixes the body paths of errors."""
+
+    path: str
+    customer_number: str | None = None
+    external_number: str | None = None
+    asked_delivery_date: int | None = None
+    rows: list[RowInput] | None = None
+    header: dict[str, Any] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()  # header fields present in the body (for updates)
 
 
 @dataclass(slots=True)
 class CustomerInput:
-    external_number: str
-    name: str
-    org_number: str | None
-    email: str | None
-    phone: str | None
-    customer_group: str | None
-    price_list: str | None
-    invoice_address: Address | None
-    delivery_address: Address | None
+    """A customer as the webshop sent it: the fields the fake interprets, the rest in ``extra``."""
+
+    path: str
+    number: str | None = None
+    name: str | None = None
+    org_number: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    customer_group: str | None = None
+    delivery_address: Address | None = None
+    invoice_address: Address | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
 class BestPrice:
     product_number: str
     price: float
+    list_price: float
     currency: str
     source: str
     valid_to: int | None
     changed_at: int
 
 
-def fingerprint(body: Any) -> str:
-    """Equal once parsed: the canonical JSON (sorted keys) of the validated body, hashed."""
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 class Backend:
-    def __init__(self, clock: Clock, ids: Ids, *, default_warehouse: str = "1", allow_oversell: bool = True) -> None:
+    def __init__(self, clock: Clock, ids: Ids, *, default_warehouse: str = "1", allow_oversell: bool = True,
+                 duplicate_external_order: str = "refuse", date_text: Callable[[int], str] = iso_ms) -> None:
         self.clock = clock
         self.ids = ids
-        self.state = State()
         self.default_warehouse = default_warehouse
         self.allow_oversell = allow_oversell
+        self.duplicate_external_order = duplicate_external_order
+        self.date_text = date_text  # dates inside webhook Details, as the API writes them
         self.store: Store | None = None
         self.sinks: list[ChangeSink] = []
         self.after_commit: list[Callable[[list[DomainEvent]], None]] = []
@@ -132,6 +159,65 @@ class Backend:
         self._touched: dict[tuple[str, str], Any] = {}
         self._events: list[DomainEvent] = []
         self.origin: str | None = None  # set by a caller (a storm) around its units of work
+        self.state = State()
+
+    # ------------------------------------------------------------------ state and derived indexes
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        """Install a state (seeded, loaded or reset) and rebuild what is derived from it."""
+        self._state = state
+        state.index_orders()
+        self.stock_changes: ChangeIndex[tuple[str, str]] = ChangeIndex(
+            (key, item.changed_at) for key, item in state.stock.items())
+        self._sorted_stock: list[tuple[str, str]] | None = None
+        self._sorted_products: list[str] | None = None
+        # (product, warehouse) -> numbers of the open purchase orders that bring it (ProductAvailability's
+        # expected receivings), kept as purchases change
+        self.incoming: dict[tuple[str, str], set[str]] = {}
+        for po in state.purchases.values():
+            self._index_purchase(po)
+
+    def _index_purchase(self, po: PurchaseOrder) -> None:
+        open_ = po.status in ("Open", "PartiallyDelivered")
+        for pn, qty in po.lines.items():
+            key = (pn, po.warehouse_number)
+            if open_ and qty > 0:
+                self.incoming.setdefault(key, set()).add(po.number)
+            else:
+                numbers = self.incoming.get(key)
+                if numbers is not None:
+                    numbers.discard(po.number)
+                    if not numbers:
+                        del self.incoming[key]
+
+    def purchase_changed(self, po: PurchaseOrder) -> None:
+        """A purchase order was placed, received or cancelled: what its items expect changed now (call inside the
+        unit of work; the stock items' changeDate moves, no balance hook fires)."""
+        self._index_purchase(po)
+        for pn in po.lines:
+            item = self._state.stock.get((pn, po.warehouse_number))
+            if item is not None:
+                self.touch_stock(item)
+
+    def sorted_stock_keys(self) -> list[tuple[str, str]]:
+        """Every (product number, warehouse), by product number then warehouse: the order of the stock lists."""
+        if self._sorted_stock is None:
+            self._sorted_stock = sorted(self._state.stock)
+        return self._sorted_stock
+
+    def sorted_product_numbers(self) -> list[str]:
+        if self._sorted_products is None:
+            self._sorted_products = sorted(self._state.products)
+        return self._sorted_products
+
+    def catalogue_changed(self) -> None:
+        """A product or stock item was added or removed: the sorted key lists are rebuilt on next use."""
+        self._sorted_stock = None
+        self._sorted_products = None
 
     # ------------------------------------------------------------------ unit of work
     @contextmanager
@@ -169,219 +255,283 @@ class Backend:
     def touch(self, kind: str, key: str, obj: Any) -> None:
         self._touched[(kind, key)] = obj
 
-    def emit(self, action: str, details: dict[str, Any], warehouse_number: str | None) -> None:
-        self._events.append(DomainEvent(action, details, warehouse_number, self.clock.now_ms(), self.origin))
+    def emit(self, action: str, details: dict[str, Any], warehouse: str | None) -> None:
+        self._events.append(DomainEvent(action, details, warehouse, self.clock.now_ms(), self.origin))
 
     def now(self) -> int:
         return self.clock.now_ms()
 
     # ------------------------------------------------------------------ lookups
     def product(self, number: str) -> Product:
-        p = self.state.products.get(number)
+        p = self._state.products.get(number)
         if p is None:
             raise not_found("Product", number, "productNumber")
         return p
 
     def customer(self, number: str) -> Customer:
-        c = self.state.customers.get(number)
+        c = self._state.customers.get(number)
         if c is None:
             raise not_found("Customer", number, "customerNumber")
         return c
 
     def order(self, number: str) -> Order:
-        o = self.state.orders.get(number)
+        o = self._state.orders.get(number)
         if o is None:
             raise not_found("Order", number, "orderNumber")
         return o
 
-    def warehouse(self, number: str, field_name: str = "WarehouseNumber") -> Warehouse:
-        w = self.state.warehouses.get(number)
+    def warehouse(self, number: str, field_name: str = "warehouse") -> Warehouse:
+        w = self._state.warehouses.get(number)
         if w is None:
-            raise unprocessable(f"Warehouse {number!r} does not exist.", (field_name, f"No warehouse {number!r}."))
+            raise refused(f"Warehouse '{number}' does not exist.", field_name)
         return w
 
+    def stock_item(self, product_number: str, warehouse: str) -> StockItem:
+        """The item, or a zero item (not stored) when the product was never stocked there."""
+        item = self._state.stock.get((product_number, warehouse))
+        return item if item is not None else StockItem(product_number, warehouse, 0, 0, 0)
+
     # ------------------------------------------------------------------ stock ledger
-    def move_stock(self, changes: dict[tuple[str, str], tuple[int, int]]) -> None:
-        """Apply (on_hand delta, reserved delta) per item; one event per item per kind of balance that moved."""
-        now = self.now()
-        for (pn, wh), (d_on_hand, d_reserved) in changes.items():
-            if d_on_hand == 0 and d_reserved == 0:
+    def check_stock(self, changes: Mapping[tuple[str, str], tuple[int, int]]) -> None:
+        """Refuse a move that would take a figure outside what XTND's 32-bit integers hold (call before mutating)."""
+        for (pn, wh), (d_on_hand, d_allocated) in changes.items():
+            item = self.stock_item(pn, wh)
+            for label, value in (("physicalBalance", item.on_hand + d_on_hand),
+                                 ("orderedQuantity", item.allocated + d_allocated),
+                                 ("availableBalanceNow", item.available + d_on_hand - d_allocated)):
+                if not INT32_MIN <= value <= INT32_MAX:
+                    raise refused(f"The {label} of product '{pn}' in warehouse {wh} would become {value}, "
+                                  "outside a 32-bit integer.", "productNumber")
+
+    def add_stock_item(self, item: StockItem) -> None:
+        key = (item.product_number, item.warehouse_number)
+        self._state.stock[key] = item
+        self.catalogue_changed()
+        self.touch_stock(item)
+
+    def touch_stock(self, item: StockItem) -> None:
+        """The item's figures (or what is expected to arrive) changed now."""
+        item.changed_at = self.now()
+        key = (item.product_number, item.warehouse_number)
+        self.stock_changes.touch(key, item.changed_at)
+        self.touch("stock", f"{key[0]}\x1f{key[1]}", item)
+
+    def move_stock(self, changes: Mapping[tuple[str, str], tuple[int, int]]) -> None:
+        """Apply (on-hand delta, allocated delta) per item; one event per item per kind of balance that moved."""
+        for (pn, wh), (d_on_hand, d_allocated) in changes.items():
+            if d_on_hand == 0 and d_allocated == 0:
                 continue
-            item = self.state.stock.get((pn, wh))
+            item = self._state.stock.get((pn, wh))
             if item is None:
-                item = StockItem(pn, wh, 0, 0, now)
-                self.state.stock[(pn, wh)] = item
+                item = StockItem(pn, wh, 0, 0, self.now())
+                self.add_stock_item(item)
             before_available = item.available
             item.on_hand += d_on_hand
-            item.reserved += d_reserved
-            item.changed_at = now
-            self.touch("stock", f"{pn}\x1f{wh}", item)
+            item.allocated += d_allocated
+            self.touch_stock(item)
             if d_on_hand:
-                self.emit("BalanceChanged", {"ProductNumber": pn, "WarehouseNumber": wh, "Balance": item.on_hand}, wh)
+                self.emit("BalanceChanged", {"ProductNumber": pn, "Warehouse": wh, "Balance": item.on_hand}, wh)
             if item.available != before_available:
-                self.emit(
-                    "AvailableBalanceChanged",
-                    {"ProductNumber": pn, "WarehouseNumber": wh, "AvailableBalance": item.available},
-                    wh,
-                )
+                self.emit("AvailableBalanceChanged",
+                          {"ProductNumber": pn, "Warehouse": wh, "AvailableBalance": item.available}, wh)
 
-    def set_stock(self, product_number: str, warehouse_number: str, *, delta: int | None, on_hand: int | None) -> StockItem:
-        """Back-office stock move (inventory count or adjustment)."""
+    def set_stock(self, product_number: str, warehouse: str, *, delta: int | None = None,
+                  on_hand: int | None = None, blocked: int | None = None) -> StockItem:
+        """A stock move from the warehouse (WarehouseStockLevels, the back office): adjust on-hand by ``delta``, or
+        set it to ``on_hand``; optionally set the blocked balance."""
         self.product(product_number)
-        self.warehouse(warehouse_number)
-        if (delta is None) == (on_hand is None):
-            raise bad_request("Give exactly one of Delta or OnHand.", ("Delta", "Give Delta or OnHand, not both."))
-        item = self.state.stock.get((product_number, warehouse_number))
-        current = item.on_hand if item else 0
-        target = current + delta if delta is not None else on_hand
-        assert target is not None
+        self.warehouse(warehouse)
+        if delta is not None and on_hand is not None:
+            raise bad_request("Give the difference or the new balance, not both.",
+                              ("balanceDifference", "Give balanceDifference or physicalBalance, not both."))
+        item = self.stock_item(product_number, warehouse)
+        target = item.on_hand + delta if delta is not None else (on_hand if on_hand is not None else item.on_hand)
         if target < 0:
-            raise unprocessable("On-hand stock cannot go below zero.", ("OnHand", f"Would become {target}."))
+            raise refused(f"The physical balance of product '{product_number}' in warehouse {warehouse} cannot go "
+                          f"below 0 (it would become {target}).", "balanceDifference")
+        if blocked is not None and blocked < 0:
+            raise bad_request("The blocked balance cannot be negative.", ("blockedBalance", "Must be >= 0."))
+        change = {(product_number, warehouse): (target - item.on_hand, 0)}
+        self.check_stock(change)
+        if blocked is not None and not INT32_MIN <= target - item.allocated - blocked <= INT32_MAX:
+            raise refused("The available balance would leave a 32-bit integer.", "blockedBalance")
         with self.unit_of_work():
-            self.move_stock({(product_number, warehouse_number): (target - current, 0)})
-        return self.state.stock[(product_number, warehouse_number)]
+            self.move_stock(change)
+            if blocked is not None and blocked != item.blocked:
+                stored = self._state.stock.get((product_number, warehouse))
+                if stored is None:
+                    stored = StockItem(product_number, warehouse, 0, 0, self.now())
+                    self.add_stock_item(stored)
+                before = stored.available
+                stored.blocked = blocked
+                self.touch_stock(stored)
+                if stored.available != before:
+                    self.emit("AvailableBalanceChanged", {"ProductNumber": product_number, "Warehouse": warehouse,
+                                                          "AvailableBalance": stored.available}, warehouse)
+        return self.stock_item(product_number, warehouse)
 
     # ------------------------------------------------------------------ orders
-    def _validate_lines(self, lines: Sequence[OrderLineInput], warehouse_number: str) -> None:
-        if not lines:
-            raise unprocessable("An order needs at least one line.", ("Lines", "At least one line is required."))
-        wanted: dict[str, int] = {}
-        for i, line in enumerate(lines):
-            f = f"Lines[{i}]"
-            if line.product_number not in self.state.products:
-                raise unprocessable(
-                    f"Product {line.product_number!r} does not exist.", (f"{f}.ProductNumber", "Unknown product.")
-                )
-            if self.state.products[line.product_number].status != "Active":
-                raise unprocessable(
-                    f"Product {line.product_number!r} is not sellable.", (f"{f}.ProductNumber", "Product is not Active.")
-                )
-            if line.quantity <= 0:
-                raise unprocessable("Quantity must be greater than zero.", (f"{f}.Quantity", "Must be > 0."))
-            if line.unit_price < 0:
-                raise unprocessable("UnitPrice cannot be negative.", (f"{f}.UnitPrice", "Must be >= 0."))
-            wanted[line.product_number] = wanted.get(line.product_number, 0) + line.quantity
+    def _build_rows(self, data: OrderInput, customer: Customer, *, start_position: int = 1) -> list[OrderRow]:
+        """Validate every row (nothing is changed) and build the rows; raises on the first problem."""
+        if not data.rows or not any(r.active for r in data.rows):
+            raise bad_request("An order needs at least one row.",
+                              (f"{data.path}.orderRows", "At least one active order row is required."))
+        wanted: dict[tuple[str, str], int] = {}
+        rows: list[OrderRow] = []
+        now = self.now()
+        for r in data.rows:
+            if not r.active:
+                continue
+            product = self._state.products.get(r.product_number)
+            if product is None:
+                raise refused(f"Product '{r.product_number}' does not exist.", f"{r.path}.product.productNumber")
+            if product.status != "Active":
+                raise refused(f"Product '{r.product_number}' cannot be sold ({product.status}).",
+                              f"{r.path}.product.productNumber")
+            if r.quantity <= 0:
+                raise bad_request("The quantity must be greater than 0.",
+                                  (f"{r.path}.salesData.quantity", "Must be greater than 0."))
+            if r.unit_price is not None and r.unit_price < 0:
+                raise bad_request("The unit price cannot be negative.",
+                                  (f"{r.path}.salesData.unitPrice", "Must be 0 or more."))
+            warehouse = r.warehouse or self.default_warehouse
+            self.warehouse(warehouse, f"{r.path}.warehouse")
+            key = (r.product_number, warehouse)
+            wanted[key] = wanted.get(key, 0) + r.quantity
+            price = r.unit_price
+            if price is None:
+                price = self.best_price(customer, product, now).price
+            rows.append(OrderRow(
+                position=start_position + len(rows),
+                row_id=self.ids.guid("order-row"),
+                product_number=r.product_number,
+                product_name=product.name,
+                quantity=r.quantity,
+                unit=r.unit,
+                unit_price=price,
+                vat_percent=r.vat_percent if r.vat_percent is not None else product.vat_rate,
+                currency=r.currency or customer.currency,
+                warehouse=warehouse,
+                status="Created",
+                allocation="Physical" if self.stock_item(r.product_number, warehouse).available >= wanted[key]
+                else "NotAllocated",
+                extra=r.extra or None,
+            ))
         if not self.allow_oversell:
-            for pn, qty in wanted.items():
-                item = self.state.stock.get((pn, warehouse_number))
-                available = item.available if item else 0
+            for (pn, wh), qty in wanted.items():
+                available = self.stock_item(pn, wh).available
                 if qty > available:
-                    raise unprocessable(
-                        f"Not enough stock of {pn!r} in warehouse {warehouse_number}: {available} available.",
-                        ("Lines", f"{pn}: asked {qty}, available {available}."),
-                    )
+                    raise refused(f"Not enough of product '{pn}' in warehouse {wh}: {qty} asked, {available} "
+                                  "available.", f"{data.path}.orderRows")
+        return rows
 
     @staticmethod
-    def _reservations(order: Order, sign: int) -> dict[tuple[str, str], tuple[int, int]]:
+    def _allocations(rows: Iterable[OrderRow], sign: int) -> dict[tuple[str, str], tuple[int, int]]:
         changes: dict[tuple[str, str], tuple[int, int]] = {}
-        for line in order.lines:
-            key = (line.product_number, order.warehouse_number)
-            on_hand, reserved = changes.get(key, (0, 0))
-            changes[key] = (on_hand, reserved + sign * line.quantity)
+        for row in rows:
+            if row.outstanding:
+                key = (row.product_number, row.warehouse)
+                changes[key] = (0, changes.get(key, (0, 0))[1] + sign * row.outstanding)
         return changes
 
-    def create_order(self, data: OrderInput, body_fingerprint: str) -> tuple[Order, bool]:
-        """Returns (order, created). The same ExternalOrderNumber with an identical body is a safe retry."""
-        existing = _replayed(self.state.orders_by_external, self.state.orders, data.external_number,
-                             body_fingerprint, "order", "ExternalOrderNumber")
-        if existing is not None:
-            return existing, False
-        customer = self.state.customers.get(data.customer_number)
+    def _order_details(self, order: Order) -> dict[str, Any]:
+        return {"OrderNumber": order.number, "OrderNumberExternal": order.external_number,
+                "Warehouse": order.warehouse}
+
+    def _check_external(self, external: str | None, path: str, own: str | None = None) -> None:
+        if external is None or self.duplicate_external_order == "accept":
+            return
+        existing = self._state.orders_by_external.get(external)
+        if existing is not None and existing != own:
+            raise refused(f"An order with orderNumberExternal '{external}' already exists (order {existing}).",
+                          f"{path}.orderHeader.orderNumberExternal")
+
+    def create_order(self, data: OrderInput) -> Order:
+        if data.customer_number is None:
+            raise bad_request("The customer number is required.",
+                              (f"{data.path}.orderHeader.customerNumber", "The customerNumber field is required."))
+        customer = self._state.customers.get(data.customer_number)
         if customer is None:
-            raise unprocessable(
-                f"Customer {data.customer_number!r} does not exist.", ("CustomerNumber", "Unknown customer.")
-            )
-        warehouse = data.warehouse_number or self.default_warehouse
-        self.warehouse(warehouse)
-        self._validate_lines(data.lines, warehouse)
+            raise refused(f"Customer '{data.customer_number}' does not exist.",
+                          f"{data.path}.orderHeader.customerNumber")
+        self._check_external(data.external_number, data.path)
+        rows = self._build_rows(data, customer)
+        allocate = self._allocations(rows, +1)
+        self.check_stock(allocate)
         now = self.now()
         number = str(self.ids.next("order", start=100001))
-        order = Order(
-            number=number,
-            external_number=data.external_number,
-            customer_number=customer.number,
-            warehouse_number=warehouse,
-            delivery_address=data.delivery_address or customer.delivery_address,
-            delivery_method=data.delivery_method or "Standard",
-            expected_delivery_date=data.expected_delivery_date,
-            lines=[
-                OrderLine(i + 1, ln.product_number, ln.quantity, ln.unit_price, ln.currency)
-                for i, ln in enumerate(data.lines)
-            ],
-            status="Created",
-            created_at=now,
-            changed_at=now,
-            fingerprint=body_fingerprint,
-        )
+        while number in self._state.orders:
+            number = str(self.ids.next("order", start=100001))
+        # without an asked date the order is due two days after it was placed (chosen: XTND computes one too)
+        asked = data.asked_delivery_date if data.asked_delivery_date is not None else now + 2 * DAY_MS
+        order = Order(number=number, external_number=data.external_number, customer_number=customer.number,
+                      warehouse=rows[0].warehouse, asked_delivery_date=asked, rows=rows,
+                      status="Created", created_at=now, changed_at=now, header=dict(data.header))
         with self.unit_of_work():
-            self.state.orders[number] = order
-            self.state.orders_by_external[order.external_number] = number
+            self._state.orders[number] = order
+            if order.external_number is not None:
+                self._state.orders_by_external.setdefault(order.external_number, number)
             self.touch("order", number, order)
-            self.emit("OrderCreated", self._order_details(order), warehouse)
-            self.move_stock(self._reservations(order, +1))
-        return order, True
+            self.emit("OrderCreated", self._order_details(order), order.warehouse)
+            self.move_stock(allocate)
+        return order
 
-    @staticmethod
-    def _order_details(order: Order) -> dict[str, Any]:
-        return {
-            "OrderNumber": order.number,
-            "ExternalOrderNumber": order.external_number,
-            "WarehouseNumber": order.warehouse_number,
-        }
-
-    def update_order(
-        self,
-        number: str,
-        *,
-        lines: list[OrderLineInput] | None,
-        delivery_address: Address | None,
-        delivery_method: str | None,
-        expected_delivery_date: str | None,
-        date_given: bool,
-    ) -> Order:
+    def update_order(self, number: str, data: OrderInput) -> Order:
+        """The webshop's PUT: header fields given replace the stored ones, rows given replace the rows. Everything
+        is validated before anything changes."""
         order = self.order(number)
-        if order.status != "Created":
-            check_move(number, order.status, "Created", "webshop")  # raises: locked
-        if lines is not None:
-            self._validate_lines(lines, order.warehouse_number)
+        check_webshop_edit(number, order.status)
+        if data.customer_number is not None and data.customer_number != order.customer_number:
+            raise refused(f"The customer of order {number} cannot change.", f"{data.path}.orderHeader.customerNumber")
+        if "orderNumberExternal" in data.given and data.external_number != order.external_number:
+            raise refused(f"The orderNumberExternal of order {number} cannot change.",
+                          f"{data.path}.orderHeader.orderNumberExternal")
+        customer = self.customer(order.customer_number)
+        new_rows = self._build_rows(data, customer) if data.rows is not None else None
+        net: dict[tuple[str, str], tuple[int, int]] = {}
+        if new_rows is not None:
+            for key, (_, d) in self._allocations(order.rows, -1).items():
+                net[key] = (0, d)
+            for key, (_, d) in self._allocations(new_rows, +1).items():
+                net[key] = (0, net.get(key, (0, 0))[1] + d)
+            self.check_stock(net)
+        date_moved = "askedDeliveryDate" in data.given and data.asked_delivery_date != order.asked_delivery_date
         with self.unit_of_work():
-            if lines is not None:
-                release = self._reservations(order, -1)
-                order.lines = [
-                    OrderLine(i + 1, ln.product_number, ln.quantity, ln.unit_price, ln.currency)
-                    for i, ln in enumerate(lines)
-                ]
-                reserve = self._reservations(order, +1)
-                net: dict[tuple[str, str], tuple[int, int]] = {}
-                for key in set(release) | set(reserve):
-                    net[key] = (0, release.get(key, (0, 0))[1] + reserve.get(key, (0, 0))[1])
+            if new_rows is not None:
+                order.rows = new_rows
+                order.warehouse = new_rows[0].warehouse
                 self.move_stock(net)
-            if delivery_address is not None:
-                order.delivery_address = delivery_address
-            if delivery_method is not None:
-                order.delivery_method = delivery_method
-            date_moved = date_given and expected_delivery_date != order.expected_delivery_date
-            if date_given:
-                order.expected_delivery_date = expected_delivery_date
+            order.header.update(data.header)
+            if date_moved:
+                order.asked_delivery_date = data.asked_delivery_date
             order.changed_at = self.now()
             self.touch("order", number, order)
             if date_moved:
-                self.emit(
-                    "OrderDeliveryDataChanged",
-                    {**self._order_details(order), "ExpectedDeliveryDate": order.expected_delivery_date},
-                    order.warehouse_number,
-                )
+                self.emit("OrderDeliveryDataChanged", self._delivery_details(order), order.warehouse)
         return order
 
+    def _delivery_details(self, order: Order) -> dict[str, Any]:
+        asked = order.asked_delivery_date
+        return {**self._order_details(order), "AskedDeliveryDate": self.date_text(asked) if asked is not None else None}
+
     def cancel_order(self, number: str, actor: str) -> Order:
+        """Webshop (DELETE, only while Created) or back office (Created, Reserved, or the rest of a partly shipped
+        order): what is not picked is annulled and its allocation released."""
         order = self.order(number)
-        check_move(number, order.status, "Cancelled", actor)
+        if actor == "webshop":
+            check_webshop_edit(number, order.status)
+        elif order.status not in CANCELLABLE_BY_BACKOFFICE:
+            raise refused(f"Order {number} is {order.status}; it cannot be cancelled.", "orderNumber")
+        release = self._allocations(order.rows, -1)
         with self.unit_of_work():
-            order.status = "Cancelled"
+            for row in order.rows:
+                if row.outstanding:
+                    row.status = "Annulled"
+            order.status = "Terminated" if any(r.picked for r in order.rows) else "Annulled"
             order.changed_at = self.now()
             self.touch("order", number, order)
-            self.move_stock(self._reservations(order, -1))
-            self.emit("OrderCancelled", self._order_details(order), order.warehouse_number)
+            self.move_stock(release)
+            self.emit("OrderCancelled", self._order_details(order), order.warehouse)
         return order
 
     def reserve_order(self, number: str) -> Order:
@@ -390,115 +540,152 @@ class Backend:
         check_move(number, order.status, "Reserved", "backoffice")
         with self.unit_of_work():
             order.status = "Reserved"
+            for row in order.rows:
+                if row.status == "Created":
+                    row.status = "Reserved"
             order.changed_at = self.now()
             self.touch("order", number, order)
-            self.emit("OrderReserved", self._order_details(order), order.warehouse_number)
+            self.emit("OrderReserved", self._order_details(order), order.warehouse)
         return order
 
     def pick_order(self, number: str) -> Order:
-        """Back office: ship the order. Picks what is on hand per line (short picks are recorded in
-        PickedQuantity), consumes on-hand, releases the whole reservation, makes one shipment and an invoice."""
+        """Back office: ship what is on hand, row by row (a Created order is reserved first). Fully picked rows
+        become Picked; the order Terminated, or PartiallyDelivered while some rows wait for stock. One shipment and
+        one invoice per pick."""
         order = self.order(number)
+        if order.status not in PICKABLE:
+            raise refused(f"Order {number} is {order.status}; it cannot be picked.", "orderNumber")
+        left: dict[tuple[str, str], int] = {}  # on-hand still unpicked, per item, while walking the rows
+        plan: list[tuple[OrderRow, int]] = []
+        for row in order.rows:
+            if not row.outstanding:
+                continue
+            key = (row.product_number, row.warehouse)
+            if key not in left:
+                left[key] = max(0, self.stock_item(*key).on_hand)
+            take = min(row.outstanding, left[key])
+            left[key] -= take
+            if take:
+                plan.append((row, take))
+        if not plan:
+            raise refused(f"Nothing of order {number} is on hand to pick.", "orderNumber")
         if order.status == "Created":
             self.reserve_order(number)
-        check_move(number, order.status, "Picked", "backoffice")
         rng = self.ids.rng("shipment-dice")
         with self.unit_of_work():
+            now = self.now()
+            forwarder, prefix = FORWARDERS[rng.randrange(len(FORWARDERS))]
+            shipment = Shipment(f"SH{self.ids.next('shipment', start=500001)}", forwarder,
+                                [prefix + "".join(str(rng.randrange(10)) for _ in range(14))
+                                 for _ in range(1 + rng.randrange(2))], now,
+                                str(order.header.get("deliveryMethod") or "Standard"))
+            order.shipments.append(shipment)
             changes: dict[tuple[str, str], tuple[int, int]] = {}
-            shipped: list[ShipmentLine] = []
-            left: dict[str, int] = {}  # on-hand still unpicked, per product, while walking the lines
-            for line in order.lines:
-                key = (line.product_number, order.warehouse_number)
-                if line.product_number not in left:
-                    item = self.state.stock.get(key)
-                    left[line.product_number] = max(0, item.on_hand if item else 0)
-                picked = min(line.quantity, left[line.product_number])
-                left[line.product_number] -= picked
-                line.picked_quantity = picked
-                d_on, d_res = changes.get(key, (0, 0))
-                changes[key] = (d_on - picked, d_res - line.quantity)
-                if picked:
-                    shipped.append(ShipmentLine(line.line_number, line.product_number, picked))
-            carrier, prefix = CARRIERS[rng.randrange(len(CARRIERS))]
-            tracking = prefix + "".join(str(rng.randrange(10)) for _ in range(14))
-            if shipped:  # nothing on hand at all: Picked with PickedQuantity 0 and no shipment
-                order.shipments.append(
-                    Shipment(f"SH{self.ids.next('shipment', start=500001)}", carrier, tracking, self.now(), shipped)
-                )
-            order.status = "Picked"
-            order.changed_at = self.now()
-            order.invoice_number = str(self.ids.next("invoice", start=700001))
+            for row, take in plan:
+                row.picked += take
+                row.shipment_number = shipment.number
+                row.ship_date = now
+                if row.picked == row.quantity:
+                    row.status = "Picked"
+                    row.allocation = "Delivered"
+                key = (row.product_number, row.warehouse)
+                d_on, d_alloc = changes.get(key, (0, 0))
+                changes[key] = (d_on - take, d_alloc - take)
+            order.status = "PartiallyDelivered" if any(r.outstanding for r in order.rows) else "Terminated"
+            invoice = str(self.ids.next("invoice", start=700001))
+            order.invoice_numbers.append(invoice)
+            order.changed_at = now
             self.touch("order", number, order)
             self.move_stock(changes)
-            self.emit("OrderPicked", self._order_details(order), order.warehouse_number)
-            self.emit(
-                "CustomerInvoiceCreated", {"InvoiceNumber": order.invoice_number, "OrderNumber": order.number}, None
-            )
+            self.emit("OrderPicked", self._order_details(order), order.warehouse)
+            self.emit("CustomerInvoiceCreated", {"InvoiceNumber": invoice, "OrderNumber": order.number}, None)
         return order
 
-    def move_delivery_date(self, number: str, expected_delivery_date: str) -> Order:
-        """Back office: the expected delivery date moved (any status but Cancelled/Picked)."""
+    def move_delivery_date(self, number: str, asked_delivery_date: int) -> Order:
+        """Back office: the asked delivery date moved (any status but Annulled and Terminated)."""
         order = self.order(number)
-        if order.status in ("Cancelled", "Picked"):
-            raise unprocessable(
-                f"Order {number} is {order.status}; its delivery date cannot move.", ("OrderNumber", order.status)
-            )
-        if expected_delivery_date == order.expected_delivery_date:
+        if order.status in ("Annulled", "Terminated"):
+            raise refused(f"Order {number} is {order.status}; its delivery date cannot move.", "orderNumber")
+        if asked_delivery_date == order.asked_delivery_date:
             return order
         with self.unit_of_work():
-            order.expected_delivery_date = expected_delivery_date
+            order.asked_delivery_date = asked_delivery_date
             order.changed_at = self.now()
             self.touch("order", number, order)
-            self.emit(
-                "OrderDeliveryDataChanged",
-                {**self._order_details(order), "ExpectedDeliveryDate": expected_delivery_date},
-                order.warehouse_number,
-            )
+            self.emit("OrderDeliveryDataChanged", self._delivery_details(order), order.warehouse)
         return order
 
     # ------------------------------------------------------------------ customers
-    def create_customer(self, data: CustomerInput, body_fingerprint: str) -> tuple[Customer, bool]:
-        existing_customer = _replayed(self.state.customers_by_external, self.state.customers, data.external_number,
-                                      body_fingerprint, "customer", "ExternalCustomerNumber")
-        if existing_customer is not None:
-            return existing_customer, False
-        if not data.name.strip():
-            raise unprocessable("Name cannot be blank.", ("Name", "Required."))
-        groups = {c.customer_group for c in self.state.customers.values()} | {"RETAIL"}
-        group = data.customer_group or "RETAIL"
-        if group not in groups:
-            raise unprocessable(f"Customer group {group!r} does not exist.", ("CustomerGroup", "Unknown group."))
-        price_list = data.price_list or "STD"
-        if price_list not in self.state.price_lists or self.state.price_lists[price_list].kind != "PriceList":
-            raise unprocessable(f"Price list {price_list!r} does not exist.", ("PriceList", "Unknown price list."))
+    def customer_groups(self) -> set[str]:
+        from .seed import CUSTOMER_GROUPS
+
+        return {c.customer_group for c in self._state.customers.values()} | set(CUSTOMER_GROUPS)
+
+    def _check_group(self, data: CustomerInput) -> None:
+        if data.customer_group is not None and data.customer_group not in self.customer_groups():
+            raise refused(f"Customer group '{data.customer_group}' does not exist.",
+                          f"{data.path}.customerGroups[0].name")
+
+    def create_customer(self, data: CustomerInput) -> Customer:
+        from .seed import PRICE_LIST_OF_GROUP
+
+        if data.name is None or not data.name.strip():
+            raise bad_request("The name is required.", (f"{data.path}.name", "The name field is required."))
+        if data.delivery_address is None:
+            raise bad_request("The delivery address is required.",
+                              (f"{data.path}.customerDeliveryAddress", "The customerDeliveryAddress field is required."))
+        if data.number is not None and data.number in self._state.customers:
+            raise refused(f"Customer '{data.number}' already exists.", f"{data.path}.customerNumber")
+        self._check_group(data)
         now = self.now()
-        number = str(self.ids.next("customer", start=10001))
-        while number in self.state.customers:  # the seeded customers hold the first numbers: never reuse one
+        number = data.number
+        if number is None:
             number = str(self.ids.next("customer", start=10001))
-        fallback = Address(data.name, "", "", "", "SE")
+            while number in self._state.customers:  # the seeded customers hold the first numbers: never reuse one
+                number = str(self.ids.next("customer", start=10001))
+        group = data.customer_group or "RETAIL"
         customer = Customer(
-            number=number,
-            external_number=data.external_number,
-            name=data.name,
-            org_number=data.org_number or "",
-            email=data.email or "",
-            phone=data.phone or "",
-            customer_group=group,
-            price_list=price_list,
-            salesperson="",
-            currency="SEK",
-            invoice_address=data.invoice_address or data.delivery_address or fallback,
-            delivery_address=data.delivery_address or data.invoice_address or fallback,
-            created_at=now,
-            changed_at=now,
-            fingerprint=body_fingerprint,
-        )
+            number=number, name=data.name.strip(), org_number=data.org_number or "", email=data.email or "",
+            phone=data.phone or "", customer_group=group, price_list=PRICE_LIST_OF_GROUP.get(group, "STD"),
+            salesperson="", currency="SEK", invoice_address=data.invoice_address or data.delivery_address,
+            delivery_address=data.delivery_address, created_at=now, changed_at=now, extra=dict(data.extra) or None)
         with self.unit_of_work():
-            self.state.customers[number] = customer
-            self.state.customers_by_external[data.external_number] = number
+            self._state.customers[number] = customer
             self.touch("customer", number, customer)
             self.emit("CustomerCreated", {"CustomerNumber": number}, None)
-        return customer, True
+        return customer
+
+    def update_customer(self, number: str, data: CustomerInput) -> Customer:
+        """The webshop's PUT: the fields given replace the stored ones (validated before anything changes)."""
+        from .seed import PRICE_LIST_OF_GROUP
+
+        customer = self.customer(number)
+        if data.number is not None and data.number != number:
+            raise refused(f"The customerNumber in the body ({data.number}) differs from the path ({number}).",
+                          f"{data.path}.customerNumber")
+        if "name" in data.given and (data.name is None or not data.name.strip()):
+            raise bad_request("The name is required.", (f"{data.path}.name", "The name field is required."))
+        self._check_group(data)
+        with self.unit_of_work():
+            if data.name is not None:
+                customer.name = data.name.strip()
+            for attr in ("org_number", "email", "phone"):
+                value = getattr(data, attr)
+                if value is not None:
+                    setattr(customer, attr, value)
+            if data.customer_group is not None:
+                customer.customer_group = data.customer_group
+                customer.price_list = PRICE_LIST_OF_GROUP.get(data.customer_group, "STD")
+            if data.delivery_address is not None:
+                customer.delivery_address = data.delivery_address
+            if data.invoice_address is not None:
+                customer.invoice_address = data.invoice_address
+            if data.extra:
+                customer.extra = {**(customer.extra or {}), **data.extra}
+            customer.changed_at = self.now()
+            self.touch("customer", number, customer)
+            self.emit("CustomerChanged", {"CustomerNumber": number}, None)
+        return customer
 
     # ------------------------------------------------------------------ prices
     def _active(self, valid_from: int | None, valid_to: int | None, now: int) -> bool:
@@ -530,7 +717,7 @@ class Backend:
             if product.number in pl.prices:
                 candidates.append((pl.prices[product.number], 2, "Campaign", pl.valid_to))
         price, _, source, valid_to = min(candidates, key=lambda c: (c[0], order[c[2]]))
-        return BestPrice(product.number, round(price, 2), customer.currency, source, valid_to,
+        return BestPrice(product.number, round(price, 2), round(std_price, 2), customer.currency, source, valid_to,
                          self.price_changed_at_for(customer, product.number, now))
 
     def price_changed_at_for(self, customer: Customer, product_number: str, now: int) -> int:
@@ -559,12 +746,12 @@ class Backend:
                 setattr(product, k, v)
             product.changed_at = self.now()
             if "base_price" in changes:
-                std = self.state.price_lists.get("STD")
+                std = self._state.price_lists.get("STD")
                 if std is not None:
                     std.prices[number] = changes["base_price"]
                     std.changed_at = self.now()
                     self.touch("price_list", std.code, std)
-                self.state.price_changed_at[number] = self.now()
+                self._state.price_changed_at[number] = self.now()
                 self.touch("price_changed", number, self.now())
             self.touch("product", number, product)
             self.emit("ProductChanged", {"ProductNumber": number}, None)
@@ -582,35 +769,25 @@ class Backend:
 
     # ------------------------------------------------------------------ views
     def balances(self) -> Iterable[StockItem]:
-        return self.state.stock.values()
+        return self._state.stock.values()
 
-    def as_of(self, ms: int) -> str:
-        return iso_ms(ms)
-
-    def today_plus(self, days: int) -> str:
-        d = date_of(self.now())
-        return date_of(day_start_ms(d) + days * 86_400_000).isoformat()
-
-
-R = TypeVar("R", Order, Customer)
-
-
-def _replayed(index: dict[str, str], records: dict[str, R], external_number: str, body_fingerprint: str,
-              what: str, field_name: str) -> R | None:
-    """The idempotency key (chosen by the mock): the record a safe retry (identical body) refers to, or None for a
-    new key. The same key with a different body is a 409; a blank key a 422."""
-    number = index.get(external_number)
-    if number is not None:
-        existing = records[number]
-        if existing.fingerprint == body_fingerprint:
-            return existing
-        raise conflict(f"{field_name} {external_number!r} already belongs to {what} {existing.number} "
-                       "with a different body.", field_name)
-    if not external_number.strip():
-        raise unprocessable(f"{field_name} cannot be blank.", (field_name, "Required."))
-    return None
+    def expected_receiving(self, product_number: str, warehouse: str) -> tuple[int, int | None, int | None]:
+        """(total expected from purchases, next receiving date, quantity on it) for one item."""
+        total, next_at, next_qty = 0, None, None
+        for number in self.incoming.get((product_number, warehouse), ()):
+            po = self._state.purchases[number]
+            qty = po.lines.get(product_number, 0)
+            if qty <= 0:
+                continue
+            total += qty
+            at = po.expected_at if po.expected_at is not None else po.created_at
+            if next_at is None or at < next_at:
+                next_at, next_qty = at, qty
+            elif at == next_at and next_qty is not None:
+                next_qty += qty
+        return total, next_at, next_qty
 
 
-def require(condition: bool, message: str, field_name: str) -> None:
-    if not condition:
-        raise DomainError(400, message, [FieldError(field_name, message)])
+def sorted_by_number(numbers: Sequence[str]) -> list[str]:
+    """Order numbers (and other numeric keys) in numeric order, any non-numeric ones after them."""
+    return sorted(numbers, key=_number_order)

@@ -26,34 +26,38 @@ CHANNEL_RECORD_KIND = "channel_reservation"
 def _purchase(b: Backend, number: str) -> PurchaseOrder:
     po = b.state.purchases.get(number)
     if po is None:
-        raise not_found("Purchase order", number, "purchaseOrderNumber")
+        raise not_found("Purchase order", number, "purchaseNumber")
     return po
 
 
 def _purchase_details(po: PurchaseOrder) -> dict[str, str]:
-    return {"PurchaseOrderNumber": po.number, "WarehouseNumber": po.warehouse_number}
+    return {"PurchaseNumber": po.number, "Warehouse": po.warehouse_number}
 
 
-def _check_lines(b: Backend, lines: dict[str, int], field: str = "Lines") -> None:
+def _check_lines(b: Backend, lines: dict[str, int], field: str = "rows") -> None:
     if not lines:
-        raise unprocessable("At least one line is required.", (field, "At least one line is required."))
+        raise bad_request("At least one row is required.", (field, "At least one row is required."))
     for pn, qty in lines.items():
         if pn not in b.state.products:
-            raise unprocessable(f"Product {pn!r} does not exist.", (f"{field}.ProductNumber", "Unknown product."))
+            raise unprocessable(f"Product '{pn}' does not exist.", (f"{field}.productNumber", "Unknown product."))
         if qty <= 0:
-            raise unprocessable("Quantity must be greater than zero.", (f"{field}.Quantity", "Must be > 0."))
+            raise bad_request("The quantity must be greater than 0.", (f"{field}.quantity", "Must be > 0."))
 
 
-def create_purchase_order(b: Backend, warehouse_number: str, lines: dict[str, int]) -> PurchaseOrder:
-    """A purchase order to a supplier. XTND has no hook for its creation; its arrival is what clients see."""
+def create_purchase_order(b: Backend, warehouse_number: str, lines: dict[str, int],
+                          expected_in_days: float = 7.0) -> PurchaseOrder:
+    """A purchase order to a supplier. XTND has no hook for its creation; ProductAvailability shows it as expected
+    receivings (``nextReceivingDate``, ``quantityOnNextReceiving``, ``totalExpectedReceivingFromPurchase``)."""
     b.warehouse(warehouse_number)
     _check_lines(b, lines)
     now = b.now()
     number = str(b.ids.next("purchase", start=400001))
-    po = PurchaseOrder(number, warehouse_number, dict(lines), "Open", now, now)
+    po = PurchaseOrder(number, warehouse_number, dict(lines), "Open", now, now,
+                       expected_at=now + int(expected_in_days * 86_400_000))
     with b.unit_of_work():
         b.state.purchases[number] = po
         b.touch("purchase", number, po)
+        b.purchase_changed(po)
     return po
 
 
@@ -64,11 +68,11 @@ def receive_purchase(b: Backend, number: str, quantity: int | None = None) -> Pu
     po = _purchase(b, number)
     if po.status not in PURCHASE_OPEN:
         raise unprocessable(
-            f"Purchase order {number} is {po.status}; nothing more can arrive.", ("PurchaseOrderNumber", po.status)
+            f"Purchase order {number} is {po.status}; nothing more can arrive.", ("purchaseNumber", po.status)
         )
     due = sum(po.lines.values())
     if quantity is not None and quantity <= 0:
-        raise unprocessable("Quantity must be greater than zero.", ("Quantity", "Must be > 0."))
+        raise bad_request("The quantity must be greater than 0.", ("quantity", "Must be > 0."))
     left = due if quantity is None else min(quantity, due)
     arriving: dict[str, int] = {}
     for pn, qty in po.lines.items():
@@ -84,6 +88,7 @@ def receive_purchase(b: Backend, number: str, quantity: int | None = None) -> Pu
         po.status = "Delivered" if sum(po.lines.values()) == 0 else "PartiallyDelivered"
         po.changed_at = b.now()
         b.touch("purchase", number, po)
+        b.purchase_changed(po)
         b.move_stock({(pn, po.warehouse_number): (take, 0) for pn, take in arriving.items()})
         action = "PurchaseDelivered" if po.status == "Delivered" else "PurchasePartiallyDelivered"
         b.emit(action, _purchase_details(po), po.warehouse_number)
@@ -95,11 +100,12 @@ def cancel_purchase(b: Backend, number: str) -> PurchaseOrder:
     po = _purchase(b, number)
     if po.status not in PURCHASE_OPEN:
         raise unprocessable(f"Purchase order {number} is {po.status}; it cannot be cancelled.",
-                            ("PurchaseOrderNumber", po.status))
+                            ("purchaseNumber", po.status))
     with b.unit_of_work():
         po.status = "Cancelled"
         po.changed_at = b.now()
         b.touch("purchase", number, po)
+        b.purchase_changed(po)
         b.emit("PurchaseCancelled", _purchase_details(po), po.warehouse_number)
     return po
 
@@ -168,9 +174,7 @@ def create_product(b: Backend, data: ProductInput, rng: random.Random) -> Produc
         b.state.price_changed_at[number] = now
         b.touch("price_changed", number, now)
         for wh in b.state.warehouses:
-            item = StockItem(number, wh, 0, 0, now)
-            b.state.stock[(number, wh)] = item
-            b.touch("stock", f"{number}\x1f{wh}", item)
+            b.add_stock_item(StockItem(number, wh, 0, 0, now))
         b.emit("ProductCreated", {"ProductNumber": number}, None)
         if data.on_hand:
             b.move_stock({(number, wh): (data.on_hand, 0) for wh in b.state.warehouses})
@@ -198,8 +202,7 @@ def change_list_price(b: Backend, price_list: str, product_number: str, price: f
 # ---------------------------------------------------------------------------------------------- customers
 def register_customer(b: Backend, *, name: str, email: str, phone: str, address: Address,
                       customer_group: str = "RETAIL", org_number: str = "", salesperson: str = "") -> Customer:
-    """A customer entered in XTND's back office (B2B customers are often mastered there): CustomerCreated.
-    No ExternalCustomerNumber, since no webshop created it."""
+    """A customer entered in XTND's back office (B2B customers are often mastered there): CustomerCreated."""
     if not name.strip():
         raise unprocessable("Name cannot be blank.", ("Name", "Required."))
     if customer_group not in CUSTOMER_GROUPS:
@@ -212,7 +215,7 @@ def register_customer(b: Backend, *, name: str, email: str, phone: str, address:
     while number in b.state.customers:
         number = str(b.ids.next("customer", start=10001))
     now = b.now()
-    customer = Customer(number=number, external_number=None, name=name, org_number=org_number, email=email,
+    customer = Customer(number=number, name=name, org_number=org_number, email=email,
                         phone=phone, customer_group=customer_group, price_list=price_list, salesperson=salesperson,
                         currency="SEK", invoice_address=address, delivery_address=address, created_at=now,
                         changed_at=now)
@@ -372,9 +375,10 @@ def change_invoice(b: Backend, order_number: str) -> str:
     The fake keeps no invoice model beyond the number on the order (the contract has no invoice endpoint), so
     only the hook is observable. Returns the invoice number."""
     order = b.order(order_number)
-    if order.invoice_number is None:
+    if not order.invoice_numbers:
         raise unprocessable(f"Order {order_number} has no invoice yet (it is {order.status}).",
-                            ("OrderNumber", "Not invoiced."))
+                            ("orderNumber", "Not invoiced."))
+    invoice = order.invoice_numbers[-1]
     with b.unit_of_work():
-        b.emit("CustomerInvoiceChanged", {"InvoiceNumber": order.invoice_number, "OrderNumber": order.number}, None)
-    return order.invoice_number
+        b.emit("CustomerInvoiceChanged", {"InvoiceNumber": invoice, "OrderNumber": order.number}, None)
+    return invoice

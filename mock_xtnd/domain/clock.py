@@ -89,3 +89,28 @@ def make_clock(kind: str, start: str | None = None) -> RealClock | VirtualClock:
     if kind == "virtual":
         return VirtualClock(parse_iso(start or DEFAULT_VIRTUAL_START))
     raise ValueError(f"unknown clock kind {kind!r} (expected 'real' or 'virtual')")
+
+
+class TenantDates:
+    """Dates as XTND's API writes them: ISO 8601 with milliseconds and the tenant's offset,
+    ``2026-01-05T09:00:00.000+01:00`` (documented format; the zone is the tenant's, Europe/Stockholm by default).
+    The second is formatted once and cached (a page of 100 rows stamps many dates of the same few seconds)."""
+
+    def __init__(self, zone: str = "Europe/Stockholm") -> None:
+        from zoneinfo import ZoneInfo
+
+        self.zone = ZoneInfo(zone)
+        self._second = lru_cache(maxsize=8192)(self._format_second)
+
+    def _format_second(self, seconds: int) -> tuple[str, str]:
+        local = datetime.fromtimestamp(seconds, self.zone)
+        offset = local.strftime("%z")  # +0100
+        return local.strftime("%Y-%m-%dT%H:%M:%S."), f"{offset[:3]}:{offset[3:]}"
+
+    def text(self, ms: int) -> str:
+        seconds, millis = divmod(ms, 1000)
+        head, offset = self._second(seconds)
+        return f"{head}{millis:03d}{offset}"
+
+    def maybe(self, ms: int | None) -> str | None:
+        return None if ms is None else self.text(ms)

@@ -1,8 +1,17 @@
-"""Domain errors. Each maps to one of XTND's error kinds; the API layer renders them in the error envelope."""
+"""Domain errors. The domain says what is wrong; the API layer decides the status and renders XTND's bodies:
+
+- ``invalid``: a value fails validation -> 400 ``{"Message": "The request is invalid.", "ModelState": {...}}``;
+- ``refused``: a well-formed request the domain will not do (locked order, unknown customer) -> 400 ``{"Message"}``;
+- ``not_found``: the record a request names does not exist -> 404 on single-record GETs, 400 elsewhere (XTND
+  documents 404 for single-record GETs only: a PUT or DELETE of an unknown number is a 400).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["invalid", "refused", "not_found"]
 
 
 @dataclass(slots=True)
@@ -13,28 +22,34 @@ class FieldError:
 
 @dataclass
 class DomainError(Exception):
-    """A request the domain refused. ``status`` is the HTTP status, ``error_type`` one of XTND's kinds."""
-
     status: int
     message: str
     errors: list[FieldError] = field(default_factory=list)
-    error_type: str = "Validation"
+    kind: Kind = "refused"
 
     def __str__(self) -> str:
         return self.message
 
 
 def not_found(what: str, key: str, field_name: str) -> DomainError:
-    return DomainError(404, f"{what} {key!r} does not exist.", [FieldError(field_name, f"No {what.lower()} {key!r}.")])
+    return DomainError(404, f"{what} '{key}' does not exist.", [FieldError(field_name, f"No {what.lower()} '{key}'.")],
+                       "not_found")
+
+
+def refused(message: str, field_name: str | None = None) -> DomainError:
+    """400 with a plain ``Message``: a request that is well-formed but cannot be carried out."""
+    return DomainError(400, message, [FieldError(field_name, message)] if field_name else [], "refused")
 
 
 def unprocessable(message: str, *errors: tuple[str, str]) -> DomainError:
-    return DomainError(422, message, [FieldError(f, m) for f, m in errors])
+    """Refused, naming the fields involved (the body shows ``Message`` only, as XTND does)."""
+    return DomainError(400, message, [FieldError(f, m) for f, m in errors], "refused")
 
 
 def conflict(message: str, field_name: str) -> DomainError:
-    return DomainError(409, message, [FieldError(field_name, message)])
+    return refused(message, field_name)
 
 
 def bad_request(message: str, *errors: tuple[str, str]) -> DomainError:
-    return DomainError(400, message, [FieldError(f, m) for f, m in errors])
+    """Invalid values: 400 with ``ModelState`` naming each field."""
+    return DomainError(400, message, [FieldError(f, m) for f, m in errors], "invalid")

@@ -8,31 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ORDER_STATUSES = ("Created", "Reserved", "Picked", "Cancelled")
+# Header statuses the fake's lifecycle uses (the facts' CustomerOrderHeaderOrderStatus has more; see lifecycle.py)
+ORDER_STATUSES = ("Created", "Reserved", "Terminated", "PartiallyDelivered", "Annulled")
+ROW_STATUSES = ("Created", "Reserved", "Picked", "Annulled")
+ALLOCATION_STATUSES = ("Physical", "Purchase", "NotAllocated", "Delivered")
 PRODUCT_STATUSES = ("Active", "Inactive", "Discontinued")
 PRICE_SOURCES = ("PriceList", "Discount", "Campaign")
 
 
 @dataclass(slots=True)
 class Address:
+    """A postal address (rendered as CustomerOrderAdressFull / CustomerAddress)."""
+
     name: str
     street: str
     postal_code: str
     city: str
     country_code: str = "SE"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "Name": self.name,
-            "Street": self.street,
-            "PostalCode": self.postal_code,
-            "City": self.city,
-            "CountryCode": self.country_code,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Address:
-        return cls(d["Name"], d["Street"], d["PostalCode"], d["City"], d.get("CountryCode") or "SE")
 
 
 @dataclass(slots=True)
@@ -60,23 +52,25 @@ class Product:
 
 @dataclass(slots=True)
 class StockItem:
-    """One product in one warehouse. available = on_hand - reserved (negative means backordered)."""
+    """One product in one warehouse: ``physicalBalance`` (on_hand), ``orderedQuantity`` (allocated to customer orders
+    not yet picked), ``blockedBalance`` (blocked), and ``availableBalanceNow`` = on_hand - allocated - blocked
+    (negative means backordered). ``changed_at`` is the item's ``changeDate``: any of its figures moved."""
 
     product_number: str
     warehouse_number: str
     on_hand: int
-    reserved: int
+    allocated: int
     changed_at: int
+    blocked: int = 0
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.reserved
+        return self.on_hand - self.allocated - self.blocked
 
 
 @dataclass(slots=True)
 class Customer:
     number: str
-    external_number: str | None
     name: str
     org_number: str
     email: str
@@ -89,7 +83,8 @@ class Customer:
     delivery_address: Address
     created_at: int
     changed_at: int
-    fingerprint: str | None = None  # of the POST body that created it, for idempotent retries
+    # Validated Customer fields the fake does not interpret, answered back as sent (camelCase, as in the body)
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -120,47 +115,58 @@ class DiscountList:
 
 
 @dataclass(slots=True)
-class OrderLine:
-    line_number: int
+class OrderRow:
+    """One order row. ``quantity`` is what was ordered, ``picked`` what has been shipped so far; the rest stays
+    allocated in ``warehouse`` until it is picked or the order is cancelled."""
+
+    position: int
+    row_id: str  # orderRowId, a GUID
     product_number: str
+    product_name: str
     quantity: int
-    unit_price: float
+    unit: str
+    unit_price: float  # kept exactly as the webshop sent it: XTND never reprices an order
+    vat_percent: float
     currency: str
-    picked_quantity: int = 0
+    warehouse: str
+    status: str  # ROW_STATUSES
+    allocation: str  # ALLOCATION_STATUSES
+    picked: int = 0
+    shipment_number: str | None = None
+    ship_date: int | None = None
+    extra: dict[str, Any] | None = None  # validated row fields the fake does not interpret, answered back
 
-
-@dataclass(slots=True)
-class ShipmentLine:
-    line_number: int
-    product_number: str
-    quantity: int
+    @property
+    def outstanding(self) -> int:
+        """Still allocated: ordered, not picked, not annulled."""
+        return 0 if self.status == "Annulled" else self.quantity - self.picked
 
 
 @dataclass(slots=True)
 class Shipment:
     number: str
-    carrier: str
-    tracking_number: str
-    shipped_at: int
-    lines: list[ShipmentLine]
+    forwarder: str
+    packages: list[str]  # package (tracking) numbers
+    pick_date: int
+    delivery_method: str
 
 
 @dataclass(slots=True)
 class Order:
     number: str
-    external_number: str
+    external_number: str | None  # orderNumberExternal: the webshop's id
     customer_number: str
-    warehouse_number: str
-    delivery_address: Address
-    delivery_method: str
-    expected_delivery_date: str | None
-    lines: list[OrderLine]
-    status: str
+    warehouse: str  # the first row's warehouse: the Warehouse of the order's hooks
+    asked_delivery_date: int | None
+    rows: list[OrderRow]
+    status: str  # ORDER_STATUSES
     created_at: int
     changed_at: int
-    fingerprint: str
+    # Validated header fields the fake does not interpret (deliveryAddress, yourReference, notations, ...),
+    # answered back as sent
+    header: dict[str, Any] = field(default_factory=dict)
     shipments: list[Shipment] = field(default_factory=list)
-    invoice_number: str | None = None
+    invoice_numbers: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -171,6 +177,7 @@ class PurchaseOrder:
     status: str  # "Open" | "PartiallyDelivered" | "Delivered" | "Cancelled"
     created_at: int
     changed_at: int
+    expected_at: int | None = None  # when the goods are expected (nextReceivingDate)
 
 
 @dataclass(slots=True)

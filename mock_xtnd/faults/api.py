@@ -1,46 +1,48 @@
-"""API faults as data, applied by the request pipeline: per route pattern, latency (fixed, uniform, lognormal),
-500 Internal, 503 and 429 with Retry-After, a dropped connection, a truncated body, outage windows, and
-commit-then-drop (the request is processed and committed, then the answer is lost - the case idempotency keys are
-for). Each fires with a probability, once / N times / until removed, inside an optional window on the fake's
-clock. Dice are seeded: (seed, fault id, match number). Every answer a fault produced is labelled in the journal.
+"""API faults as data, applied by the request pipeline: per route pattern, transient 400s (SQL Server's deadlock or
+timeout message, as a real tenant sends them), 429 with Retry-After, 500 Internal, latency (fixed, uniform,
+lognormal), a dropped connection, a truncated body, outage windows (every connection dropped) and commit-then-drop
+(the request is processed and committed, then the answer is lost: why a client looks an unanswered order POST up by
+orderNumberExternal before sending it again). Each fires with a probability, once / N times / until removed, inside
+an optional window on the fake's clock. Dice are seeded: (seed, fault id, match number). Every answer a fault
+produced is labelled in the journal (``fault``).
+
+Only statuses XTND documents are injected (400, 429, 500): the fake never answers what a real tenant would not.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import math
 import random
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.responses import Response
 
-from ..api.errors import error_response
+from ..api.errors import DEADLOCK, INTERNAL, TIMEOUT, ApiError, json_response
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, FieldError, not_found
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from ..api.pipeline import RequestContext
     from ..runtime import Runtime
 
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
+REPLACING = frozenset({"transient", "status", "outage", "drop"})
 
 
 class FaultSpec(BaseModel):
-    """One fault rule. YAML (config, scenarios) uses these snake_case keys; the admin body uses PascalCase."""
+    """One fault rule. YAML (config, scenarios) uses these snake_case keys; the admin body uses camelCase."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["latency", "status", "outage", "drop", "truncate", "commit-then-drop"]
-    route: str = Field("*", description="glob over the canonical path or route template, case-insensitive")
+    kind: Literal["transient", "status", "latency", "drop", "truncate", "outage", "commit-then-drop"]
+    route: str = Field("*", description="glob over the path, the route template, the path after the company "
+                                        "(e.g. ProductAvailability*) or the operation id, case-insensitive")
     method: str | None = None
-    client_id: str | None = None
-    status: int | None = Field(None, description="for kind status: 429, 500, 502, 503 or 504")
+    user: str | None = None
+    status: int | None = Field(None, description="for kind status: 429 or 500")
+    message: Literal["deadlock", "timeout"] = Field("deadlock", description="for kind transient")
     retry_after: int = Field(1, ge=0, le=3600)
     latency_ms: float = Field(0, ge=0, le=120_000)
     latency_max_ms: float | None = Field(None, ge=0, le=120_000)
@@ -48,23 +50,24 @@ class FaultSpec(BaseModel):
     latency_sigma: float = Field(0.5, gt=0, le=5)
     probability: float = Field(1.0, ge=0, le=1)
     times: int | None = Field(None, ge=1, description="fire at most this often; null = until removed")
-    starts_after_seconds: float = Field(0, ge=0)
-    duration_seconds: float | None = Field(None, gt=0)
+    starts_after_seconds: float = Field(0, ge=0, le=365 * 86400)
+    duration_seconds: float | None = Field(None, gt=0, le=365 * 86400)
 
     @model_validator(mode="after")
     def _check(self) -> FaultSpec:
-        if self.kind == "status" and self.status not in (429, 500, 502, 503, 504):
-            raise ValueError("status must be one of 429, 500, 502, 503, 504 for kind 'status'")
+        if self.kind == "status" and self.status not in (429, 500):
+            raise ValueError("status must be 429 or 500 for kind 'status' (the statuses XTND documents)")
         if self.kind == "latency" and self.latency_ms <= 0:
             raise ValueError("latency_ms must be > 0 for kind 'latency'")
         return self
 
 
-def _pascal(name: str) -> str:
-    return "".join(p.capitalize() if p != "id" else "Id" for p in name.split("_"))
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(p.capitalize() for p in rest)
 
 
-PASCAL = {_pascal(f): f for f in FaultSpec.model_fields}
+CAMEL = {_camel(f): f for f in FaultSpec.model_fields}
 
 
 class Fault:
@@ -86,21 +89,21 @@ class Fault:
             return False
         return self.spec.times is None or self.fired < self.spec.times
 
-    def matches(self, method: str, path: str, template: str | None, client_id: str | None) -> bool:
+    def matches(self, method: str, names: tuple[str, ...], user: str | None) -> bool:
+        """``names``: the request's path, route template, path after the company and operation id (lower case)."""
         s = self.spec
         if s.method and s.method.upper() != method:
             return False
-        if s.client_id and s.client_id != client_id:
+        if s.user and s.user != user:
             return False
         pattern = s.route.lower()
-        return fnmatch.fnmatchcase(path.lower(), pattern) or (
-            template is not None and fnmatch.fnmatchcase(template.lower(), pattern))
+        return any(fnmatch.fnmatchcase(name, pattern) for name in names)
 
     def to_json(self) -> dict[str, Any]:
         start, end = self.window()
-        return {"Id": self.id, **{_pascal(k): v for k, v in self.spec.model_dump().items()},
-                "ActiveFrom": iso_ms(start), "ActiveUntil": iso_ms(end) if end is not None else None,
-                "Matched": self.matched, "Fired": self.fired}
+        return {"id": self.id, **{_camel(k): v for k, v in self.spec.model_dump().items()},
+                "activeFrom": iso_ms(start), "activeUntil": iso_ms(end) if end is not None else None,
+                "matched": self.matched, "fired": self.fired}
 
 
 @dataclass(slots=True)
@@ -109,9 +112,46 @@ class Picked:
     rng: random.Random
 
     @property
+    def kind(self) -> str:
+        return self.fault.spec.kind
+
+    @property
     def replaces_answer(self) -> bool:
         """The fault answers instead of XTND, so the request is never served (nor counted for rate limits)."""
-        return self.fault.spec.kind in ("status", "outage", "drop")
+        return self.kind in REPLACING
+
+    @property
+    def label(self) -> str:
+        s = self.fault.spec
+        if s.kind == "transient":
+            return f"transient-{s.message}"
+        if s.kind == "status":
+            return f"status:{s.status}"
+        return s.kind
+
+    def error(self, now_ms: int) -> ApiError | None:
+        """The answer of a fault that answers with a status (transient, status), else None."""
+        s = self.fault.spec
+        if s.kind == "transient":
+            text = DEADLOCK.format(pid=50 + self.rng.randrange(200)) if s.message == "deadlock" else TIMEOUT
+            return ApiError(400, text, kind="Transient")
+        if s.kind == "status" and s.status == 429:
+            reset = math.ceil(now_ms / 1000) + s.retry_after
+            return ApiError(429, "Too many requests (Rate limit = Standard).",
+                            headers={"Retry-After": str(s.retry_after), "x-ratelimit-remaining": "0",
+                                     "x-ratelimit-reset": str(reset)})
+        if s.kind == "status":
+            return ApiError(500, INTERNAL)
+        return None
+
+    def latency_ms(self) -> float:
+        s = self.fault.spec
+        if s.latency_distribution == "uniform":
+            return self.rng.uniform(s.latency_ms, s.latency_max_ms or s.latency_ms * 2)
+        if s.latency_distribution == "lognormal":
+            value = self.rng.lognormvariate(math.log(s.latency_ms), s.latency_sigma)
+            return min(value, s.latency_max_ms or 120_000)
+        return s.latency_ms
 
 
 class ApiFaults:
@@ -143,23 +183,23 @@ class ApiFaults:
         return fault
 
     def add_json(self, body: dict[str, Any]) -> Fault:
-        unknown = [k for k in body if k not in PASCAL]
+        unknown = [k for k in body if k not in CAMEL]
         if unknown:
-            raise DomainError(400, f"Unknown fault field(s) {unknown}; known: {sorted(PASCAL)}.",
-                              [FieldError(k, "Unknown field.") for k in unknown])
+            raise DomainError(400, f"Unknown fault field(s) {unknown}; known: {sorted(CAMEL)}.",
+                              [FieldError(k, "Unknown field.") for k in unknown], "invalid")
         try:
-            spec = FaultSpec.model_validate({PASCAL[k]: v for k, v in body.items()})
+            spec = FaultSpec.model_validate({CAMEL[k]: v for k, v in body.items()})
         except ValidationError as e:
-            errors = [FieldError(_pascal(str(err["loc"][0])) if err["loc"] else "body", str(err["msg"]))
+            errors = [FieldError(_camel(str(err["loc"][0])) if err["loc"] else "body", str(err["msg"]))
                       for err in e.errors()]
-            raise DomainError(400, f"Invalid fault: {errors[0].field}: {errors[0].message}", errors) from None
+            raise DomainError(400, f"Invalid fault: {errors[0].field}: {errors[0].message}", errors,
+                              "invalid") from None
         return self.add(spec)
 
-    def pick(self, method: str, ctx: RequestContext, now: int) -> Picked | None:
+    def pick(self, method: str, names: tuple[str, ...], user: str | None, now: int) -> Picked | None:
         """The first active fault matching this request whose dice say it fires (at most one per request)."""
-        route = ctx.route
         for fault in self.faults.values():
-            if not fault.active(now) or not fault.matches(method, route.canonical_path, route.template, ctx.client_id):
+            if not fault.active(now) or not fault.matches(method, names, user):
                 continue
             fault.matched += 1
             rng = random.Random(f"{self.rt.settings.seed}/fault/{fault.id}/{fault.matched}")
@@ -168,98 +208,16 @@ class ApiFaults:
                 return Picked(fault, rng)
         return None
 
-    async def apply(self, picked: Picked, scope: MutableMapping[str, Any], ctx: RequestContext,
-                    record: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Send, app: Any,
-                    raw_send: Send) -> bool:
-        """Apply a picked fault. True when the fault produced (or swallowed) the answer."""
-        fault, rng = picked.fault, picked.rng
-        s = fault.spec
-        if s.kind == "latency":
-            record["Fault"] = "latency"
-            await asyncio.sleep(self._latency_ms(s, rng) / 1000)
-            return False
-        if s.kind in ("status", "outage"):
-            status = 503 if s.kind == "outage" else int(s.status or 500)
-            record["Fault"] = "outage" if s.kind == "outage" else f"status:{status}"
-            headers = {"Retry-After": str(s.retry_after)} if status in (429, 503) else None
-            message = {429: "Too many requests.", 503: "The service is temporarily unavailable.",
-                       500: "An internal error occurred.", 502: "Bad gateway.", 504: "Gateway timeout."}[status]
-            await error_response(status, message, [], trace_id=ctx.trace_id, headers=headers)(scope, receive, send)
-            return True
-        if s.kind == "drop":
-            record["Fault"] = "drop"
-            await self._drop(send, raw_send)
-            return True
-        if s.kind == "commit-then-drop":
-            record["Fault"] = "commit-then-drop"
-            captured: list[Message] = []
-
-            async def swallow(message: Message) -> None:
-                captured.append(message)
-
-            await app(scope, receive, swallow)
-            for m in captured:
-                if m["type"] == "http.response.start":
-                    record["Status"] = m["status"]
-            await self._drop(send, raw_send)
-            return True
-        # truncate: a real answer whose body is cut in half, then the connection closes
-        record["Fault"] = "truncate"
-        chunks: list[Message] = []
-
-        async def collect(message: Message) -> None:
-            chunks.append(message)
-
-        await app(scope, receive, collect)
-        start = next(m for m in chunks if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.response.body")
-        await send(start)
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-        self._close_transport(raw_send)
-        return True
-
-    @staticmethod
-    def _latency_ms(s: FaultSpec, rng: random.Random) -> float:
-        if s.latency_distribution == "uniform":
-            return rng.uniform(s.latency_ms, s.latency_max_ms or s.latency_ms * 2)
-        if s.latency_distribution == "lognormal":
-            value = rng.lognormvariate(math.log(s.latency_ms), s.latency_sigma)
-            return min(value, s.latency_max_ms or 120_000)
-        return s.latency_ms
-
-    @staticmethod
-    def _close_transport(raw_send: Send) -> bool:
-        """uvicorn's send is bound to its request cycle, which holds the transport: closing it drops the
-        connection for real. Under an in-process transport there is none; the caller then ends incompletely."""
-        transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
-        if transport is not None:
-            transport.close()
-            return True
-        return False
-
-    async def _drop(self, send: Send, raw_send: Send) -> None:
-        if self._close_transport(raw_send):
-            return
-        # no transport to close: announce a body that never comes, so the client cannot read a complete answer
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"1024"), (b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": b"", "more_body": True})
-
     def admin_routers(self) -> list[APIRouter]:
-        from fastapi import APIRouter, Body
-        from starlette.responses import Response
-
-        from ..api.errors import json_response
-
         r = APIRouter(tags=["Faults"])
 
         @r.get("/faults", summary="The API fault plan")
         async def list_faults() -> Response:
-            return json_response({"Items": [f.to_json() for f in self.faults.values()]})
+            return json_response({"items": [f.to_json() for f in self.faults.values()]})
 
         @r.post("/faults", status_code=201, summary="Add an API fault (fields: see GET; unknown -> 400)")
         async def add_fault(body: dict[str, Any] = Body(examples=[{  # noqa: B008
-            "Kind": "status", "Route": "/api/ProductAvailability*", "Status": 503, "RetryAfter": 2, "Times": 3}])
+            "kind": "transient", "route": "ProductAvailability*", "message": "deadlock", "times": 3}])
         ) -> Response:
             return json_response(self.add_json(body).to_json(), 201)
 
@@ -267,12 +225,12 @@ class ApiFaults:
         async def delete_fault(fault_id: str) -> Response:
             if self.faults.pop(fault_id, None) is None:
                 raise not_found("Fault", fault_id, "id")
-            return json_response({"Deleted": fault_id})
+            return json_response({"deleted": fault_id})
 
         @r.delete("/faults", summary="Remove every API fault")
         async def clear_faults() -> Response:
             n = len(self.faults)
             self.faults.clear()
-            return json_response({"Deleted": n})
+            return json_response({"deleted": n})
 
         return [r]

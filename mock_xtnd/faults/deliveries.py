@@ -10,15 +10,15 @@ from typing import Any
 from ..domain.errors import DomainError, FieldError
 from ..settings import DeliveryFaultSettings
 
-# admin body (PascalCase) <-> config (snake_case)
+# admin body (camelCase) <-> config (snake_case)
 FIELDS = {
-    "Duplicate": "duplicate",
-    "ReorderWindowSeconds": "reorder_window_seconds",
-    "DelaySeconds": "delay_seconds",
-    "JitterSeconds": "jitter_seconds",
-    "Drop": "drop",
-    "TamperSignature": "tamper_signature",
-    "Batch": "batch",
+    "duplicate": "duplicate",
+    "reorderWindowSeconds": "reorder_window_seconds",
+    "delaySeconds": "delay_seconds",
+    "jitterSeconds": "jitter_seconds",
+    "drop": "drop",
+    "tamperSignature": "tamper_signature",
+    "batch": "batch",
 }
 
 
@@ -54,7 +54,7 @@ class DeliveryFaults:
         return AttemptPlan(rng.random() < p.duplicate, rng.random() < p.drop, rng.random() < p.tamper_signature)
 
     def to_json(self) -> dict[str, Any]:
-        return {pascal: getattr(self.plan, snake) for pascal, snake in FIELDS.items()}
+        return {camel: getattr(self.plan, snake) for camel, snake in FIELDS.items()}
 
     def update(self, body: dict[str, Any]) -> None:
         from pydantic import ValidationError
@@ -62,7 +62,7 @@ class DeliveryFaults:
         unknown = [k for k in body if k not in FIELDS]
         if unknown:
             raise DomainError(400, f"Unknown delivery fault(s) {unknown}; known: {list(FIELDS)}.",
-                              [FieldError(k, "Unknown field.") for k in unknown])
+                              [FieldError(k, "Unknown field.") for k in unknown], "invalid")
         data = self.plan.model_dump()
         data.update({FIELDS[k]: v for k, v in body.items()})
         try:
@@ -71,4 +71,5 @@ class DeliveryFaults:
             inverse = {v: k for k, v in FIELDS.items()}
             errors = [FieldError(inverse.get(str(err["loc"][0]), str(err["loc"][0])), str(err["msg"]))
                       for err in e.errors()]
-            raise DomainError(400, f"Invalid delivery fault: {errors[0].field}: {errors[0].message}", errors) from None
+            raise DomainError(400, f"Invalid delivery fault: {errors[0].field}: {errors[0].message}", errors,
+                              "invalid") from None

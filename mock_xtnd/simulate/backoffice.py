@@ -30,7 +30,6 @@ import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, timedelta
 from functools import partial
 from typing import Any, Literal
 
@@ -42,7 +41,7 @@ from starlette.responses import Response
 from ..api.errors import json_response
 from ..api.render import customer_full, product_full
 from ..domain import backoffice as ops
-from ..domain.backend import OrderInput, OrderLineInput, fingerprint
+from ..domain.backend import OrderInput, RowInput
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, not_found
 from ..domain.events import DomainEvent
@@ -51,6 +50,8 @@ from ..domain.seed import ADJECTIVES, CUSTOMER_GROUPS, NOUNS, VARIANTS, org_numb
 from ..runtime import Runtime
 from .config import SimulationSettings
 from .sampling import jittered, poisson
+
+DAY_MS = 86_400_000
 
 TICK_TIMER = "backoffice-tick"
 
@@ -179,9 +180,8 @@ class BackOffice:
     def _move_date(self, number: str, days: int) -> None:
         b = self.rt.backend
         order = b.order(number)
-        current = date.fromisoformat(order.expected_delivery_date) if order.expected_delivery_date else None
-        base = current or date.fromisoformat(b.today_plus(2))
-        b.move_delivery_date(number, (base + timedelta(days=days)).isoformat())
+        base = order.asked_delivery_date if order.asked_delivery_date is not None else b.now() + 2 * DAY_MS
+        b.move_delivery_date(number, base + days * DAY_MS)
 
     def _cancel(self, number: str) -> None:
         self._planned.discard(number)
@@ -192,7 +192,7 @@ class BackOffice:
         b = self.rt.backend
         order = b.pick_order(number)
         rng = self.rt.ids.rng("sim/invoice")
-        if order.invoice_number is not None and rng.random() < self.config.invoice_change_share:
+        if order.invoice_numbers and rng.random() < self.config.invoice_change_share:
             self._at(jittered(rng, self.config.invoice_change_after_seconds, self.config.jitter), "invoice-change",
                      lambda: ops.change_invoice(b, number))
 
@@ -294,16 +294,12 @@ class BackOffice:
         for _ in range(rng.randint(1, 3)):
             lines[self._product(rng)] = rng.randint(1, 4)
         external = f"XTND-{b.ids.next('sim-order')}"
-        now = b.now()
-        body: dict[str, Any] = {"ExternalOrderNumber": external, "CustomerNumber": customer.number, "Lines": []}
-        inputs = []
-        for pn, qty in lines.items():
-            price = b.best_price(customer, b.product(pn), now)
-            inputs.append(OrderLineInput(pn, qty, price.price, price.currency))
-            body["Lines"].append({"ProductNumber": pn, "Quantity": qty, "UnitPrice": price.price})
-        data = OrderInput(external, customer.number, self._warehouse(rng), None, "Standard",
-                          b.today_plus(rng.randint(1, 5)), inputs)
-        order, _ = b.create_order(data, fingerprint(body))
+        warehouse = self._warehouse(rng)
+        rows = [RowInput(pn, qty, b.product(pn).unit, f"orderRows[{i}]", warehouse=warehouse)
+                for i, (pn, qty) in enumerate(lines.items())]  # priced at the customer's best price
+        data = OrderInput("order", customer.number, external, b.now() + rng.randint(1, 5) * DAY_MS, rows,
+                          {"orderMethod": "Phone"})
+        order = b.create_order(data)
         self.plan_order(order.number)  # already planned by the listener when simulating
 
     def _new_customer(self, rng: random.Random) -> None:
@@ -377,160 +373,168 @@ class _Body(BaseModel):
 
 
 class LineIn(_Body):
-    ProductNumber: str = Field(min_length=1)
-    Quantity: int
+    productNumber: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(ge=1, le=1_000_000)
 
 
 class PurchaseIn(_Body):
-    WarehouseNumber: str = Field(min_length=1)
-    Lines: list[LineIn]
+    warehouse: str = Field(min_length=1, max_length=50)
+    rows: list[LineIn] = Field(min_length=1, max_length=1000)
+    expectedInDays: float = Field(7.0, ge=0, le=3650)
 
 
 class ReceiveIn(_Body):
-    Quantity: int | None = None
+    quantity: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class ProductIn(_Body):
-    Name: str
-    ProductNumber: str | None = None
-    Description: str | None = None
-    ProductGroup: str | None = None
-    Unit: str | None = None
-    BasePrice: float | None = None
-    VatRate: float = 25.0
-    WeightKg: float | None = None
-    Ean: str | None = None
-    OnHand: int = 0
+    productName: str = Field(min_length=1, max_length=200)
+    productNumber: str | None = Field(None, min_length=1, max_length=40)
+    productDescription: str | None = Field(None, max_length=2000)
+    productGroup: str | None = None
+    productUnit: str | None = Field(None, max_length=20)
+    price: float | None = Field(None, ge=0, le=1e9)
+    vatPercent: float = Field(25.0, ge=0, le=100)
+    weight: float | None = Field(None, ge=0, le=1e6)
+    gtin: str | None = Field(None, max_length=14)
+    physicalBalance: int = Field(0, ge=0, le=1_000_000)
 
 
 class OfferIn(_Body):
-    CustomerNumber: str = Field(min_length=1)
-    Lines: list[LineIn]
+    customerNumber: str = Field(min_length=1)
+    rows: list[LineIn] = Field(min_length=1, max_length=1000)
 
 
 class OfferChangeIn(_Body):
-    Lines: list[LineIn] | None = None
-    Status: str | None = None
+    rows: list[LineIn] | None = Field(None, min_length=1, max_length=1000)
+    offerStatus: str | None = None
 
 
 class CustomerIn(_Body):
-    Name: str
-    Email: str = ""
-    Phone: str = ""
-    CustomerGroup: str = "RETAIL"
-    Street: str = ""
-    PostalCode: str = ""
-    City: str = ""
+    name: str = Field(min_length=1, max_length=180)
+    invoiceEmail: str = Field("", max_length=200)
+    phone: str = Field("", max_length=100)
+    customerGroup: str = "RETAIL"
+    address1: str = Field("", max_length=200)
+    postalCode: str = Field("", max_length=20)
+    city: str = Field("", max_length=100)
 
 
 class ChannelIn(_Body):
-    ProductNumber: str = Field(min_length=1)
-    WarehouseNumber: str = Field(min_length=1)
-    Quantity: int = 1
-    Mode: Literal["sell", "reserve", "release", "ship"] = "sell"
+    productNumber: str = Field(min_length=1)
+    warehouse: str = Field(min_length=1)
+    quantity: int = Field(1, ge=1, le=1_000_000)
+    mode: Literal["sell", "reserve", "release", "ship"] = "sell"
 
 
 def _lines(lines: list[LineIn]) -> dict[str, int]:
     out: dict[str, int] = {}
     for ln in lines:
-        out[ln.ProductNumber] = out.get(ln.ProductNumber, 0) + ln.Quantity
+        out[ln.productNumber] = out.get(ln.productNumber, 0) + ln.quantity
     return out
 
 
-def purchase_view(po: PurchaseOrder) -> dict[str, Any]:
-    return {"PurchaseOrderNumber": po.number, "WarehouseNumber": po.warehouse_number, "Status": po.status,
-            "Lines": [{"ProductNumber": pn, "QuantityDue": q} for pn, q in po.lines.items()],
-            "CreatedAt": iso_ms(po.created_at), "ChangedAt": iso_ms(po.changed_at)}
+def purchase_view(po: PurchaseOrder, dates: Callable[[int], str]) -> dict[str, Any]:
+    return {"purchaseNumber": po.number, "warehouse": po.warehouse_number, "status": po.status,
+            "rows": [{"productNumber": pn, "quantityDue": q} for pn, q in po.lines.items()],
+            "expectedDate": dates(po.expected_at) if po.expected_at is not None else None,
+            "createDate": dates(po.created_at), "changeDate": dates(po.changed_at)}
 
 
-def offer_view(o: Offer) -> dict[str, Any]:
-    return {"OfferNumber": o.number, "CustomerNumber": o.customer_number, "Status": o.status,
-            "Lines": [{"ProductNumber": pn, "Quantity": q} for pn, q in o.lines.items()],
-            "CreatedAt": iso_ms(o.created_at), "ChangedAt": iso_ms(o.changed_at)}
+def offer_view(o: Offer, dates: Callable[[int], str]) -> dict[str, Any]:
+    return {"offerNumber": o.number, "customerNumber": o.customer_number, "offerStatus": o.status,
+            "rows": [{"productNumber": pn, "quantity": q} for pn, q in o.lines.items()],
+            "createDate": dates(o.created_at), "changeDate": dates(o.changed_at)}
 
 
 def router(bo: BackOffice) -> APIRouter:
     r = APIRouter(prefix="/backoffice", tags=["back office"])
     rt = bo.rt
     b = rt.backend
+    dates = rt.dates.text
 
     @r.get("", summary="Whether the back office simulates on its own, and its rates (chosen by the mock)")
     async def status() -> Response:
-        return json_response({"Simulating": bo.simulating, "Settings": bo.config.model_dump(),
-                              "PlannedOrders": len(bo._planned)})
+        return json_response({"simulating": bo.simulating, "settings": bo.config.model_dump(),
+                              "plannedOrders": len(bo._planned)})
 
     @r.post("/tick", summary="Run one simulation round now (its follow-ups run as the clock moves)")
     async def tick() -> Response:
         emitted = bo.run_round()
-        return json_response({"Now": iso_ms(rt.clock.now_ms()), "Actions": dict(sorted(emitted.items()))})
+        return json_response({"now": iso_ms(rt.clock.now_ms()), "actions": dict(sorted(emitted.items()))})
 
     @r.get("/purchases", summary="Purchase orders")
     async def purchases() -> Response:
-        return json_response({"Items": [purchase_view(po) for po in b.state.purchases.values()]})
+        return json_response({"items": [purchase_view(po, dates) for po in b.state.purchases.values()]})
 
-    @r.post("/purchases", status_code=201, summary="Place a purchase order (no hook until goods arrive)")
+    @r.post("/purchases", status_code=201,
+            summary="Place a purchase order: {warehouse, rows: [{productNumber, quantity}], expectedInDays} (no hook "
+                    "until goods arrive; ProductAvailability shows the expected receiving)")
     async def create_purchase(body: PurchaseIn) -> Response:
-        return json_response(purchase_view(ops.create_purchase_order(b, body.WarehouseNumber, _lines(body.Lines))),
-                             201)
+        po = ops.create_purchase_order(b, body.warehouse, _lines(body.rows), body.expectedInDays)
+        return json_response(purchase_view(po, dates), 201)
 
-    @r.post("/purchases/{purchaseOrderNumber}/receive",
-            summary="Goods arrive: {Quantity?} units (default all due). Stock rises; PurchasePartiallyDelivered "
+    @r.post("/purchases/{purchaseNumber}/receive",
+            summary="Goods arrive: {quantity?} units (default all due). Stock rises; PurchasePartiallyDelivered "
             "or PurchaseDelivered")
-    async def receive(purchaseOrderNumber: str, body: ReceiveIn | None = None) -> Response:
-        quantity = body.Quantity if body is not None else None
-        return json_response(purchase_view(ops.receive_purchase(b, purchaseOrderNumber, quantity)))
+    async def receive(purchaseNumber: str, body: ReceiveIn | None = None) -> Response:
+        quantity = body.quantity if body is not None else None
+        return json_response(purchase_view(ops.receive_purchase(b, purchaseNumber, quantity), dates))
 
-    @r.post("/purchases/{purchaseOrderNumber}/cancel", summary="The rest will not come: PurchaseCancelled")
-    async def cancel(purchaseOrderNumber: str) -> Response:
-        return json_response(purchase_view(ops.cancel_purchase(b, purchaseOrderNumber)))
+    @r.post("/purchases/{purchaseNumber}/cancel", summary="The rest will not come: PurchaseCancelled")
+    async def cancel(purchaseNumber: str) -> Response:
+        return json_response(purchase_view(ops.cancel_purchase(b, purchaseNumber), dates))
 
     @r.post("/products", status_code=201, summary="A new article (ProductCreated), stocked in every warehouse")
     async def create_product(body: ProductIn) -> Response:
-        data = ops.ProductInput(name=body.Name, number=body.ProductNumber, description=body.Description,
-                                group=body.ProductGroup, unit=body.Unit, base_price=body.BasePrice,
-                                vat_rate=body.VatRate, weight_kg=body.WeightKg, ean=body.Ean, on_hand=body.OnHand)
+        data = ops.ProductInput(name=body.productName, number=body.productNumber, description=body.productDescription,
+                                group=body.productGroup, unit=body.productUnit, base_price=body.price,
+                                vat_rate=body.vatPercent, weight_kg=body.weight, ean=body.gtin,
+                                on_hand=body.physicalBalance)
         product = ops.create_product(b, data, rt.ids.rng("backoffice/product"))
-        return json_response({**product_full(product), "BasePrice": product.base_price}, 201)
+        return json_response(product_full(b, product, dates), 201)
 
     @r.post("/customers", status_code=201, summary="A customer registered in XTND (CustomerCreated)")
     async def create_customer(body: CustomerIn) -> Response:
-        address = Address(body.Name, body.Street, body.PostalCode, body.City, "SE")
-        customer = ops.register_customer(b, name=body.Name, email=body.Email, phone=body.Phone, address=address,
-                                         customer_group=body.CustomerGroup)
-        return json_response(customer_full(customer), 201)
+        address = Address(body.name, body.address1, body.postalCode, body.city, "SE")
+        customer = ops.register_customer(b, name=body.name, email=body.invoiceEmail, phone=body.phone,
+                                         address=address, customer_group=body.customerGroup)
+        return json_response(customer_full(customer, dates), 201)
 
     @r.post("/offers", status_code=201, summary="A quotation (OfferCreated)")
     async def create_offer(body: OfferIn) -> Response:
-        return json_response(offer_view(ops.create_offer(b, body.CustomerNumber, _lines(body.Lines))), 201)
+        return json_response(offer_view(ops.create_offer(b, body.customerNumber, _lines(body.rows)), dates), 201)
 
-    @r.put("/offers/{offerNumber}", summary="An open offer's lines or status change (OfferChanged)")
+    @r.put("/offers/{offerNumber}", summary="An open offer's rows or status change (OfferChanged)")
     async def change_offer(offerNumber: str, body: OfferChangeIn) -> Response:
-        lines = _lines(body.Lines) if body.Lines is not None else None
-        return json_response(offer_view(ops.change_offer(b, offerNumber, lines=lines, status=body.Status)))
+        lines = _lines(body.rows) if body.rows is not None else None
+        return json_response(offer_view(ops.change_offer(b, offerNumber, lines=lines, status=body.offerStatus),
+                                        dates))
 
     @r.post("/invoices/{invoiceNumber}/change", summary="An invoice changes (CustomerInvoiceChanged)")
     async def change_invoice(invoiceNumber: str) -> Response:
-        order = next((o for o in b.state.orders.values() if o.invoice_number == invoiceNumber), None)
+        order = next((o for o in b.state.orders.values() if invoiceNumber in o.invoice_numbers), None)
         if order is None:
             raise not_found("Invoice", invoiceNumber, "invoiceNumber")
         ops.change_invoice(b, order.number)
-        return json_response({"InvoiceNumber": invoiceNumber, "OrderNumber": order.number})
+        return json_response({"invoiceNumber": invoiceNumber, "orderNumber": order.number})
 
     @r.post("/channel-sales",
             summary="Another sales channel on the same stock: sell (on-hand falls), reserve, release, ship")
     async def channel_sale(body: ChannelIn) -> Response:
-        pn, wh = body.ProductNumber, body.WarehouseNumber
-        if body.Mode == "sell":
-            item = ops.other_channel_sale(b, pn, wh, body.Quantity)
-        elif body.Mode == "reserve":
-            item = bo.channel.reserve(b, pn, wh, body.Quantity)
-        elif body.Mode == "release":
-            item = bo.channel.release(b, pn, wh, body.Quantity)
+        pn, wh = body.productNumber, body.warehouse
+        if body.mode == "sell":
+            item = ops.other_channel_sale(b, pn, wh, body.quantity)
+        elif body.mode == "reserve":
+            item = bo.channel.reserve(b, pn, wh, body.quantity)
+        elif body.mode == "release":
+            item = bo.channel.release(b, pn, wh, body.quantity)
         else:
             bo.channel.ship(b, pn, wh)
             item = b.state.stock[(pn, wh)]
-        return json_response({"ProductNumber": pn, "WarehouseNumber": wh, "OnHand": item.on_hand,
-                              "Reserved": item.reserved, "AvailableBalance": item.available,
-                              "HeldByChannel": bo.channel.held.get((pn, wh), 0)})
+        return json_response({"productNumber": pn, "warehouse": wh, "physicalBalance": item.on_hand,
+                              "orderedQuantity": item.allocated, "blockedBalance": item.blocked,
+                              "availableBalanceNow": item.available,
+                              "heldByChannel": bo.channel.held.get((pn, wh), 0)})
 
     return r

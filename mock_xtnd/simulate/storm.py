@@ -58,15 +58,15 @@ class StormSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    Shape: Literal["constant", "ramp", "burst", "poisson"] = "constant"
-    Rate: float = Field(gt=0, le=1_000_000, description="Steps (AvailableBalanceChanged events) per second.")
-    Count: int | None = Field(default=None, ge=1, description=f"Steps in all (at most {MAX_COUNT:,}).")
-    DurationSeconds: float | None = Field(default=None, gt=0, description="Or: how long (at most 3600 s).")
-    Products: int | None = Field(default=None, ge=1, description="How many products to use (default all).")
-    Skew: Literal["uniform", "zipf"] = "uniform"
-    ZipfS: float = Field(default=1.1, gt=0, le=10)
-    Warehouses: list[str] | None = Field(default=None, description="Default: all warehouses.")
-    BurstPeriodSeconds: float = Field(default=10.0, gt=0, le=3600)
+    shape: Literal["constant", "ramp", "burst", "poisson"] = "constant"
+    rate: float = Field(gt=0, le=1_000_000, description="Steps (AvailableBalanceChanged events) per second.")
+    count: int | None = Field(default=None, ge=1, description=f"Steps in all (at most {MAX_COUNT:,}).")
+    durationSeconds: float | None = Field(default=None, gt=0, description="Or: how long (at most 3600 s).")
+    products: int | None = Field(default=None, ge=1, description="How many products to use (default all).")
+    skew: Literal["uniform", "zipf"] = "uniform"
+    zipfS: float = Field(default=1.1, gt=0, le=10)
+    warehouses: list[str] | None = Field(default=None, description="Default: all warehouses.")
+    burstPeriodSeconds: float = Field(default=10.0, gt=0, le=3600)
 
 
 # ---------------------------------------------------------------------------------------------- shapes
@@ -76,62 +76,62 @@ class Plan:
     def __init__(self, spec: StormSpec, rng: random.Random) -> None:
         self.spec = spec
         self.rng = rng
-        r = spec.Rate
-        if spec.Count is not None and spec.DurationSeconds is not None:
-            raise bad_request("Give Count or DurationSeconds, not both.", ("Count", "Count or DurationSeconds."))
-        if spec.Count is None and spec.DurationSeconds is None:
-            raise bad_request("Give Count or DurationSeconds.", ("Count", "Count or DurationSeconds is required."))
-        if spec.Count is not None:
-            if spec.Count > MAX_COUNT:
-                raise bad_request(f"Count is at most {MAX_COUNT:,}.", ("Count", f"At most {MAX_COUNT}."))
-            self.count = spec.Count
-            self.duration = self._duration_for(spec.Count) if spec.Shape != "poisson" else self.count / r
+        r = spec.rate
+        if spec.count is not None and spec.durationSeconds is not None:
+            raise bad_request("Give count or durationSeconds, not both.", ("count", "count or durationSeconds."))
+        if spec.count is None and spec.durationSeconds is None:
+            raise bad_request("Give count or durationSeconds.", ("count", "count or durationSeconds is required."))
+        if spec.count is not None:
+            if spec.count > MAX_COUNT:
+                raise bad_request(f"count is at most {MAX_COUNT:,}.", ("count", f"At most {MAX_COUNT}."))
+            self.count = spec.count
+            self.duration = self._duration_for(spec.count) if spec.shape != "poisson" else self.count / r
         else:
-            assert spec.DurationSeconds is not None
-            if spec.DurationSeconds > MAX_DURATION_SECONDS:
-                raise bad_request("DurationSeconds is at most 3600.", ("DurationSeconds", "At most 3600."))
-            self.duration = spec.DurationSeconds
-            if spec.Shape == "poisson":
+            assert spec.durationSeconds is not None
+            if spec.durationSeconds > MAX_DURATION_SECONDS:
+                raise bad_request("durationSeconds is at most 3600.", ("durationSeconds", "At most 3600."))
+            self.duration = spec.durationSeconds
+            if spec.shape == "poisson":
                 self.count = poisson(rng, r * self.duration)
             else:
                 self.count = math.floor(self._cumulative(self.duration) + 1e-9)
             if self.count > MAX_COUNT:
                 raise bad_request(f"That storm would make {self.count:,} steps; at most {MAX_COUNT:,}.",
-                                  ("Rate", "Lower the rate or the duration."))
+                                  ("rate", "Lower the rate or the duration."))
             if self.count < 1:
-                raise bad_request("That storm would make no steps at all.", ("Rate", "Raise the rate or duration."))
+                raise bad_request("That storm would make no steps at all.", ("rate", "Raise the rate or duration."))
         if self.duration > MAX_DURATION_SECONDS + 1e-6:
             # a Count at a low rate is bounded like a duration (poisson: its expected duration)
             raise bad_request(f"That storm would last {self.duration:,.0f} s; at most 3600.",
-                              ("Count", "Lower the count or raise the rate."))
+                              ("count", "Lower the count or raise the rate."))
 
     # cumulative expected steps by t (deterministic shapes) and its inverse
     def _period(self) -> tuple[float, float, float]:
-        p = self.spec.BurstPeriodSeconds
+        p = self.spec.burstPeriodSeconds
         spike_len = SPIKE_SHARE * p
-        spike_steps = SPIKE_FACTOR * self.spec.Rate * spike_len
-        per_period = spike_steps + BASE_FACTOR * self.spec.Rate * (p - spike_len)
+        spike_steps = SPIKE_FACTOR * self.spec.rate * spike_len
+        per_period = spike_steps + BASE_FACTOR * self.spec.rate * (p - spike_len)
         return spike_len, spike_steps, per_period
 
     def _cumulative(self, t: float) -> float:
-        r, shape = self.spec.Rate, self.spec.Shape
+        r, shape = self.spec.rate, self.spec.shape
         if shape == "constant":
             return r * t
         if shape == "ramp":
             return r * t * t / (2 * self.duration)
-        p = self.spec.BurstPeriodSeconds
+        p = self.spec.burstPeriodSeconds
         spike_len, spike_steps, per_period = self._period()
         whole, u = divmod(t, p)
         part = SPIKE_FACTOR * r * u if u < spike_len else spike_steps + BASE_FACTOR * r * (u - spike_len)
         return whole * per_period + part
 
     def _inverse(self, x: float) -> float:
-        r, shape = self.spec.Rate, self.spec.Shape
+        r, shape = self.spec.rate, self.spec.shape
         if shape == "constant":
             return x / r
         if shape == "ramp":
             return math.sqrt(2 * self.duration * x / r)
-        p = self.spec.BurstPeriodSeconds
+        p = self.spec.burstPeriodSeconds
         spike_len, spike_steps, per_period = self._period()
         whole = math.floor(x / per_period)
         rem = x - whole * per_period
@@ -142,18 +142,18 @@ class Plan:
         return whole * p + spike_len + (rem - spike_steps) / (BASE_FACTOR * r)
 
     def _duration_for(self, count: int) -> float:
-        if self.spec.Shape == "ramp":
-            return 2 * count / self.spec.Rate
+        if self.spec.shape == "ramp":
+            return 2 * count / self.spec.rate
         return self._inverse(count)
 
     def offsets(self) -> Iterator[int]:
-        if self.spec.Shape != "poisson":
+        if self.spec.shape != "poisson":
             for k in range(self.count):
                 yield round(self._inverse(k + 1) * 1000)
-        elif self.spec.Count is not None:
+        elif self.spec.count is not None:
             t = 0.0
             for _ in range(self.count):
-                t += self.rng.expovariate(self.spec.Rate)
+                t += self.rng.expovariate(self.spec.rate)
                 yield round(t * 1000)
         else:
             # sorted uniforms on [0, D], smallest first: the minimum of n uniforms on [a, D] is
@@ -268,19 +268,19 @@ class Storms:
     def start_storm(self, spec: StormSpec) -> Storm:
         b = self.rt.backend
         all_products = list(b.state.products)
-        if spec.Products is not None and spec.Products > len(all_products):
-            raise unprocessable(f"Only {len(all_products)} products exist.", ("Products", f"At most {len(all_products)}."))
-        warehouses = list(dict.fromkeys(spec.Warehouses)) if spec.Warehouses else list(b.state.warehouses)
+        if spec.products is not None and spec.products > len(all_products):
+            raise unprocessable(f"Only {len(all_products)} products exist.", ("products", f"At most {len(all_products)}."))
+        warehouses = list(dict.fromkeys(spec.warehouses)) if spec.warehouses else list(b.state.warehouses)
         for wh in warehouses:
-            b.warehouse(wh, "Warehouses")
+            b.warehouse(wh, "warehouses")
         storm_id = f"storm-{self.rt.ids.next('storm')}"
         rng = self.rt.ids.rng(f"storm/{storm_id}")
         plan = Plan(spec, rng)
-        n = spec.Products or len(all_products)
+        n = spec.products or len(all_products)
         # zipf ranks follow a seeded shuffle, so the hot products are not always the catalogue's first
-        products = rng.sample(all_products, n) if (n < len(all_products) or spec.Skew == "zipf") else all_products
+        products = rng.sample(all_products, n) if (n < len(all_products) or spec.skew == "zipf") else all_products
         storm = Storm(storm_id, spec, plan, products, warehouses, rng, self.rt.clock.now_ms(),
-                      zipf=Zipf(n, spec.ZipfS) if spec.Skew == "zipf" else None,
+                      zipf=Zipf(n, spec.zipfS) if spec.skew == "zipf" else None,
                       product_set=frozenset(products), warehouse_set=frozenset(warehouses))
         storm.offsets = plan.offsets()
         storm.next_offset = next(storm.offsets, None)
@@ -373,17 +373,17 @@ class Storms:
         records = self.rt.journal.since(st.cursor, kind="delivery", origin=f"storm:{storm.id}")
         st.cursor = self.rt.journal.last_seq
         for rec in records:
-            at = parse_iso(rec["Time"])
+            at = parse_iso(rec["time"])
             st.sent += 1
-            outcome = rec.get("Outcome")
+            outcome = rec.get("outcome")
             if outcome == "delivered":
                 st.delivered += 1
-                latency = float(rec.get("LatencyMs") or 0.0)
-                created_at = outbox.created_at(rec.get("DeliveryId", "")) if outbox is not None else None
+                latency = float(rec.get("latencyMs") or 0.0)
+                created_at = outbox.created_at(rec.get("deliveryId", "")) if outbox is not None else None
                 if created_at is not None:
                     latency += at - created_at
                 st.latency.add(latency)
-                end = at + round(float(rec.get("LatencyMs") or 0.0))
+                end = at + round(float(rec.get("latencyMs") or 0.0))
                 st.last_delivered_ms = end if st.last_delivered_ms is None else max(st.last_delivered_ms, end)
             elif outcome == "retry":
                 st.retried += 1
@@ -396,26 +396,26 @@ class Storms:
         span_ms = (st.last_delivered_ms or storm.started_ms) - storm.started_ms
         rate = st.delivered / (span_ms / 1000) if span_ms > 0 else (float(st.delivered) if st.delivered else 0.0)
         return {
-            "StormId": storm.id,
-            "State": storm.state,
-            "Shape": storm.spec.Shape,
-            "Rate": storm.spec.Rate,
-            "Planned": storm.plan.count,
-            "Emitted": storm.emitted,
-            "StartedAt": iso_ms(storm.started_ms),
-            "FinishedAt": iso_ms(storm.finished_ms) if storm.finished_ms is not None else None,
-            "PlannedDurationSeconds": round(storm.plan.duration, 3),
-            "Products": len(storm.products),
-            "Warehouses": storm.warehouses,
-            "Error": storm.error,
-            "Deliveries": {
-                "Sent": st.sent,
-                "Delivered": st.delivered,
-                "Retried": st.retried,
-                "Failed": st.failed,
-                "DeliveriesPerSecond": round(rate, 2),
-                "P50LatencyMs": st.latency.quantile(0.50),
-                "P99LatencyMs": st.latency.quantile(0.99),
+            "stormId": storm.id,
+            "state": storm.state,
+            "shape": storm.spec.shape,
+            "rate": storm.spec.rate,
+            "planned": storm.plan.count,
+            "emitted": storm.emitted,
+            "startedAt": iso_ms(storm.started_ms),
+            "finishedAt": iso_ms(storm.finished_ms) if storm.finished_ms is not None else None,
+            "plannedDurationSeconds": round(storm.plan.duration, 3),
+            "products": len(storm.products),
+            "warehouses": storm.warehouses,
+            "error": storm.error,
+            "deliveries": {
+                "sent": st.sent,
+                "delivered": st.delivered,
+                "retried": st.retried,
+                "failed": st.failed,
+                "deliveriesPerSecond": round(rate, 2),
+                "p50LatencyMs": st.latency.quantile(0.50),
+                "p99LatencyMs": st.latency.quantile(0.99),
             },
         }
 
@@ -425,16 +425,16 @@ def router(storms: Storms) -> APIRouter:
     r = APIRouter(tags=["storms"])
 
     @r.post("/storm", status_code=202,
-            summary="Start a storm of real stock changes: {Shape, Rate, Count | DurationSeconds, Products, Skew, "
-            "ZipfS, Warehouses} -> 202 {StormId}")
+            summary="Start a storm of real stock changes: {shape, rate, count | durationSeconds, products, skew, "
+            "zipfS, warehouses} -> 202 {stormId}")
     async def start(body: StormSpec) -> Response:
         storm = storms.start_storm(body)
-        return json_response({"StormId": storm.id, "Planned": storm.plan.count,
-                              "PlannedDurationSeconds": round(storm.plan.duration, 3)}, 202)
+        return json_response({"stormId": storm.id, "planned": storm.plan.count,
+                              "plannedDurationSeconds": round(storm.plan.duration, 3)}, 202)
 
     @r.get("/storm", summary="Every storm since the last reset, with progress")
     async def list_storms() -> Response:
-        return json_response({"Items": [storms.progress(s) for s in storms.storms.values()]})
+        return json_response({"items": [storms.progress(s) for s in storms.storms.values()]})
 
     @r.get("/storm/{stormId}", summary="A storm's progress: steps emitted, deliveries sent/delivered/retried/failed, "
            "deliveries per second, p50/p99 delivery latency")

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from .service import Webhooks
 
 SUBSCRIPTION_EXAMPLE = {
-    "Name": "webshop", "TechContactEmail": "dev@example.com", "CallbackUrl": "http://127.0.0.1:9000/xtnd/webhooks",
-    "Secret": "s3cret", "WarehouseFilter": [], "Active": True, "Triggers": ["AvailableBalanceChanged", "OrderPicked"],
+    "name": "webshop", "techContactEmail": "dev@example.com", "callbackUrl": "http://127.0.0.1:9000/xtnd/webhooks",
+    "secret": "s3cret", "warehouseFilter": [], "active": True, "triggers": ["AvailableBalanceChanged", "OrderPicked"],
 }
 
 
@@ -30,7 +30,7 @@ def router(w: Webhooks) -> APIRouter:
 
     @r.get("/webhooks", summary="Subscriptions (secrets masked)")
     async def list_subscriptions() -> Response:
-        return json_response({"Items": [s.to_json() for s in w.subscriptions.values()]})
+        return json_response({"items": [s.to_json() for s in w.subscriptions.values()]})
 
     @r.post("/webhooks", status_code=201, summary="Add a subscription")
     async def add(body: Annotated[dict[str, Any], Body(examples=[SUBSCRIPTION_EXAMPLE])]) -> Response:
@@ -38,7 +38,7 @@ def router(w: Webhooks) -> APIRouter:
 
         sub = Subscription.from_json(body)
         if sub.name in w.subscriptions:
-            raise DomainError(409, f"A subscription named {sub.name!r} exists.", [FieldError("Name", "Taken.")])
+            raise DomainError(400, f"A subscription named {sub.name!r} exists.", [FieldError("name", "Taken.")])
         w.subscriptions[sub.name] = sub
         persist(sub.name)
         return json_response(sub.to_json(), 201)
@@ -49,10 +49,10 @@ def router(w: Webhooks) -> APIRouter:
 
         if name not in w.subscriptions:
             raise not_found("Subscription", name, "name")
-        if "Name" in body and body["Name"] != name:
-            raise DomainError(400, "A subscription cannot be renamed: Name must match the path.",
-                              [FieldError("Name", f"Expected {name!r}.")])
-        sub = Subscription.from_json({**body, "Name": name})
+        if "name" in body and body["name"] != name:
+            raise DomainError(400, "A subscription cannot be renamed: name must match the path.",
+                              [FieldError("name", f"Expected {name!r}.")], "invalid")
+        sub = Subscription.from_json({**body, "name": name})
         w.subscriptions[name] = sub
         persist(name)
         return json_response(sub.to_json())
@@ -62,18 +62,23 @@ def router(w: Webhooks) -> APIRouter:
         if w.subscriptions.pop(name, None) is None:
             raise not_found("Subscription", name, "name")
         persist(name)
-        return json_response({"Deleted": name})
+        return json_response({"deleted": name})
 
     @r.post("/webhooks/forge", summary="Send a hook with a bad or missing signature (for verify-signatures)")
     async def forge(body: Annotated[dict[str, Any], Body(examples=[{
-        "Action": "AvailableBalanceChanged", "Signature": "bad",
-        "Details": {"ProductNumber": "100001", "WarehouseNumber": "1", "AvailableBalance": 9999}}])]) -> Response:
-        details = body.get("Details")
+        "action": "AvailableBalanceChanged", "signature": "bad",
+        "details": {"ProductNumber": "100001", "Warehouse": "1", "AvailableBalance": 9999}}])]) -> Response:
+        unknown = [k for k in body if k not in ("action", "details", "signature", "subscription")]
+        if unknown:
+            raise DomainError(400, f"Unknown field(s) {unknown}.", [FieldError(k, "Unknown field.") for k in unknown],
+                              "invalid")
+        details = body.get("details")
         if not isinstance(details, dict):
-            raise DomainError(400, "Details must be an object.", [FieldError("Details", "Object required.")])
-        sent = w.forge(str(body.get("Action", "")), details, str(body.get("Signature", "bad")),
-                       body.get("Subscription"))
-        return json_response({"Items": [w.delivery_json(d) for d in sent]}, 202)
+            raise DomainError(400, "details must be an object.", [FieldError("details", "Object required.")],
+                              "invalid")
+        sent = w.forge(str(body.get("action", "")), details, str(body.get("signature", "bad")),
+                       body.get("subscription"))
+        return json_response({"items": [w.delivery_json(d) for d in sent]}, 202)
 
     @r.get("/deliveries", summary="The delivery log: each attempt's time, status or error, latency")
     async def deliveries(
@@ -87,7 +92,7 @@ def router(w: Webhooks) -> APIRouter:
             items.append(w.delivery_json(d))
             if len(items) >= limit:
                 break
-        return json_response({"Items": items})
+        return json_response({"items": items})
 
     @r.get("/deliveries/{delivery_id}", summary="One delivery with its attempts")
     async def delivery(delivery_id: str) -> Response:

@@ -313,10 +313,10 @@ class Webhooks:
                  fault: str | None, outcome: str, url: str | None = None) -> None:
         status, error, latency = result
         self.rt.journal.append({
-            "Kind": "delivery", "Time": iso_ms(at), "DeliveryId": d.id, "NotificationId": d.notification_id,
-            "Subscription": d.subscription, "Url": url or d.url, "Attempt": number, "Notifications": d.notifications,
-            "Status": status, "Error": error, "LatencyMs": round(latency, 3), "Outcome": outcome, "Fault": fault,
-            "Forged": d.forged is not None, "Origin": d.origin,
+            "kind": "delivery", "time": iso_ms(at), "deliveryId": d.id, "notificationId": d.notification_id,
+            "subscription": d.subscription, "url": url or d.url, "attempt": number, "notifications": d.notifications,
+            "status": status, "error": error, "latencyMs": round(latency, 3), "outcome": outcome, "fault": fault,
+            "forged": d.forged is not None, "origin": d.origin,
         })
 
     # ------------------------------------------------------------------ persistence of outcomes
@@ -343,9 +343,9 @@ class Webhooks:
         if d is None:
             raise not_found("Delivery", did, "id")
         if d.status == PENDING:
-            raise DomainError(409, f"Delivery {did} is still pending.", [FieldError("id", "Pending.")])
+            raise DomainError(400, f"Delivery {did} is still pending.", [FieldError("deliveryId", "Pending.")])
         if d.forged is not None:
-            raise DomainError(409, "A forged delivery is never redelivered.", [FieldError("id", "Forged.")])
+            raise DomainError(400, "A forged delivery is never redelivered.", [FieldError("deliveryId", "Forged.")])
         d.status = PENDING
         d.next_attempt_at = self.rt.clock.now_ms()
         d.redeliveries += 1
@@ -358,11 +358,12 @@ class Webhooks:
 
     def forge(self, action: str, details: dict[str, Any], signature: str, subscription: str | None) -> list[Delivery]:
         if action not in ACTIONS:
-            raise DomainError(400, f"Unknown action {action!r}.", [FieldError("Action", "Unknown action.")])
+            raise DomainError(400, f"Unknown action {action!r}.", [FieldError("action", "Unknown action.")], "invalid")
         if signature not in ("bad", "missing"):
-            raise DomainError(400, "Signature must be 'bad' or 'missing'.", [FieldError("Signature", "bad|missing")])
+            raise DomainError(400, "signature must be 'bad' or 'missing'.", [FieldError("signature", "bad|missing")],
+                              "invalid")
         if subscription and subscription not in self.subscriptions:
-            raise not_found("Subscription", subscription, "Subscription")
+            raise not_found("Subscription", subscription, "subscription")
         subs = [self.subscriptions[subscription]] if subscription else [s for s in self.subscriptions.values() if s.active]
         out = []
         now = self.rt.clock.now_ms()
@@ -378,13 +379,17 @@ class Webhooks:
 
     def delivery_json(self, d: Delivery) -> dict[str, Any]:
         return {
-            "Id": d.id, "NotificationId": d.notification_id, "Subscription": d.subscription, "Url": d.url,
-            "Actions": d.actions(), "Notifications": d.notifications, "Status": d.status,
-            "Forged": d.forged is not None, "CreatedAt": iso_ms(d.created_at),
-            "NextAttemptAt": iso_ms(d.next_attempt_at) if d.status == PENDING else None,
-            "Attempts": [{"Attempt": a.attempt, "Time": iso_ms(a.at_ms), "Status": a.status, "Error": a.error,
-                          "LatencyMs": a.latency_ms, "Fault": a.fault} for a in d.attempts],
+            "deliveryId": d.id, "notificationId": d.notification_id, "subscription": d.subscription, "url": d.url,
+            "actions": d.actions(), "notifications": d.notifications, "status": d.status,
+            "forged": d.forged is not None, "createdAt": iso_ms(d.created_at),
+            "nextAttemptAt": iso_ms(d.next_attempt_at) if d.status == PENDING else None,
+            "attempts": [{"attempt": a.attempt, "time": iso_ms(a.at_ms), "status": a.status, "error": a.error,
+                          "latencyMs": a.latency_ms, "fault": a.fault} for a in d.attempts],
         }
+
+    def outbox_records(self) -> list[dict[str, Any]]:
+        """Every delivery as persisted (for /_mock/truth), in creation order."""
+        return [d.to_record() for d in self.outbox.query(None, None, None)]
 
     def query(self, status: str | None, action: str | None, subscription: str | None) -> Iterable[Delivery]:
         return self.outbox.query(status, action, subscription)

@@ -1,5 +1,5 @@
-"""Webhook subscriptions as XTND's back office has them: Name, TechContactEmail, CallbackUrl, Secret,
-WarehouseFilter (empty = all), Active, Triggers. Webhook management is not part of XTND's API (its back office
+"""Webhook subscriptions as XTND's back office has them: name, tech-contact e-mail, callback URL, secret, warehouse
+filter (empty = all), active flag, triggers. Webhook management is not part of XTND's API (its back office
 configures hooks), so it lives in the config file and under /_mock/webhooks."""
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ class Subscription:
 
     def to_json(self, *, reveal_secret: bool = False) -> dict[str, Any]:
         return {
-            "Name": self.name,
-            "TechContactEmail": self.tech_contact_email,
-            "CallbackUrl": self.callback_url,
-            "Secret": self.secret if reveal_secret else "***",
-            "WarehouseFilter": list(self.warehouse_filter),
-            "Active": self.active,
-            "Triggers": list(self.triggers),
+            "name": self.name,
+            "techContactEmail": self.tech_contact_email,
+            "callbackUrl": self.callback_url,
+            "secret": self.secret if reveal_secret else "***",
+            "warehouseFilter": list(self.warehouse_filter),
+            "active": self.active,
+            "triggers": list(self.triggers),
         }
 
     @classmethod
@@ -44,33 +44,31 @@ class Subscription:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Subscription:
-        """From an admin body (PascalCase); a bad subscription is a clear Validation error naming the field."""
+        """From an admin body (camelCase); a bad subscription is a clear Validation error naming the field."""
         from pydantic import ValidationError
 
-        mapping = {"Name": "name", "TechContactEmail": "tech_contact_email", "CallbackUrl": "callback_url",
-                   "Secret": "secret", "WarehouseFilter": "warehouse_filter", "Active": "active", "Triggers": "triggers"}
+        mapping = {"name": "name", "techContactEmail": "tech_contact_email", "callbackUrl": "callback_url",
+                   "secret": "secret", "warehouseFilter": "warehouse_filter", "active": "active", "triggers": "triggers"}
         unknown = [k for k in body if k not in mapping]
         if unknown:
-            raise DomainError(400, f"Unknown field(s) {unknown}.", [FieldError(k, "Unknown field.") for k in unknown])
+            raise DomainError(400, f"Unknown field(s) {unknown}.", [FieldError(k, "Unknown field.") for k in unknown],
+                              "invalid")
         try:
             s = SubscriptionSettings.model_validate({mapping[k]: v for k, v in body.items()})
         except ValidationError as e:
             inverse = {v: k for k, v in mapping.items()}
             errors = [FieldError(inverse.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "body",
                                  str(err["msg"])) for err in e.errors()]
-            raise DomainError(400, f"Invalid subscription: {errors[0].field}: {errors[0].message}", errors) from None
+            raise DomainError(400, f"Invalid subscription: {errors[0].field}: {errors[0].message}", errors,
+                              "invalid") from None
         return cls.from_settings(s)
 
     def to_record(self) -> dict[str, Any]:
-        """The persisted form (PascalCase, secret kept). Persist this dict, never the dataclass itself."""
+        """The persisted form (camelCase, secret kept). Persist this dict, never the dataclass itself."""
         return self.to_json(reveal_secret=True)
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Subscription:
-        """From ``to_record``; also reads the snake_case form an earlier build wrote (the bare dataclass)."""
-        if "Name" not in rec and "name" in rec:
-            return cls(rec["name"], rec["callback_url"], rec["secret"], list(rec["triggers"]),
-                       rec.get("tech_contact_email", ""), list(rec.get("warehouse_filter", [])),
-                       bool(rec.get("active", True)))
-        return cls(rec["Name"], rec["CallbackUrl"], rec["Secret"], list(rec["Triggers"]),
-                   rec.get("TechContactEmail", ""), list(rec.get("WarehouseFilter", [])), bool(rec.get("Active", True)))
+        """From ``to_record``."""
+        return cls(rec["name"], rec["callbackUrl"], rec["secret"], list(rec["triggers"]),
+                   rec.get("techContactEmail", ""), list(rec.get("warehouseFilter", [])), bool(rec.get("active", True)))
