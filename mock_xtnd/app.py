@@ -15,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from . import __version__
 from .admin import routes as admin_routes
+from .api.docs import install_docs
 from .api.errors import ApiError, invalid, json_response
 from .api.pipeline import XtndPipeline
 from .domain.errors import DomainError
@@ -93,6 +95,20 @@ def _install_parts(rt: Runtime) -> None:
     rt.add_part(Storms(rt))
 
 
+class XtndApp(FastAPI):
+    """The FastAPI app (``/_mock``, documents, lifespan) behind the request pipeline: API calls enter the pipeline
+    first and never pass through FastAPI's own middleware stack (error handling, telemetry, body limits cost about
+    15 us a request and the pipeline does its own); everything else goes on to FastAPI unchanged."""
+
+    pipeline: XtndPipeline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.pipeline(scope, receive, send)
+
+    async def fastapi_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or Runtime(settings or Settings())
     if not rt.parts:
@@ -107,8 +123,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await rt.stop()
 
     company = rt.settings.company
-    app = FastAPI(title="mock-xtnd", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = XtndApp(title="mock-xtnd", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
+    app.pipeline = XtndPipeline(app.fastapi_call, runtime=rt)
     app.state.runtime = rt
     install_error_handlers(app)
 
@@ -118,13 +135,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description="The mock's own surface (never part of XTND's API): reset, truth, back-office moves, clock, "
         "journal, webhooks, faults, storms, quirks, users. camelCase, in the API's names (docs/control-surface.md). "
         "Chosen by the mock.",
-        docs_url="/docs",
+        docs_url=None,  # served offline by install_docs
         redoc_url=None,
     )
     admin.include_router(admin_routes.router(rt))
     for extra in rt.admin_routers():
         admin.include_router(extra)
     install_error_handlers(admin)
+    install_docs(app, admin, rt.settings)
     app.mount("/_mock", admin)
 
     @app.get("/", include_in_schema=False)
@@ -134,6 +152,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                               "docs": "/RESTAPI/swagger/ui/index", "openapi": "/RESTAPI/swagger/docs/v1",
                               "controls": "/_mock/docs"})
 
-    app.add_middleware(XtndPipeline, runtime=rt)
     return app
 

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from .routes import Route
 
 
+class RawJson(bytes):
+    """An answer a handler already serialised (a page assembled from pre-rendered rows): sent as it is."""
+
+
 @dataclass(slots=True)
 class Call:
     rt: Runtime

@@ -8,9 +8,9 @@ from typing import Any
 from ..domain.errors import not_found, refused
 from ..domain.models import Product
 from . import render
-from .call import Call
+from .call import Call, RawJson
 from .errors import invalid
-from .paging import page_a, page_b
+from .paging import page_a, page_b, page_b_json
 
 
 # ---------------------------------------------------------------------------------------------- Products
@@ -98,9 +98,9 @@ def list_availability(call: Call) -> Any:
             keys = [k for k in keys if stock[k].changed_at >= since]
         return keys
 
-    dates = call.rt.dates.text
-    return page_b(call, "productAvailabilityList", select,
-                  lambda k: render.availability(b, stock[k], dates) if k in stock else None)
+    row = render.availability_rows(b, call.rt.dates.text)
+    return page_b_json(call, "productAvailabilityList", select,
+                       lambda keys: [row(stock[k]) for k in keys if k in stock])
 
 
 def get_availability(call: Call) -> Any:
@@ -110,7 +110,7 @@ def get_availability(call: Call) -> Any:
     b.product(pn)
     if wh not in b.state.warehouses:
         raise not_found("Warehouse", wh, "warehouse")
-    return render.availability(b, b.stock_item(pn, wh), call.rt.dates.text)
+    return RawJson(render.availability_json(b, b.stock_item(pn, wh), call.rt.dates.text).encode())
 
 
 # ---------------------------------------------------------------------------------------------- ProductPrices

@@ -26,7 +26,7 @@ import orjson
 from ..asgi import read_body
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError
-from .call import Call
+from .call import Call, RawJson
 from .errors import DEADLOCK, INTERNAL, JSON, TIMEOUT, UNAUTHORIZED, ApiError, error_kind, invalid
 from .facts import facts
 from .routes import AREA_OF, BASE, RESOURCES, Route, arities, match
@@ -284,7 +284,7 @@ class XtndPipeline:
         except ApiError as e:
             e.headers = {**dict((k.decode(), v.decode()) for k, v in limit_headers), **(e.headers or {})}
             raise
-        body = orjson.dumps(value)
+        body = value if isinstance(value, RawJson) else orjson.dumps(value)
         transport = picked.kind if picked is not None and picked.kind in ("truncate", "commit-then-drop") else None
         return (200, body, JSON_HEADERS + limit_headers), transport
 

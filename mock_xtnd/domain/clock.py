@@ -101,6 +101,8 @@ class TenantDates:
 
         self.zone = ZoneInfo(zone)
         self._second = lru_cache(maxsize=8192)(self._format_second)
+        # whole stamps too: a list page re-stamps the same records' change dates on every read
+        self.text = lru_cache(maxsize=65536)(self._text)  # type: ignore[method-assign]
 
     def _format_second(self, seconds: int) -> tuple[str, str]:
         local = datetime.fromtimestamp(seconds, self.zone)
@@ -108,6 +110,9 @@ class TenantDates:
         return local.strftime("%Y-%m-%dT%H:%M:%S."), f"{offset[:3]}:{offset[3:]}"
 
     def text(self, ms: int) -> str:
+        return self._text(ms)
+
+    def _text(self, ms: int) -> str:
         seconds, millis = divmod(ms, 1000)
         head, offset = self._second(seconds)
         return f"{head}{millis:03d}{offset}"
