@@ -32,6 +32,11 @@ PYTHON = sys.executable
 VENV_BIN = Path(PYTHON).parent
 MOCK_XTND = str(VENV_BIN / "mock-xtnd") if (VENV_BIN / "mock-xtnd").exists() else "mock-xtnd"
 
+# the fake's API base path and its default user (docs/wire.md): every call carries ExtendBasicAuthorization
+API = "/RESTAPI/v1_0/demo"
+AUTH_HEADER = "ExtendBasicAuthorization"
+USERNAME, PASSWORD = "demo", "demo-secret"
+
 # one core for the server under test, the other for whatever loads or receives (2-core machine)
 SERVER_CORE = 0
 LOAD_CORE = 1
@@ -161,14 +166,26 @@ def write_config(data: dict[str, Any]) -> str:
     return f.name
 
 
-# Rate limits raised so the fake never answers 429 under a benchmark's load. Rate limiting itself stays on (every
-# call is still counted and answered with its x-ratelimit-* headers), as do auth, validation and the journal.
-NO_429_LIMITS = {"standard": 100_000_000, "list": 100_000_000, "write": 100_000_000}
+# Rate limits raised so the fake never answers 429 under a benchmark's load: a million calls per family per
+# second. Rate limiting itself stays on (every call is still counted and answered with its x-ratelimit-* headers),
+# as do auth, validation and the journal.
+NO_429_LIMITS: dict[str, Any] = {"default": 1_000_000, "window_seconds": 1}
+# The production quirk of transient 400s (1% of calls by default) would count as errors in a load run: off. The
+# other quirks do not touch the calls the benchmarks make.
+NO_TRANSIENT_400S = {"transient_errors": 0}
+BENCH_CONFIG: dict[str, Any] = {"rate_limits": NO_429_LIMITS, "quirks": NO_TRANSIENT_400S}
+
+
+def auth(username: str = USERNAME, password: str = PASSWORD) -> dict[str, str]:
+    """The header every API call carries: ``ExtendBasicAuthorization: Basic base64(username:password)``."""
+    import base64
+
+    return {AUTH_HEADER: "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 def start_fake(port: int, config: dict[str, Any] | None = None, extra: Sequence[str] = (),
                core: int = SERVER_CORE) -> tuple[Proc, str]:
-    cfg = write_config({"rate_limits": NO_429_LIMITS, **(config or {})})
+    cfg = write_config({**BENCH_CONFIG, **(config or {})})
     proc = Proc(pinned([MOCK_XTND, "serve", "--port", str(port), "--config", cfg, *extra], core), "fake")
     return proc, cfg
 
@@ -176,25 +193,16 @@ def start_fake(port: int, config: dict[str, Any] | None = None, extra: Sequence[
 def start_experiment(port: int, config: dict[str, Any] | None = None, flags: Sequence[str] = (),
                      core: int = SERVER_CORE) -> tuple[Proc, str]:
     """bench/experiment_app.py (the fake with a proposed change applied from outside), same config handling."""
-    cfg = write_config({"rate_limits": NO_429_LIMITS, **(config or {})})
+    cfg = write_config({**BENCH_CONFIG, **(config or {})})
     proc = Proc(pinned([PYTHON, str(BENCH_DIR / "experiment_app.py"), "--port", str(port), "--config", cfg, *flags],
                        core), "experiment")
     return proc, cfg
 
 
-def token(port: int, client_id: str = "demo", secret: str = "demo-secret") -> str:
-    status, _, body = http(port, "POST", "/api/token",
-                           f"grant_type=client_credentials&client_id={client_id}&client_secret={secret}".encode(),
-                           {"Content-Type": "application/x-www-form-urlencoded"})
-    if status != 200:
-        raise RuntimeError(f"token request answered {status}: {body[:300]!r}")
-    return str(json.loads(body)["access_token"])
-
-
 # ---------------------------------------------------------------------------------------------- load
 WRK_LUA = r"""
-local token = os.getenv("BENCH_TOKEN")
-if token and #token > 0 then wrk.headers["Authorization"] = "Bearer " .. token end
+local name, value = os.getenv("BENCH_HEADER_NAME"), os.getenv("BENCH_HEADER_VALUE")
+if name and #name > 0 then wrk.headers[name] = value end
 done = function(summary, latency, requests)
   local e = summary.errors
   local pcts = {}
@@ -214,9 +222,20 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def wrk(url: str, token_value: str | None, seconds: float, connections: int = 64,
+def _one_header(headers: dict[str, str] | None) -> tuple[str, str]:
+    """The one header a load run sends (the auth header, or none); wrk and the fallback take exactly one."""
+    if not headers:
+        return "", ""
+    if len(headers) != 1:
+        raise ValueError(f"a load run sends one header, not {sorted(headers)}")
+    ((name, value),) = headers.items()
+    return name, value
+
+
+def wrk(url: str, headers: dict[str, str] | None, seconds: float, connections: int = 64,
         core: int = LOAD_CORE) -> dict[str, Any]:
-    """``wrk -t1 -cN -dS`` with a bearer token; figures from its Lua ``done`` hook."""
+    """``wrk -t1 -cN -dS`` with the auth header (``auth()``) or none; figures from its Lua ``done`` hook."""
+    name, value = _one_header(headers)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_LUA)
         script = f.name
@@ -224,7 +243,7 @@ def wrk(url: str, token_value: str | None, seconds: float, connections: int = 64
         cmd = pinned(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
                       "-s", script, url], core)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
-                             env={**os.environ, "BENCH_TOKEN": token_value or ""})
+                             env={**os.environ, "BENCH_HEADER_NAME": name, "BENCH_HEADER_VALUE": value})
     finally:
         os.unlink(script)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
@@ -253,10 +272,10 @@ def wrk(url: str, token_value: str | None, seconds: float, connections: int = 64
 FALLBACK_SCRIPT = r"""
 import asyncio, json, sys, time
 import aiohttp
-url, token, seconds, conns = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+url, name, value, seconds, conns = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 async def main():
     lat, non2xx, errors, nbytes = [], 0, 0, 0
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {name: value} if name else {}
     conn = aiohttp.TCPConnector(limit=conns)
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=5)) as s:
         end = time.perf_counter() + seconds
@@ -290,11 +309,12 @@ asyncio.run(main())
 """
 
 
-def fallback_load(url: str, token_value: str | None, seconds: float, connections: int = 64,
+def fallback_load(url: str, headers: dict[str, str] | None, seconds: float, connections: int = 64,
                   core: int = LOAD_CORE) -> dict[str, Any]:
     """A bounded aiohttp load loop, used only when wrk is missing. It is client-bound (Python on one core), so its
     figures are lower than wrk's and only the ratios between targets measured the same way mean anything."""
-    out = subprocess.run(pinned([PYTHON, "-c", FALLBACK_SCRIPT, url, token_value or "", str(seconds),
+    name, value = _one_header(headers)
+    out = subprocess.run(pinned([PYTHON, "-c", FALLBACK_SCRIPT, url, name, value, str(seconds),
                                  str(connections)], core), capture_output=True, text=True, timeout=seconds + 60)
     if out.returncode != 0:
         raise RuntimeError(f"fallback load failed: {out.stderr[-2000:]}")
@@ -304,14 +324,15 @@ def fallback_load(url: str, token_value: str | None, seconds: float, connections
     return raw
 
 
-def load(url: str, token_value: str | None, seconds: float, connections: int = 64,
+def load(url: str, headers: dict[str, str] | None, seconds: float, connections: int = 64,
          server_pid: int | None = None) -> dict[str, Any]:
-    """One bounded load run; with ``server_pid`` it also records the server's CPU seconds spent meanwhile."""
+    """One bounded load run sending ``headers`` (``auth()`` for the fake's API, None for the bare floor); with
+    ``server_pid`` it also records the server's CPU seconds spent meanwhile."""
     before = cpu_seconds(server_pid) if server_pid else 0.0
     if have_wrk():
-        res = wrk(url, token_value, seconds, connections)
+        res = wrk(url, headers, seconds, connections)
     else:
-        res = fallback_load(url, token_value, seconds, connections)
+        res = fallback_load(url, headers, seconds, connections)
     if server_pid:
         res["server_cpu_s"] = round(cpu_seconds(server_pid) - before, 3)
     return res
@@ -319,7 +340,7 @@ def load(url: str, token_value: str | None, seconds: float, connections: int = 6
 
 def load_tool_note() -> str:
     if have_wrk():
-        return "wrk -t1 (HTTP/1.1 keep-alive), Lua script for the Authorization header"
+        return "wrk -t1 (HTTP/1.1 keep-alive), Lua script for the ExtendBasicAuthorization header"
     print(f"NOTE: {WRK_INSTALL_HINT}. Falling back to a bounded aiohttp load loop (client-bound: its req/s are a "
           "floor set by the client; compare only the ratios).", file=sys.stderr)
     return "aiohttp fallback loop (wrk missing: client-bound, compare ratios only)"

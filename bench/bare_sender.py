@@ -30,7 +30,7 @@ def bodies(count: int, secret: str, body_bytes: int | None) -> list[tuple[bytes,
     out: list[tuple[bytes, str]] = []
     for i in range(count):
         note = {"Action": "AvailableBalanceChanged",
-                "Details": {"ProductNumber": str(100001 + i % 500), "WarehouseNumber": str(1 + i % 3),
+                "Details": {"ProductNumber": str(100001 + i % 500), "Warehouse": str(1 + i % 3),
                             "AvailableBalance": i % 97}}
         notes = [note]
         d = Delivery(ids.hex32("delivery"), ids.guid("notification"), "bench", "", notes, 0, 0)

@@ -5,7 +5,7 @@
 Part 1, throughput. A trivial receiver (bench/receiver.py: raw asyncio, answers 204) runs on core 1 and counts
 POSTs; the sender under test runs on core 0:
   (a) the fake (``mock-xtnd serve``) with one subscription to the receiver and ``delivery.senders`` = 8 or 64,
-      driven by ``POST /_mock/storm`` (Count = N steps at the highest rate: every step is a real stock change that
+      driven by ``POST /_mock/storm`` (count = N steps at the highest rate: every step is a real stock change that
       fires one AvailableBalanceChanged, so the fake's figure includes making the event, the outbox, signing,
       sending and journaling it);
   (b) bench/bare_sender.py: one aiohttp ClientSession posting N pre-built, pre-signed bodies of the same shape at
@@ -13,8 +13,9 @@ POSTs; the sender under test runs on core 0:
 Deliveries/s = (count - 1) / (last - first) as the receiver saw them. The sender's CPU time per delivery is
 recorded too (/proc for the fake, process_time for the loop): the noise-robust cost.
 
-Part 2, emission must not starve the API. bench/latency_probe.py (core 1) GETs a single product at a paced 200
-req/s over 4 connections for --probe-seconds with the fake idle and as long during --storm-rate events/s storms
+Part 2, emission must not starve the API. bench/latency_probe.py (core 1) GETs a single product
+(``GET /RESTAPI/v1_0/demo/Products/100003`` with ``ExtendBasicAuthorization``) at a paced 200 req/s over 4
+connections for --probe-seconds with the fake idle and as long during --storm-rate events/s storms
 (deliveries to the receiver included), in 5 + 5 interleaved slices per repetition, pooled per phase. (Until
 2026-11-28 19:30Z it was one 10 s block per phase; the idle block's p99 then swung 1.0-3.9 ms with whatever else
 the shared machine did at that moment, which alone moved the ratio between 0.5x and 2.6x.)
@@ -43,6 +44,7 @@ TARGET_RATIO = 0.7
 TARGET_P99_FACTOR = 2.0
 SLICES = 5  # idle and storm slices per repetition, interleaved
 SECRET = "bench-secret"
+PROBE_PATH = f"{h.API}/Products/100003"  # a single-record read, as a webshop makes on a hook
 
 
 def subscription_config(receiver_port: int, senders: int, paced: bool = True) -> dict[str, Any]:
@@ -88,7 +90,7 @@ def rate_of(st: dict[str, Any]) -> float:
 
 def start(port: int, config: dict[str, Any], experiment: bool) -> tuple[h.Proc, str]:
     if experiment:
-        return h.start_experiment(port, config, ["--no-fast-path", "--raw-sender"])
+        return h.start_experiment(port, config, ["--raw-sender"])
     return h.start_fake(port, config)
 
 
@@ -101,22 +103,24 @@ def fake_throughput(receiver_port: int, count: int, senders: int, experiment: bo
         receiver_reset(receiver_port)
         cpu0 = h.cpu_seconds(fake.pid)
         status, _, body = h.http(port, "POST", "/_mock/storm", json.dumps(
-            {"Shape": "constant", "Rate": 1_000_000, "Count": count}).encode(),
+            {"shape": "constant", "rate": 1_000_000, "count": count}).encode(),
             {"Content-Type": "application/json"})
         assert status == 202, body
-        storm_id = json.loads(body)["StormId"]
+        storm_id = json.loads(body)["stormId"]
         st = wait_count(receiver_port, count, timeout=count / 50 + 60)
         cpu = h.cpu_seconds(fake.pid) - cpu0
         status, _, body = h.http(port, "GET", f"/_mock/storm/{storm_id}", timeout=120)
-        progress = json.loads(body)["Deliveries"] if status == 200 else {}
+        storm = json.loads(body) if status == 200 else {}
+        progress = storm.get("deliveries", {})
     finally:
         fake.stop()
         Path(cfg).unlink(missing_ok=True)
     return {"rate": rate_of(st), "received": st["count"], "incomplete": st.get("incomplete", False),
             "body_bytes_mean": round(st["bytes"] / st["count"], 1) if st["count"] else 0,
             "signed": st["signed"], "sender_cpu_us_per_delivery": round(cpu / max(1, st["count"]) * 1e6, 1),
-            "fake_report": {k: progress.get(k) for k in ("Delivered", "Retried", "Failed", "P50LatencyMs",
-                                                         "P99LatencyMs")}}
+            "fake_report": {**{k: progress.get(k) for k in ("delivered", "retried", "failed", "p50LatencyMs",
+                                                            "p99LatencyMs")},
+                            "peakRate": storm.get("peakRate")}}
 
 
 def bare_throughput(receiver_port: int, count: int, concurrency: int, body_bytes: int | None = None) -> dict[str, Any]:
@@ -137,10 +141,11 @@ def bare_throughput(receiver_port: int, count: int, concurrency: int, body_bytes
             "sender_reported_rate": own["rate"], "failed": own["failed"]}
 
 
-def probe(port: int, path: str, tok: str, seconds: float, raw: bool = False) -> dict[str, Any]:
+def probe(port: int, path: str, seconds: float, raw: bool = False) -> dict[str, Any]:
+    ((name, value),) = h.auth().items()
     out = subprocess.run(h.pinned([h.PYTHON, str(h.BENCH_DIR / "latency_probe.py"), "--port", str(port), "--path",
-                                   path, "--token", tok, "--rate", "200", "--connections", "4", "--seconds",
-                                   str(seconds), *(["--raw"] if raw else [])], h.LOAD_CORE),
+                                   path, "--header", f"{name}: {value}", "--rate", "200", "--connections", "4",
+                                   "--seconds", str(seconds), *(["--raw"] if raw else [])], h.LOAD_CORE),
                          capture_output=True, text=True, timeout=seconds + 60)
     if out.returncode != 0:
         raise RuntimeError(f"probe failed: {out.stderr[-2000:]}")
@@ -168,11 +173,10 @@ def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rat
     slice_s = seconds / slices
     try:
         h.wait_ready(port, fake)
-        tok = h.token(port)
-        path = "/api/Products/100003"
-        status, _, _ = h.http(port, "GET", path, headers={"Authorization": f"Bearer {tok}"})
-        assert status == 200
-        probe(port, path, tok, 2)  # warm
+        path = PROBE_PATH
+        status, _, body = h.http(port, "GET", path, headers=h.auth())
+        assert status == 200, body[:300]
+        probe(port, path, 2)  # warm
         for rep in range(reps):
             pooled: dict[str, list[float]] = {"idle": [], "storm": []}
             late = {"idle": 0, "storm": 0}
@@ -181,25 +185,26 @@ def latency_under_storm(receiver_port: int, reps: int, seconds: float, storm_rat
             for i in range(slices):
                 for phase in (("idle", "storm") if (rep + i) % 2 == 0 else ("storm", "idle")):
                     if phase == "idle":
-                        got = probe(port, path, tok, slice_s, raw=True)
+                        got = probe(port, path, slice_s, raw=True)
                     else:
                         receiver_reset(receiver_port)
                         duration = slice_s + 1.0
                         status, _, body = h.http(port, "POST", "/_mock/storm", json.dumps(
-                            {"Shape": "constant", "Rate": storm_rate, "DurationSeconds": duration}).encode(),
+                            {"shape": "constant", "rate": storm_rate, "durationSeconds": duration}).encode(),
                             {"Content-Type": "application/json"})
                         assert status == 202, body
-                        storm_id, planned = json.loads(body)["StormId"], json.loads(body)["Planned"]
+                        storm_id, planned = json.loads(body)["stormId"], json.loads(body)["planned"]
                         time.sleep(0.5)
                         before = receiver_stats(receiver_port)["count"]
                         t0 = time.monotonic()
-                        got = probe(port, path, tok, slice_s, raw=True)
+                        got = probe(port, path, slice_s, raw=True)
                         rates.append((receiver_stats(receiver_port)["count"] - before) / (time.monotonic() - t0))
                         st = wait_count(receiver_port, planned, timeout=duration + 60)
                         status, _, body = h.http(port, "GET", f"/_mock/storm/{storm_id}", timeout=120)
                         prog = json.loads(body) if status == 200 else {}
-                        storms.append({"planned": planned, "emitted": prog.get("Emitted"), "received": st["count"],
-                                       "delivery_p99_ms": prog.get("Deliveries", {}).get("P99LatencyMs")})
+                        storms.append({"planned": planned, "emitted": prog.get("emitted"), "received": st["count"],
+                                       "peak_rate": prog.get("peakRate"),
+                                       "delivery_p99_ms": prog.get("deliveries", {}).get("p99LatencyMs")})
                         time.sleep(0.3)  # the outbox's last flush and the storm's own bookkeeping
                     assert got["non_2xx"] == 0, got
                     pooled[phase] += got["latencies_ms"]
@@ -301,11 +306,11 @@ def run(count: int, reps: int, probe_seconds: float, storm_rate: float, experime
         "machine": h.machine(),
         "method": {"count": count, "repetitions": reps, "receiver": "bench/receiver.py (raw asyncio + uvloop, 204)",
                    "fake": "mock-xtnd serve, one subscription, delivery.senders = concurrency, POST /_mock/storm "
-                           "Count=N at Rate 1e6/s; journal, outbox and signing ON",
+                           "count=N at rate 1e6/s; journal, outbox and signing ON",
                    "bare": "bench/bare_sender.py: aiohttp ClientSession + TCPConnector(limit=c), uvloop, N pre-signed "
                            "bodies built with the fake's Delivery.body and signing.sign",
                    "rate": "(count - 1) / (last - first) at the receiver",
-                   "probe": f"bench/latency_probe.py: paced 200 req/s, 4 connections, GET /api/Products/100003, "
+                   "probe": f"bench/latency_probe.py: paced 200 req/s, 4 connections, GET {PROBE_PATH}, "
                             f"{probe_seconds} s per phase in {SLICES} idle + {SLICES} storm slices, interleaved, "
                             "pooled per phase",
                    "cpu_ratio": "bare CPU-us per delivery / fake's: the ratio with a core to itself"},

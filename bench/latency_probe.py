@@ -1,11 +1,13 @@
 """A paced latency probe: GETs one path over a few keep-alive connections at a fixed total rate and reports
 p50/p99/max of each request's time from send to the last byte of its answer.
 
-    python bench/latency_probe.py --port 8080 --path /api/Products/100003 --token T --rate 200 --seconds 10
+    python bench/latency_probe.py --port 8080 --path /RESTAPI/v1_0/demo/Products/100003 \
+        --header "ExtendBasicAuthorization: Basic ZGVtbzpkZW1vLXNlY3JldA==" --rate 200 --seconds 10
 
 Paced, not saturating: a saturating load (wrk) measures queueing behind itself, whereas this asks "how long does
 one call wait" while something else (a storm) runs in the server. Blocking sockets, one thread per connection,
 each on its own fixed schedule; a request that falls behind schedule is sent at once (and counted as late).
+Answers are read whole, framed by Content-Length or chunked (trailers are not expected).
 Prints one JSON line (with ``--raw``, every latency too, so a caller can pool several slices).
 """
 
@@ -41,14 +43,30 @@ def one_connection(port: int, request: bytes, interval: float, until: float, out
             while b"\r\n\r\n" not in buf:
                 buf += sock.recv(65536)
             head, _, rest = buf.partition(b"\r\n\r\n")
-            length = 0
+            length, chunked = 0, False
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
-            while len(rest) < length:
-                rest += sock.recv(65536)
-            buf = rest[length:]
+                elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                    chunked = True
+            if chunked:  # read chunk by chunk up to the last (0) chunk and its blank line
+                while True:
+                    while b"\r\n" not in rest:
+                        rest += sock.recv(65536)
+                    size_line, _, after = rest.partition(b"\r\n")
+                    size = int(size_line.split(b";")[0], 16)
+                    while len(after) < size + 2:
+                        after += sock.recv(65536)
+                    rest = after[size + 2:]
+                    if size == 0:
+                        break
+                buf = rest
+            else:
+                while len(rest) < length:
+                    rest += sock.recv(65536)
+                buf = rest[length:]
             local.append(time.perf_counter() - t0)
             if not head.startswith(b"HTTP/1.1 2"):
                 bad += 1
@@ -65,14 +83,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", required=True)
-    parser.add_argument("--token", default="")
+    parser.add_argument("--header", action="append", default=[],
+                        help="'Name: value', sent on every request (repeatable), e.g. the ExtendBasicAuthorization one")
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s over all connections")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--raw", action="store_true", help="also print every latency (ms), for pooling slices")
     args = parser.parse_args()
-    auth = f"Authorization: Bearer {args.token}\r\n" if args.token else ""
-    request = f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode()
+    extra = "".join(f"{line.strip()}\r\n" for line in args.header)
+    request = f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
     latencies: list[float] = []
     counters = {"late": 0, "non_2xx": 0}
     lock = threading.Lock()

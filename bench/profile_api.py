@@ -3,8 +3,10 @@ side by side in one process, in microseconds per request; ``--profile`` adds a c
 
     python bench/profile_api.py [--requests 20000] [--reps 3] [--profile]
 
-The server (uvicorn + httptools) adds roughly the same fixed cost to both, so this isolates what the fake's own
-pipeline and routers cost on top of FastAPI. A diagnostic for bench_api.py's figures, not a replacement.
+Cases: a single-record read (``GET /RESTAPI/v1_0/demo/Products/{id}`` with ``ExtendBasicAuthorization``) and a full
+scheme B page of ``GET ProductAvailability`` (100 items), each beside bench/bare_app.py's route returning the same
+bytes. The server (uvicorn + httptools) adds roughly the same fixed cost to both, so this isolates what the fake's
+own pipeline and handlers cost on top of FastAPI. A diagnostic for bench_api.py's figures, not a replacement.
 Writes bench/results/asgi_cost.json.
 """
 
@@ -16,6 +18,7 @@ import cProfile
 import io
 import json
 import pstats
+import re
 import time
 from typing import Any
 from urllib.parse import quote
@@ -25,14 +28,22 @@ import _harness as h
 SORT = "tottime"
 
 
-def scope_for(path_qs: str, token: str | None) -> dict[str, Any]:
+def scope_for(path_qs: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     path, _, qs = path_qs.partition("?")
-    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")]
-    if token:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
+    raw = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": qs.encode(),
-            "root_path": "", "headers": headers, "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5555)}
+            "root_path": "", "headers": raw, "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5555)}
+
+
+def bare_route(app: Any, pattern: str, key: str = "") -> str:
+    """The bare app's route whose path matches ``pattern`` (bench/bare_app.py keeps its own paths), key filled in."""
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if re.search(pattern, path):
+            return re.sub(r"\{[^}]+\}", key, path)
+    raise LookupError(f"bench/bare_app.py has no route matching {pattern!r}")
 
 
 async def call(app: Any, scope: dict[str, Any]) -> tuple[int, bytes]:
@@ -67,36 +78,32 @@ async def main_async(n: int, reps: int, profile: bool, profile_case: str = "fake
     from mock_xtnd.app import create_app
     from mock_xtnd.settings import load_settings
 
-    settings = load_settings(None, rate_limits=h.NO_429_LIMITS)
+    settings = load_settings(None, **h.BENCH_CONFIG)
     fake = create_app(settings)
     rt = fake.state.runtime
-    tok, _ = rt.issue_token("demo")
-    numbers = [p for p in rt.backend.state.products][:200]
-    single = next(p for p in numbers if p.isdigit())
-    single_path = f"/api/Products/{quote(single, safe='')}"
-    avail_path = "/api/ProductAvailability?" + "&".join(f"productNumber={quote(p, safe='')}" for p in numbers) \
-        + "&pageSize=1000"
-    st, product = await call(fake, scope_for(single_path, tok))
+    auth = h.auth()
+    single = next(p for p in sorted(rt.backend.state.products) if p.isdigit())
+    single_path = f"{h.API}/Products/{quote(single, safe='')}"
+    avail_path = f"{h.API}/ProductAvailability?pageNumber=1"  # a full scheme B page (paging.page_size: 100)
+    st, product = await call(fake, scope_for(single_path, auth))
     assert st == 200, product
-    st, avail = await call(fake, scope_for(avail_path, tok))
+    st, avail = await call(fake, scope_for(avail_path, auth))
     assert st == 200, avail[:200]
-    bare = create_bare_app({"product": json.loads(product), "availability": json.loads(avail)})
-    from experiment_app import create_experiment_app
-
-    exp = create_experiment_app(load_settings(None, rate_limits=h.NO_429_LIMITS))
-    exp_tok, _ = exp.state.runtime.issue_token("demo")
-    for path, expected in ((single_path, product), (avail_path, avail)):
-        st, body = await call(exp, scope_for(path, exp_tok))
-        # equal up to timestamps (each runtime seeds its catalogue relative to its own start on the real clock)
-        assert st == 200 and len(body) == len(expected), (path, st, body[:200])
+    page = json.loads(avail)
+    assert len(page["productAvailabilityList"]) == settings.paging.page_size, page["paginationInfo"]
+    bare = create_bare_app({"product": json.loads(product), "availability": page})
+    bare_single = bare_route(bare, r"/Products/\{[^}]+\}$", quote(single, safe=""))
+    bare_avail = bare_route(bare, r"/ProductAvailability$")
+    for path, expected in ((bare_single, product), (bare_avail, avail)):
+        st, body = await call(bare, scope_for(path))
+        assert st == 200 and len(json.loads(body)) == len(json.loads(expected)), (path, st, body[:200])
+    items = len(page["productAvailabilityList"])
     cases = {
-        "fake_single": (fake, scope_for(single_path, tok), n),
-        "bare_single_param": (bare, scope_for(single_path, None), n),
-        "bare_single_noparam": (bare, scope_for("/bare/product", None), n),
-        "experiment_fastpath_single": (exp, scope_for(single_path, exp_tok), n),
-        "fake_availability200": (fake, scope_for(avail_path, tok), max(1, n // 50)),
-        "bare_availability200": (bare, scope_for(avail_path, None), max(1, n // 50)),
-        "experiment_fastpath_availability200": (exp, scope_for(avail_path, exp_tok), max(1, n // 50)),
+        "fake_single": (fake, scope_for(single_path, auth), n),
+        "bare_single_param": (bare, scope_for(bare_single), n),
+        "bare_single_noparam": (bare, scope_for("/bare/product"), n),
+        f"fake_availability{items}": (fake, scope_for(avail_path, auth), max(1, n // 25)),
+        f"bare_availability{items}": (bare, scope_for(bare_avail), max(1, n // 25)),
     }
     for app, scope, _ in cases.values():  # warm
         for _ in range(200):
@@ -138,8 +145,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--profile-case", default="fake_single", choices=["fake_single", "fake_availability200", "experiment_fastpath_single",
-                                                                  "experiment_fastpath_availability200"])
+    parser.add_argument("--profile-case", default="fake_single", choices=["fake_single", "fake_availability100"])
     args = parser.parse_args()
     h.pin_self(h.SERVER_CORE)
     result = asyncio.run(main_async(args.requests, args.reps, args.profile, args.profile_case))

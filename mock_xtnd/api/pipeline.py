@@ -205,7 +205,8 @@ class XtndPipeline:
         if transport in ("drop", "commit-then-drop"):
             await self._drop(send)
             return
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         if transport == "truncate":
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             self._close_transport(send)
@@ -263,9 +264,14 @@ class XtndPipeline:
                            headers={"Retry-After": str(verdict.retry_after), "x-ratelimit-limit": str(verdict.limit),
                                     "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(verdict.reset_epoch)})
 
-        # 5. parse and validate the query and the body against the operation's facts
-        call = Call(rt, route, where.path_values, self._query(route, record["query"]),
-                    self._body(route, body_bytes, parsed_body), user, record, now)
+        # 5. parse and validate the query and the body against the operation's facts (a refusal was counted, so it
+        # carries the limit headers like every other counted answer)
+        try:
+            call = Call(rt, route, where.path_values, self._query(route, record["query"]),
+                        self._body(route, body_bytes, parsed_body), user, record, now)
+        except ApiError as e:
+            e.headers = {**dict((k.decode(), v.decode()) for k, v in limit_headers), **(e.headers or {})}
+            raise
 
         # 6. a transient failure, as a real tenant's database sometimes answers (quirk; nothing is changed)
         if rt.quirk_dice is not None and rt.quirk_dice.random() < rt.settings.quirks.transient_errors:
@@ -403,8 +409,8 @@ def _first(values: list[str] | None) -> str | None:
 
 def _relative(canonical: str) -> str:
     """The path after the company, lower case: ``productavailability/100003/1``."""
-    parts = canonical.split("/", 5)
-    return parts[5].lower() if len(parts) > 5 else ""
+    parts = canonical.split("/", 4)  # "", RESTAPI, v1_0, company, the rest
+    return parts[4].lower() if len(parts) > 4 else ""
 
 
 def _body_products(body: dict[str, Any]) -> list[str]:

@@ -4,6 +4,10 @@ invoices, customers registered in XTND itself, price-list edits.
 Pure domain, as functions over a ``Backend`` (the order lifecycle and catalogue edits live on the Backend itself).
 Each one validates before it changes anything, then mutates inside ``backend.unit_of_work()``, touching the records
 it changed and emitting events whose Details are exactly the contract's (§2).
+
+Errors name the fields of the ``/_mock/backoffice`` bodies (camelCase, the API's names: docs/control-surface.md):
+a bad value is ``bad_request`` (400 with ``ModelState`` naming the field), a well-formed request the back office
+will not do (an unknown product, a purchase already delivered) is ``unprocessable``/``conflict`` (400 ``Message``).
 """
 
 from __future__ import annotations
@@ -125,27 +129,33 @@ class ProductInput:
     on_hand: int = 0  # in every warehouse: the first delivery, counted in at creation
 
 
-def create_product(b: Backend, data: ProductInput, rng: random.Random) -> Product:
+def create_product(b: Backend, data: ProductInput, rng: random.Random | None = None) -> Product:
     """A new article: ProductCreated, a standard-price-list entry, and a stock row in every warehouse (so
-    ProductAvailability lists it at once). Initial stock, if any, fires the balance events after ProductCreated."""
+    ProductAvailability lists it at once). Initial stock, if any, fires the balance events after ProductCreated.
+    What ``data`` leaves out is drawn from ``rng``; without one, from the ``backoffice/product`` stream, drawn only
+    once the product is valid (a refused request must not move a counter of the persisted state)."""
     number = data.number
     if number is not None:
         if not number.strip() or number != number.strip():
-            raise unprocessable("ProductNumber cannot be blank or padded.", ("ProductNumber", "Invalid."))
+            raise bad_request("The productNumber cannot be blank or padded.",
+                              ("productNumber", "Cannot be blank or start or end with a space."))
         if number in b.state.products:
-            raise conflict(f"Product {number!r} already exists.", "ProductNumber")
+            raise conflict(f"Product '{number}' already exists.", "productNumber")
     if not data.name.strip():
-        raise unprocessable("Name cannot be blank.", ("Name", "Required."))
+        raise bad_request("The productName cannot be blank.", ("productName", "The productName field is required."))
     if data.base_price is not None and data.base_price < 0:
-        raise unprocessable("BasePrice cannot be negative.", ("BasePrice", "Must be >= 0."))
+        raise bad_request("The price cannot be negative.", ("price", "Must be 0 or more."))
     if data.on_hand < 0:
-        raise unprocessable("OnHand cannot be negative.", ("OnHand", "Must be >= 0."))
+        raise bad_request("The physicalBalance cannot be negative.", ("physicalBalance", "Must be 0 or more."))
     if data.group is not None and data.group not in GROUPS:
-        raise unprocessable(f"Product group {data.group!r} does not exist.", ("ProductGroup", "Unknown group."))
+        raise unprocessable(f"Product group '{data.group}' does not exist (known: {', '.join(GROUPS)}).",
+                            ("productGroup", "Unknown group."))
     if number is None:
         number = f"NP-{b.ids.next('product', start=1001)}"
         while number in b.state.products:
             number = f"NP-{b.ids.next('product', start=1001)}"
+    if rng is None:
+        rng = b.ids.rng("backoffice/product")
     now = b.now()
     group = data.group or rng.choice(GROUPS)
     price = data.base_price if data.base_price is not None else float(rng.choice((99, 149, 199, 299, 499)))
@@ -182,14 +192,14 @@ def create_product(b: Backend, data: ProductInput, rng: random.Random) -> Produc
 
 
 def change_list_price(b: Backend, price_list: str, product_number: str, price: float) -> None:
-    """A customer price list is edited. XTND has no price hook: clients see it through ProductPrices'
-    changedSince, which is what ``price_changed_at`` feeds."""
+    """A customer price list is edited. XTND has no price hook: ``GET ProductPrices`` answers the new best price at
+    once; ``price_changed_at`` records when it changed."""
     b.product(product_number)
     pl = b.state.price_lists.get(price_list)
     if pl is None:
         raise not_found("Price list", price_list, "priceList")
     if price < 0:
-        raise unprocessable("Price cannot be negative.", ("Price", "Must be >= 0."))
+        raise bad_request("The price cannot be negative.", ("price", "Must be 0 or more."))
     now = b.now()
     with b.unit_of_work():
         pl.prices[product_number] = round(price, 2)
@@ -204,9 +214,10 @@ def register_customer(b: Backend, *, name: str, email: str, phone: str, address:
                       customer_group: str = "RETAIL", org_number: str = "", salesperson: str = "") -> Customer:
     """A customer entered in XTND's back office (B2B customers are often mastered there): CustomerCreated."""
     if not name.strip():
-        raise unprocessable("Name cannot be blank.", ("Name", "Required."))
+        raise bad_request("The name cannot be blank.", ("name", "The name field is required."))
     if customer_group not in CUSTOMER_GROUPS:
-        raise unprocessable(f"Customer group {customer_group!r} does not exist.", ("CustomerGroup", "Unknown group."))
+        raise unprocessable(f"Customer group '{customer_group}' does not exist (known: {', '.join(CUSTOMER_GROUPS)}).",
+                            ("customerGroup", "Unknown group."))
     price_list = PRICE_LIST_OF_GROUP[customer_group]
     if price_list not in b.state.price_lists:
         price_list = "STD"
@@ -234,7 +245,7 @@ def _item_key(pn: str, wh: str) -> tuple[str, str]:
 class OtherChannel:
     """Another sales channel on the same stock (a marketplace, the physical store, a B2B portal).
 
-    It holds its own reservations per item, so releasing never touches the webshop's: reserved stays >= the
+    It holds its own reservations per item, so releasing never touches the webshop's: allocated stays >= the
     webshop orders' share and never goes below 0. Holds are persisted as records of kind
     ``channel_reservation`` (key ``channel\\x1fproduct\\x1fwarehouse``) so a restart with ``--db`` keeps them.
     """
@@ -261,7 +272,7 @@ class OtherChannel:
         b.product(pn)
         b.warehouse(wh)
         if quantity <= 0:
-            raise unprocessable("Quantity must be greater than zero.", ("Quantity", "Must be > 0."))
+            raise bad_request("The quantity must be greater than 0.", ("quantity", "Must be greater than 0."))
 
     def _set_held(self, b: Backend, pn: str, wh: str, value: int) -> None:
         key = _item_key(pn, wh)
@@ -273,7 +284,8 @@ class OtherChannel:
         b.touch(CHANNEL_RECORD_KIND, self.record_key(pn, wh), value or None)
 
     def reserve(self, b: Backend, pn: str, wh: str, quantity: int = 1) -> StockItem:
-        """An order taken in the other channel: reserved rises, available falls (AvailableBalanceChanged)."""
+        """An order taken in the other channel: allocated (``orderedQuantity``) rises, available falls
+        (AvailableBalanceChanged)."""
         self._check(b, pn, wh, quantity)
         with b.unit_of_work():
             self._set_held(b, pn, wh, self.held.get(_item_key(pn, wh), 0) + quantity)
@@ -285,15 +297,15 @@ class OtherChannel:
         self._check(b, pn, wh, quantity)
         held = self.held.get(_item_key(pn, wh), 0)
         if quantity > held:
-            raise unprocessable(f"The {self.name} channel holds {held} of {pn!r} in warehouse {wh}.",
-                                ("Quantity", f"At most {held}."))
+            raise unprocessable(f"The {self.name} channel holds {held} of '{pn}' in warehouse {wh}.",
+                                ("quantity", f"At most {held}."))
         with b.unit_of_work():
             self._set_held(b, pn, wh, held - quantity)
             b.move_stock({(pn, wh): (0, -quantity)})
         return b.state.stock[(pn, wh)]
 
     def ship(self, b: Backend, pn: str, wh: str) -> int:
-        """The other channel ships what it holds and what is on hand: on-hand and reserved fall together
+        """The other channel ships what it holds and what is on hand: on-hand and allocated fall together
         (BalanceChanged; available moves only for the part released unshipped). Returns units shipped."""
         b.product(pn)
         b.warehouse(wh)
@@ -314,11 +326,11 @@ def other_channel_sale(b: Backend, pn: str, wh: str, quantity: int) -> StockItem
     b.product(pn)
     b.warehouse(wh)
     if quantity <= 0:
-        raise unprocessable("Quantity must be greater than zero.", ("Quantity", "Must be > 0."))
+        raise bad_request("The quantity must be greater than 0.", ("quantity", "Must be greater than 0."))
     item = b.state.stock.get((pn, wh))
     on_hand = item.on_hand if item else 0
     if quantity > on_hand:
-        raise unprocessable(f"Only {on_hand} of {pn!r} on hand in warehouse {wh}.", ("Quantity", f"At most {on_hand}."))
+        raise unprocessable(f"Only {on_hand} of '{pn}' on hand in warehouse {wh}.", ("quantity", f"At most {on_hand}."))
     with b.unit_of_work():
         b.move_stock({(pn, wh): (-quantity, 0)})
     return b.state.stock[(pn, wh)]
@@ -350,13 +362,13 @@ def change_offer(b: Backend, number: str, *, lines: dict[str, int] | None = None
     """An open offer's lines or status change (OfferChanged). Closed offers (not Open) are final."""
     offer = _offer(b, number)
     if offer.status != "Open":
-        raise unprocessable(f"Offer {number} is {offer.status}; it can no longer change.", ("OfferNumber", offer.status))
+        raise unprocessable(f"Offer {number} is {offer.status}; it can no longer change.", ("offerNumber", offer.status))
     if lines is None and status is None:
-        raise bad_request("Give Lines or Status.", ("Lines", "Nothing to change."))
+        raise bad_request("Give rows or offerStatus.", ("rows", "Nothing to change: give rows or offerStatus."))
     if lines is not None:
         _check_lines(b, lines)
     if status is not None and status not in OFFER_STATUSES:
-        raise unprocessable(f"Unknown offer status {status!r}.", ("Status", f"One of {', '.join(OFFER_STATUSES)}."))
+        raise bad_request(f"Unknown offer status '{status}'.", ("offerStatus", f"One of {', '.join(OFFER_STATUSES)}."))
     with b.unit_of_work():
         if lines is not None:
             offer.lines = dict(lines)

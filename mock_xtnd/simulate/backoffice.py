@@ -5,7 +5,8 @@ Who causes what (rates and delays in ``SimulationSettings``, chosen by the mock)
 
 =============================  ===========================================================================
 OrderCreated                   the webshop (API), or an order entered in XTND (phone/EDI) by a round
-OrderReserved / OrderPicked    every order's lifecycle, planned when its OrderCreated commits
+OrderReserved / OrderPicked    every order's lifecycle, planned when its OrderCreated commits; an order short of
+                               stock ships what is on hand and is picked again later until all has shipped
 OrderCancelled                 a share of orders, cancelled by the back office before picking
 OrderDeliveryDataChanged       a share of orders get their expected delivery date moved
 CustomerInvoiceCreated         picking (Backend.pick_order)
@@ -52,6 +53,7 @@ from .config import SimulationSettings
 from .sampling import jittered, poisson
 
 DAY_MS = 86_400_000
+WAITING = ("Created", "Reserved", "PartiallyDelivered")  # orders the warehouse has not finished with
 
 TICK_TIMER = "backoffice-tick"
 
@@ -126,7 +128,7 @@ class BackOffice:
         """After a restart with --db the timers are gone: plan what was in flight again."""
         b = self.rt.backend
         for number, order in list(b.state.orders.items()):
-            if order.status in ("Created", "Reserved"):
+            if order.status in WAITING:
                 self.plan_order(number)
         rng = self.rt.ids.rng("sim/resume")
         for po in list(b.state.purchases.values()):
@@ -145,16 +147,20 @@ class BackOffice:
 
     # ------------------------------------------------------------------ order lifecycle
     def plan_order(self, number: str) -> None:
-        """Plan one order's way through the warehouse: Reserved after ~reserve_after, Picked after ~pick_after;
-        a share cancelled before picking instead; a share with the expected delivery date moved."""
+        """Plan one order's way through the warehouse: Reserved after ~reserve_after, picked after ~pick_after;
+        a share cancelled before picking instead; a share with the expected delivery date moved. An order that
+        was partly shipped before a restart is picked again after ~repick_after."""
         if number in self._planned:
             return
         order = self.rt.backend.state.orders.get(number)
-        if order is None or order.status not in ("Created", "Reserved"):
+        if order is None or order.status not in WAITING:
             return
         self._planned.add(number)
         cfg, b = self.config, self.rt.backend
         rng = self.rt.ids.rng("sim/order")
+        if order.status == "PartiallyDelivered":
+            self._at(jittered(rng, cfg.repick_after_seconds, cfg.jitter), "order-pick", lambda: self._pick(number))
+            return
         # delays count from creation, so orders resumed after a restart catch up
         age = max(0.0, (b.now() - order.created_at) / 1000)
         reserve_in = jittered(rng, cfg.reserve_after_seconds, cfg.jitter) - age
@@ -188,13 +194,24 @@ class BackOffice:
         self.rt.backend.cancel_order(number, "backoffice")
 
     def _pick(self, number: str) -> None:
-        self._planned.discard(number)
-        b = self.rt.backend
-        order = b.pick_order(number)
-        rng = self.rt.ids.rng("sim/invoice")
-        if order.invoice_numbers and rng.random() < self.config.invoice_change_share:
-            self._at(jittered(rng, self.config.invoice_change_after_seconds, self.config.jitter), "invoice-change",
-                     lambda: ops.change_invoice(b, number))
+        """Ship what is on hand. What is still short (nothing on hand at all, or part of the order) waits for stock
+        to arrive and is picked again ~repick_after later, until everything has shipped or the order is
+        cancelled; otherwise a backordered order would hold its allocation for ever."""
+        b, cfg = self.rt.backend, self.config
+        invoices = len(b.order(number).invoice_numbers)
+        with contextlib.suppress(DomainError):  # nothing on hand yet, or cancelled meanwhile
+            b.pick_order(number)
+        order = b.order(number)
+        if order.status in WAITING:
+            rng = self.rt.ids.rng("sim/repick")
+            self._at(jittered(rng, cfg.repick_after_seconds, cfg.jitter), "order-pick", lambda: self._pick(number))
+        else:
+            self._planned.discard(number)
+        if len(order.invoice_numbers) > invoices:  # this pick shipped something, and invoiced it
+            rng = self.rt.ids.rng("sim/invoice")
+            if rng.random() < cfg.invoice_change_share:
+                self._at(jittered(rng, cfg.invoice_change_after_seconds, cfg.jitter), "invoice-change",
+                         lambda: ops.change_invoice(b, number))
 
     # ------------------------------------------------------------------ a round
     def run_round(self) -> Counter[str]:
@@ -491,7 +508,7 @@ def router(bo: BackOffice) -> APIRouter:
                                 group=body.productGroup, unit=body.productUnit, base_price=body.price,
                                 vat_rate=body.vatPercent, weight_kg=body.weight, ean=body.gtin,
                                 on_hand=body.physicalBalance)
-        product = ops.create_product(b, data, rt.ids.rng("backoffice/product"))
+        product = ops.create_product(b, data)
         return json_response(product_full(b, product, dates), 201)
 
     @r.post("/customers", status_code=201, summary="A customer registered in XTND (CustomerCreated)")

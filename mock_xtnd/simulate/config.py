@@ -16,7 +16,9 @@ class SimulationSettings(BaseModel):
 
     # order lifecycle (every order, the webshop's and the back office's)
     reserve_after_seconds: float = Field(default=120.0, ge=0, description="Created -> Reserved (picking starts).")
-    pick_after_seconds: float = Field(default=600.0, ge=0, description="Created -> Picked (shipped, invoiced).")
+    pick_after_seconds: float = Field(default=600.0, ge=0, description="Created -> picked (shipped, invoiced).")
+    repick_after_seconds: float = Field(default=3600.0, gt=0, description="An order short of stock (nothing on "
+                                        "hand, or PartiallyDelivered) is picked again this long after.")
     cancel_share: float = Field(default=0.05, ge=0, le=1, description="Share of orders the back office cancels.")
     delivery_date_share: float = Field(default=0.10, ge=0, le=1, description="Share of orders whose date moves.")
     invoice_change_share: float = Field(default=0.20, ge=0, le=1, description="Share of invoices changed later.")

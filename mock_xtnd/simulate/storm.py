@@ -3,20 +3,21 @@
 Every step is another sales channel (the "storm" channel) reserving or releasing one unit of one
 (product, warehouse) inside one unit of work, so each step fires exactly one ``AvailableBalanceChanged`` and
 ``ProductAvailability`` always agrees with the last hook for an item. The channel only releases what it holds
-itself, so reserved never falls below the webshop's share and never below 0.
+itself, so the allocated figure (``orderedQuantity``) never falls below the webshop orders' share nor below 0.
 
-Shapes (``Rate`` in steps per second; chosen by the mock):
+Shapes (``rate`` in steps per second; chosen by the mock):
 
-- ``constant``: ``Rate`` throughout.
-- ``ramp``: from 0 up to ``Rate`` linearly over the duration (so a Count takes 2 x Count / Rate seconds).
-- ``burst``: periods of ``BurstPeriodSeconds`` (default 10): the first 10% of each at 10 x ``Rate``, the rest at
-  ``Rate`` / 4 (1.225 x ``Rate`` on average).
-- ``poisson``: exponential inter-arrival times with mean 1 / ``Rate`` from a seeded generator. With a
-  DurationSeconds the number of steps is drawn first (Poisson(Rate x Duration); a rounded normal above 500), then
+- ``constant``: ``rate`` throughout.
+- ``ramp``: from 0 up to ``rate`` linearly over the duration (so a count takes 2 x count / rate seconds).
+- ``burst``: periods of ``burstPeriodSeconds`` (default 10): the first 10% of each at 10 x ``rate``, the rest at
+  ``rate`` / 4 (1.225 x ``rate`` on average). So a burst's peak is ten times the rate asked for: progress states
+  it (``plannedPeakRate``, ``peakRate``) so nobody mistakes ``rate`` for the load a receiver must take.
+- ``poisson``: exponential inter-arrival times with mean 1 / ``rate`` from a seeded generator. With a
+  durationSeconds the number of steps is drawn first (Poisson(rate x duration); a rounded normal above 500), then
   the arrival times as sorted uniforms - the same process, with the plan known up front.
 
 For the deterministic shapes step k (from 0) happens when the shape's cumulative count reaches k + 1, so a
-Count-bounded storm's last step falls exactly at its duration. Times are whole milliseconds after the start.
+count-bounded storm's last step falls exactly at its duration. Times are whole milliseconds after the start.
 
 Emission: under the virtual clock one timer at a time on ``rt.scheduler`` (``POST /_mock/clock/advance`` runs
 each at its exact time); under the real clock an asyncio task wakes every ~5 ms, emits what is due (catching up
@@ -41,7 +42,7 @@ from starlette.responses import Response
 from ..api.errors import json_response
 from ..domain import backoffice as ops
 from ..domain.clock import iso_ms, parse_iso
-from ..domain.errors import DomainError, bad_request, not_found, unprocessable
+from ..domain.errors import DomainError, bad_request, not_found
 from ..runtime import Runtime
 from .sampling import Zipf, poisson
 
@@ -51,6 +52,7 @@ WAKE_SECONDS = 0.005
 MAX_STEPS_PER_WAKE = 4096
 SPIKE_FACTOR, SPIKE_SHARE, BASE_FACTOR = 10.0, 0.1, 0.25
 LATENCY_BUCKET = 1.01  # percentiles are reported to within 1%
+PEAK_WINDOW_MS, PEAK_BUCKET_MS = 1000, 10  # the peak rate: most steps in any one second, in 10 ms steps
 
 
 class StormSpec(BaseModel):
@@ -78,32 +80,35 @@ class Plan:
         self.rng = rng
         r = spec.rate
         if spec.count is not None and spec.durationSeconds is not None:
-            raise bad_request("Give count or durationSeconds, not both.", ("count", "count or durationSeconds."))
+            both = "Give count or durationSeconds, not both."
+            raise bad_request(both, ("count", both))
         if spec.count is None and spec.durationSeconds is None:
-            raise bad_request("Give count or durationSeconds.", ("count", "count or durationSeconds is required."))
+            neither = "Give count or durationSeconds."
+            raise bad_request(neither, ("count", neither))
         if spec.count is not None:
             if spec.count > MAX_COUNT:
-                raise bad_request(f"count is at most {MAX_COUNT:,}.", ("count", f"At most {MAX_COUNT}."))
+                raise bad_request(f"count is at most {MAX_COUNT:,}.", ("count", f"At most {MAX_COUNT:,}."))
             self.count = spec.count
             self.duration = self._duration_for(spec.count) if spec.shape != "poisson" else self.count / r
         else:
             assert spec.durationSeconds is not None
             if spec.durationSeconds > MAX_DURATION_SECONDS:
-                raise bad_request("durationSeconds is at most 3600.", ("durationSeconds", "At most 3600."))
+                raise bad_request("durationSeconds is at most 3600.", ("durationSeconds", "At most 3600 seconds."))
             self.duration = spec.durationSeconds
             if spec.shape == "poisson":
                 self.count = poisson(rng, r * self.duration)
             else:
                 self.count = math.floor(self._cumulative(self.duration) + 1e-9)
             if self.count > MAX_COUNT:
-                raise bad_request(f"That storm would make {self.count:,} steps; at most {MAX_COUNT:,}.",
-                                  ("rate", "Lower the rate or the duration."))
+                too_many = f"That storm would make {self.count:,} steps; at most {MAX_COUNT:,}."
+                raise bad_request(too_many, ("rate", f"{too_many} Lower the rate or the duration."))
             if self.count < 1:
-                raise bad_request("That storm would make no steps at all.", ("rate", "Raise the rate or duration."))
+                none = "That storm would make no steps at all."
+                raise bad_request(none, ("rate", f"{none} Raise the rate or the duration."))
         if self.duration > MAX_DURATION_SECONDS + 1e-6:
-            # a Count at a low rate is bounded like a duration (poisson: its expected duration)
-            raise bad_request(f"That storm would last {self.duration:,.0f} s; at most 3600.",
-                              ("count", "Lower the count or raise the rate."))
+            # a count at a low rate is bounded like a duration (poisson: its expected duration)
+            too_long = f"That storm would last {self.duration:,.0f} s; at most 3600."
+            raise bad_request(too_long, ("count", f"{too_long} Lower the count or raise the rate."))
 
     # cumulative expected steps by t (deterministic shapes) and its inverse
     def _period(self) -> tuple[float, float, float]:
@@ -141,6 +146,12 @@ class Plan:
             return whole * p + rem / (SPIKE_FACTOR * r)
         return whole * p + spike_len + (rem - spike_steps) / (BASE_FACTOR * r)
 
+    @property
+    def peak_rate(self) -> float:
+        """The highest rate the shape plans, in steps per second: ``rate`` for constant and ramp (reached at the
+        end), 10 x ``rate`` for a burst's spikes; for poisson the mean, which random clusters exceed."""
+        return self.spec.rate * (SPIKE_FACTOR if self.spec.shape == "burst" else 1.0)
+
     def _duration_for(self, count: int) -> float:
         if self.spec.shape == "ramp":
             return 2 * count / self.spec.rate
@@ -162,6 +173,32 @@ class Plan:
             for n in range(self.count, 0, -1):
                 a += (d - a) * (1.0 - self.rng.random() ** (1.0 / n))
                 yield round(a * 1000)
+
+
+# ---------------------------------------------------------------------------------------------- peak rate
+class PeakRate:
+    """The most steps emitted within any one second (a window sliding in 10 ms steps), in constant memory: a ring
+    of per-bucket counts and their running sum. Steps are counted at the time they were emitted, so a real-clock
+    storm that fell behind and caught up shows the rate it really went at."""
+
+    def __init__(self, window_ms: int = PEAK_WINDOW_MS, bucket_ms: int = PEAK_BUCKET_MS) -> None:
+        self.bucket_ms = bucket_ms
+        self.counts = [0] * (window_ms // bucket_ms)
+        self.bucket = 0  # the latest bucket counted into
+        self.in_window = 0
+        self.peak = 0
+
+    def add(self, at_ms: int) -> None:
+        bucket = max(self.bucket, at_ms // self.bucket_ms)  # a clock never goes back; be safe if it did
+        n = len(self.counts)
+        if bucket > self.bucket:
+            for b in range(self.bucket + 1, min(bucket, self.bucket + n) + 1):  # buckets leaving the window
+                self.in_window -= self.counts[b % n]
+                self.counts[b % n] = 0
+            self.bucket = bucket
+        self.counts[bucket % n] += 1
+        self.in_window += 1
+        self.peak = max(self.peak, self.in_window)
 
 
 # ---------------------------------------------------------------------------------------------- delivery stats
@@ -219,6 +256,7 @@ class Storm:
     error: str | None = None
     task: asyncio.Task[None] | None = None
     stats: DeliveryStats = field(default_factory=DeliveryStats)
+    peak: PeakRate = field(default_factory=PeakRate)
     product_set: frozenset[str] = frozenset()
     warehouse_set: frozenset[str] = frozenset()
 
@@ -269,7 +307,7 @@ class Storms:
         b = self.rt.backend
         all_products = list(b.state.products)
         if spec.products is not None and spec.products > len(all_products):
-            raise unprocessable(f"Only {len(all_products)} products exist.", ("products", f"At most {len(all_products)}."))
+            raise bad_request(f"Only {len(all_products)} products exist.", ("products", f"At most {len(all_products)}."))
         warehouses = list(dict.fromkeys(spec.warehouses)) if spec.warehouses else list(b.state.warehouses)
         for wh in warehouses:
             b.warehouse(wh, "warehouses")
@@ -309,6 +347,7 @@ class Storms:
         finally:
             backend.origin = None
         storm.emitted += 1
+        storm.peak.add(self.rt.clock.now_ms() - storm.started_ms)
 
     def _emit_due(self, storm: Storm, now_offset: int, limit: int) -> int:
         done = 0
@@ -400,6 +439,8 @@ class Storms:
             "state": storm.state,
             "shape": storm.spec.shape,
             "rate": storm.spec.rate,
+            "plannedPeakRate": storm.plan.peak_rate,
+            "peakRate": storm.peak.peak,
             "planned": storm.plan.count,
             "emitted": storm.emitted,
             "startedAt": iso_ms(storm.started_ms),
@@ -426,18 +467,21 @@ def router(storms: Storms) -> APIRouter:
 
     @r.post("/storm", status_code=202,
             summary="Start a storm of real stock changes: {shape, rate, count | durationSeconds, products, skew, "
-            "zipfS, warehouses} -> 202 {stormId}")
+            "zipfS, warehouses, burstPeriodSeconds} -> 202 {stormId, planned, plannedDurationSeconds, "
+            "plannedPeakRate}")
     async def start(body: StormSpec) -> Response:
         storm = storms.start_storm(body)
         return json_response({"stormId": storm.id, "planned": storm.plan.count,
-                              "plannedDurationSeconds": round(storm.plan.duration, 3)}, 202)
+                              "plannedDurationSeconds": round(storm.plan.duration, 3),
+                              "plannedPeakRate": storm.plan.peak_rate}, 202)
 
     @r.get("/storm", summary="Every storm since the last reset, with progress")
     async def list_storms() -> Response:
         return json_response({"items": [storms.progress(s) for s in storms.storms.values()]})
 
-    @r.get("/storm/{stormId}", summary="A storm's progress: steps emitted, deliveries sent/delivered/retried/failed, "
-           "deliveries per second, p50/p99 delivery latency")
+    @r.get("/storm/{stormId}", summary="A storm's progress: steps emitted, the peak rate planned and emitted (most "
+           "steps in any one second), deliveries sent/delivered/retried/failed, deliveries per second, p50/p99 "
+           "delivery latency")
     async def progress(stormId: str) -> Response:
         storm = storms.storms.get(stormId)
         if storm is None:

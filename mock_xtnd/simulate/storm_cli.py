@@ -27,11 +27,11 @@ def _fail(console: Console, message: str) -> None:
 
 def _json(console: Console, r: httpx.Response, expected: int = 200) -> dict[str, Any]:
     if r.status_code != expected:
-        try:
+        try:  # the API's error bodies: {"Message"} or {"Message", "ModelState": {field: [reasons]}}
             body = r.json()
-            detail = body.get("Message", r.text) + "".join(
-                f"\n  {e.get('Field')}: {e.get('Message')}" for e in body.get("Errors", []))
-        except ValueError:
+            detail = str(body.get("Message", r.text)) + "".join(
+                f"\n  {field}: {'; '.join(reasons)}" for field, reasons in (body.get("ModelState") or {}).items())
+        except (ValueError, AttributeError):
             detail = r.text[:500]
         _fail(console, f"{r.request.method} {r.request.url.path} answered {r.status_code}: {detail}")
     data: dict[str, Any] = r.json()
@@ -39,24 +39,29 @@ def _json(console: Console, r: httpx.Response, expected: int = 200) -> dict[str,
 
 
 def summary_table(progress: dict[str, Any]) -> Table:
-    d = progress["Deliveries"]
+    d = progress["deliveries"]
 
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:,.1f} ms"
 
-    table = Table(title=f"storm {progress['StormId']} ({progress['Shape']}, {progress['Rate']:g}/s)")
+    rate, planned_peak = progress["rate"], progress["plannedPeakRate"]
+    # a burst runs at ten times its rate for a tenth of each period: say so where the rate is named
+    peak_note = f", peaks at {planned_peak:,g}/s" if planned_peak != rate else ""
+    table = Table(title=f"storm {progress['stormId']} ({progress['shape']}, {rate:g}/s{peak_note})")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in (
-        ("steps planned", f"{progress['Planned']:,}"),
-        ("steps emitted", f"{progress['Emitted']:,}"),
-        ("sent", f"{d['Sent']:,}"),
-        ("delivered", f"{d['Delivered']:,}"),
-        ("retried", f"{d['Retried']:,}"),
-        ("failed", f"{d['Failed']:,}"),
-        ("deliveries/s", f"{d['DeliveriesPerSecond']:,.1f}"),
-        ("p50 delivery latency", ms(d["P50LatencyMs"])),
-        ("p99 delivery latency", ms(d["P99LatencyMs"])),
+        ("steps planned", f"{progress['planned']:,}"),
+        ("steps emitted", f"{progress['emitted']:,}"),
+        ("peak steps/s planned", f"{planned_peak:,g}"),
+        ("peak steps/s emitted (any 1 s)", f"{progress['peakRate']:,}"),
+        ("sent", f"{d['sent']:,}"),
+        ("delivered", f"{d['delivered']:,}"),
+        ("retried", f"{d['retried']:,}"),
+        ("failed", f"{d['failed']:,}"),
+        ("deliveries/s", f"{d['deliveriesPerSecond']:,.1f}"),
+        ("p50 delivery latency", ms(d["p50LatencyMs"])),
+        ("p99 delivery latency", ms(d["p99LatencyMs"])),
     ):
         table.add_row(name, value)
     return table
@@ -66,7 +71,8 @@ def summary_table(progress: dict[str, Any]) -> Table:
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="A running fake (mock-xtnd serve).")
 @click.option("--shape", type=click.Choice(["constant", "ramp", "burst", "poisson"]), default="constant",
               show_default=True)
-@click.option("--rate", type=float, default=100.0, show_default=True, help="Steps (balance events) per second.")
+@click.option("--rate", type=float, default=100.0, show_default=True,
+              help="Steps (balance events) per second; a burst spikes to 10 x this for a tenth of each period.")
 @click.option("--count", type=int, default=None, help="Steps in all (default 1000 unless --duration).")
 @click.option("--duration", type=float, default=None, help="Seconds (at most 3600), instead of --count.")
 @click.option("--products", type=int, default=None, help="Use this many products (default all).")
@@ -86,15 +92,15 @@ def storm(url: str, shape: str, rate: float, count: int | None, duration: float 
     console = Console()
     if count is not None and duration is not None:
         raise click.UsageError("give --count or --duration, not both")
-    body: dict[str, Any] = {"Shape": shape, "Rate": rate, "Skew": skew, "ZipfS": zipf_s}
+    body: dict[str, Any] = {"shape": shape, "rate": rate, "skew": skew, "zipfS": zipf_s}
     if duration is not None:
-        body["DurationSeconds"] = duration
+        body["durationSeconds"] = duration
     else:
-        body["Count"] = count if count is not None else 1000
+        body["count"] = count if count is not None else 1000
     if products is not None:
-        body["Products"] = products
+        body["products"] = products
     if warehouses:
-        body["Warehouses"] = [w.strip() for w in warehouses.split(",") if w.strip()]
+        body["warehouses"] = [w.strip() for w in warehouses.split(",") if w.strip()]
 
     try:
         with make_client(url) as client:
@@ -106,11 +112,11 @@ def storm(url: str, shape: str, rate: float, count: int | None, duration: float 
 
 
 def _run(console: Console, client: httpx.Client, body: dict[str, Any], settle: float, poll: float) -> dict[str, Any]:
-    virtual = _json(console, client.get("/_mock/clock")).get("Kind") == "virtual"
+    virtual = _json(console, client.get("/_mock/clock")).get("kind") == "virtual"
     started = _json(console, client.post("/_mock/storm", json=body), 202)
-    storm_id, planned = started["StormId"], int(started["Planned"])
+    storm_id, planned = started["stormId"], int(started["planned"])
     # a virtual clock moves only when told: advance it in steps so the bar moves
-    step = max(0.05, float(started.get("PlannedDurationSeconds", 1.0)) / 50)
+    step = max(0.05, float(started.get("plannedDurationSeconds", 1.0)) / 50)
     state: dict[str, Any] = {}
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[deliveries]}"), TimeElapsedColumn(), console=console,
@@ -118,26 +124,26 @@ def _run(console: Console, client: httpx.Client, body: dict[str, Any], settle: f
         task = bar.add_task(f"storm {storm_id}", total=planned, deliveries="")
         while True:
             if virtual:
-                _json(console, client.post("/_mock/clock/advance", json={"Seconds": step}))
+                _json(console, client.post("/_mock/clock/advance", json={"seconds": step}))
             else:
                 time.sleep(poll)
             state = _json(console, client.get(f"/_mock/storm/{storm_id}"))
-            d = state["Deliveries"]
-            bar.update(task, completed=state["Emitted"], deliveries=f"{d['Delivered']:,} delivered")
-            if state["State"] == "done":
+            d = state["deliveries"]
+            bar.update(task, completed=state["emitted"], deliveries=f"{d['delivered']:,} delivered")
+            if state["state"] == "done":
                 break
         # deliveries trail the last step: wait until they stop changing (bounded)
         deadline = time.monotonic() + settle
-        last = state["Deliveries"]
+        last = state["deliveries"]
         quiet_since = time.monotonic()
         while time.monotonic() < deadline:
             if virtual:
-                _json(console, client.post("/_mock/clock/advance", json={"Seconds": 1}))
+                _json(console, client.post("/_mock/clock/advance", json={"seconds": 1}))
             else:
                 time.sleep(min(poll, QUIET_SECONDS / 2))
             state = _json(console, client.get(f"/_mock/storm/{storm_id}"))
-            now = state["Deliveries"]
-            bar.update(task, deliveries=f"{now['Delivered']:,} delivered")
+            now = state["deliveries"]
+            bar.update(task, deliveries=f"{now['delivered']:,} delivered")
             if now != last:
                 last, quiet_since = now, time.monotonic()
             elif time.monotonic() - quiet_since >= QUIET_SECONDS or virtual:

@@ -110,7 +110,7 @@ def router(w: Webhooks) -> APIRouter:
         return json_response(w.faults.to_json())
 
     @r.put("/faults/deliveries", summary="Change the delivery fault plan (fields as in GET; unknown -> 400)")
-    async def put_faults(body: Annotated[dict[str, Any], Body(examples=[{"Duplicate": 0.1, "Batch": 1}])]) -> Response:
+    async def put_faults(body: Annotated[dict[str, Any], Body(examples=[{"duplicate": 0.1, "batch": 1}])]) -> Response:
         w.faults.update(body)
         return json_response(w.faults.to_json())
 

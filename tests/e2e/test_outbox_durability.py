@@ -41,6 +41,7 @@ def write_config(path: Path, callback_url: str) -> None:
 clock: real
 seed: 1
 catalogue: {{products: 60, warehouses: 3, customers: 10}}
+quirks: {{transient_errors: 0}}
 subscriptions:
   - name: shop
     callback_url: {callback_url}
@@ -81,7 +82,7 @@ def wait_until_serving(proc: subprocess.Popen[bytes], log: Path) -> str:
         text = log.read_text(errors="replace")
         if base is None and "serving a fake XTND at " in text:
             url = text.split("serving a fake XTND at ", 1)[1].split()[0]
-            base = url.removesuffix("/api")
+            base = url.split("/RESTAPI/", 1)[0]
         if base is not None:
             try:
                 if httpx.get(f"{base}/_mock/clock", timeout=2).status_code == 200:
@@ -118,11 +119,12 @@ def test_pending_hooks_survive_kill_9_and_are_delivered_after_restart(tmp_path: 
         # 1. the receiver is down; 30 acknowledged stock moves
         moves: list[dict[str, Any]] = []
         with serve(tmp_path, "first") as (proc, base), httpx.Client(base_url=base, timeout=10) as c:
-            balances = c.get("/_mock/state").json()["Balances"]
-            products = sorted({b["ProductNumber"] for b in balances if b["WarehouseNumber"] == "1"})[:MOVES]
+            balances = c.get("/_mock/state").json()["balances"]
+            products = sorted({b["productNumber"] for b in balances if b["warehouse"] == "1"})[:MOVES]
             assert len(products) == MOVES
             for i, product in enumerate(products):
-                r = c.post("/_mock/stock", json={"ProductNumber": product, "WarehouseNumber": "1", "Delta": i + 1})
+                r = c.post("/_mock/stock", json={"productNumber": product, "warehouse": "1",
+                                                 "balanceDifference": i + 1})
                 assert r.status_code == 200, r.text
                 moves.append(r.json())
             # 2. kill -9 while every hook is still pending (the receiver has only ever answered 503)
@@ -135,11 +137,11 @@ def test_pending_hooks_survive_kill_9_and_are_delivered_after_restart(tmp_path: 
         with lock:
             state["up"] = True
         with serve(tmp_path, "second") as (_proc, base), httpx.Client(base_url=base, timeout=10) as c:
-            created = c.get("/_mock/deliveries", params={"limit": 100000}).json()["Items"]
+            created = c.get("/_mock/deliveries", params={"limit": 100000}).json()["items"]
             assert len(created) == MOVES * 2  # BalanceChanged + AvailableBalanceChanged per move
-            ids = {d["Id"] for d in created}
+            ids = {d["deliveryId"] for d in created}
             assert len(ids) == len(created)
-            assert not [d for d in created if d["Status"] not in ("pending", "delivered")], "dead before restart"
+            assert not [d for d in created if d["status"] not in ("pending", "delivered")], "dead before restart"
 
             def delivered_ids() -> set[str]:
                 with lock:
@@ -149,15 +151,15 @@ def test_pending_hooks_survive_kill_9_and_are_delivered_after_restart(tmp_path: 
                 f"{len(ids - delivered_ids())} of {len(ids)} hooks never arrived after the restart")
             assert delivered_ids() == ids
             # the fake agrees once its group-committed outcomes are in
-            assert poll(lambda: all(d["Status"] == "delivered" for d in
-                                    c.get("/_mock/deliveries", params={"limit": 100000}).json()["Items"]), 5)
+            assert poll(lambda: all(d["status"] == "delivered" for d in
+                                    c.get("/_mock/deliveries", params={"limit": 100000}).json()["items"]), 5)
 
     with lock:
         arrived = [r for r, status in answered if status == 204]
     assert all(verify(SECRET, r.body, r.headers.get("ms-signature")) for r in arrived)
-    notes = {(n["Action"], n["Details"]["ProductNumber"], n["Details"]["WarehouseNumber"],
+    notes = {(n["Action"], n["Details"]["ProductNumber"], n["Details"]["Warehouse"],
               n["Details"].get("Balance", n["Details"].get("AvailableBalance")))
              for r in arrived for n in r.json["Notifications"]}
     for m in moves:
-        assert ("BalanceChanged", m["ProductNumber"], "1", m["OnHand"]) in notes
-        assert ("AvailableBalanceChanged", m["ProductNumber"], "1", m["AvailableBalance"]) in notes
+        assert ("BalanceChanged", m["productNumber"], "1", m["physicalBalance"]) in notes
+        assert ("AvailableBalanceChanged", m["productNumber"], "1", m["availableBalanceNow"]) in notes

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.xtnd import basic
+
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mock-xtnd"
 
 
@@ -27,14 +29,13 @@ def command() -> list[str]:
 @dataclass
 class Served:
     proc: subprocess.Popen[str]
-    base_url: str
+    base_url: str  # http://127.0.0.1:<port>
+    api_url: str  # the API's base as the banner prints it: http://127.0.0.1:<port>/RESTAPI/v1_0/<company>
     banner: list[str] = field(default_factory=list)
 
-    def token(self) -> dict[str, str]:
-        r = httpx.post(f"{self.base_url}/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
-                                                           "client_secret": "demo-secret"}, timeout=10)
-        r.raise_for_status()
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    def api(self, username: str = "demo", password: str = "demo-secret") -> httpx.Client:
+        """A client on the API's base path, sending ``ExtendBasicAuthorization`` on every call."""
+        return httpx.Client(base_url=self.api_url, headers=basic(username, password), timeout=10)
 
     def kill9(self) -> None:
         """SIGKILL: no shutdown hooks, no flush - only what was committed survives."""
@@ -75,7 +76,7 @@ def serve(*args: str, timeout: float = 20.0) -> Served:
 
     threading.Thread(target=pump, daemon=True).start()
     banner: list[str] = []
-    base_url = None
+    base_url = api_url = None
     while base_url is None or len(banner) < 5:  # the banner has five lines at least
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
@@ -87,13 +88,14 @@ def serve(*args: str, timeout: float = 20.0) -> Served:
         except queue.Empty:
             continue
         banner.append(line)
-        m = re.search(r"(http://127\.0\.0\.1:\d+)/api\b", line)
+        m = re.search(r"((http://127\.0\.0\.1:\d+)/RESTAPI/v1_0/[A-Za-z0-9_.-]+)", line)
         if m and base_url is None:
-            base_url = m.group(1)
+            api_url, base_url = m.group(1), m.group(2)
     while True:
         try:
             if httpx.get(f"{base_url}/", timeout=1).status_code == 200:
-                return Served(proc, base_url, banner)
+                assert api_url is not None
+                return Served(proc, base_url, api_url, banner)
         except httpx.TransportError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:

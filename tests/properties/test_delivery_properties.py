@@ -34,6 +34,7 @@ from mock_xtnd.domain.events import ACTIONS
 from mock_xtnd.faults.deliveries import DeliveryFaults
 from mock_xtnd.settings import DeliveryFaultSettings, DeliverySettings, Settings, SubscriptionSettings
 from tests.support.receiver import Received, Receiver
+from tests.support.xtnd import API, basic, order_body, row
 
 SECRET = "prop-sëcret"  # non-ASCII: the key is the secret's UTF-8 bytes
 RETRIES = [1.0] * 6  # 7 attempts in all
@@ -83,7 +84,7 @@ def test_every_event_is_delivered_unless_the_plan_spent_its_budget(
     receiver.received.clear()  # idle between examples: the last app stopped with nothing in flight
     settings = Settings(
         seed=seed, clock="virtual", catalogue={"products": PRODUCTS, "warehouses": 2, "customers": 2},
-        rate_limits={"standard": 100_000, "list": 100_000, "write": 100_000},
+        rate_limits={"default": 100_000}, quirks={"transient_errors": 0},
         subscriptions=[SubscriptionSettings(name="shop", callback_url=receiver.url, secret=SECRET,
                                             triggers=list(ACTIONS))],
         delivery=DeliverySettings(retry_delays_seconds=RETRIES), delivery_faults=plan,
@@ -91,9 +92,9 @@ def test_every_event_is_delivered_unless_the_plan_spent_its_budget(
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         expected_notes = _make_events(c, steps)
         # past every reorder window, jitter and retry: 7 attempts, 1 s apart, each up to 3 s late
-        ok(c.post("/_mock/clock/advance", json={"Seconds": 600}))
-        deliveries = [d for d in ok(c.get("/_mock/deliveries", params={"limit": 100_000}))["Items"]
-                      if not d["Forged"]]
+        ok(c.post("/_mock/clock/advance", json={"seconds": 600}))
+        deliveries = [d for d in ok(c.get("/_mock/deliveries", params={"limit": 100_000}))["items"]
+                      if not d["forged"]]
     received = list(receiver.received)
 
     dice = DeliveryFaults(seed, plan)
@@ -103,28 +104,28 @@ def test_every_event_is_delivered_unless_the_plan_spent_its_budget(
         # every body verifies, or its attempt was a planned tamper
         assert verifies(r) or dice.for_attempt(r.json["Id"], r.json["Attempt"]).tamper, (
             f"a bad signature that was not planned: Id {r.json['Id']} attempt {r.json['Attempt']}")
-    assert set(at_receiver) <= {d["Id"] for d in deliveries}, "the receiver got an Id the fake never made"
+    assert set(at_receiver) <= {d["deliveryId"] for d in deliveries}, "the receiver got an Id the fake never made"
 
-    made = Counter(_note_key(n) for d in deliveries for n in d["Notifications"])
+    made = Counter(_note_key(n) for d in deliveries for n in d["notifications"])
     assert made == expected_notes, "the fake's notifications differ from the events the moves made"
 
     delivered_notes: Counter[str] = Counter()
     for d in deliveries:
-        did = d["Id"]
+        did = d["deliveryId"]
         planned = [dice.for_attempt(did, n) for n in range(1, BUDGET + 1)]
-        attempts = d["Attempts"]
-        assert [a["Attempt"] for a in attempts] == list(range(1, len(attempts) + 1)), d
+        attempts = d["attempts"]
+        assert [a["attempt"] for a in attempts] == list(range(1, len(attempts) + 1)), d
         for a, p in zip(attempts, planned, strict=False):
             # a clean attempt may still be labelled reorder, delay or batched: those are not failures
-            clean = (a["Fault"], 204)
+            clean = (a["fault"], 204)
             want = ("drop", None) if p.drop else ("tampered-signature", 401) if p.tamper else clean
-            assert (a["Fault"], a["Status"]) == want, f"attempt {a['Attempt']} of {did}: plan {p}, log {a}"
+            assert (a["fault"], a["status"]) == want, f"attempt {a['attempt']} of {did}: plan {p}, log {a}"
         first_clean = next((n for n, p in enumerate(planned, 1) if not (p.drop or p.tamper)), None)
         if first_clean is None:
             # the dice spent the whole budget: dead, and nothing was lost outside the plan
-            assert d["Status"] == "dead" and len(attempts) == BUDGET, d
+            assert d["status"] == "dead" and len(attempts) == BUDGET, d
         else:
-            assert d["Status"] == "delivered" and len(attempts) == first_clean, (first_clean, d)
+            assert d["status"] == "delivered" and len(attempts) == first_clean, (first_clean, d)
 
         got = at_receiver.get(did, [])
         numbers = [r.json["Attempt"] for r in got]
@@ -135,58 +136,54 @@ def test_every_event_is_delivered_unless_the_plan_spent_its_budget(
         assert Counter(numbers) == copies, f"{did}: attempts arrived as {numbers}, planned {copies}"
         for r in got:
             env = r.json
-            assert env["Id"] == did and env["Properties"]["NotificationId"] == d["NotificationId"]
-            assert env["Notifications"] == d["Notifications"]
+            assert env["Id"] == did and env["Properties"]["NotificationId"] == d["notificationId"]
+            assert env["Notifications"] == d["notifications"]
             assert verifies(r) == (not planned[env["Attempt"] - 1].tamper), (did, env["Attempt"])
-        if d["Status"] == "delivered":
+        if d["status"] == "delivered":
             assert any(verifies(r) and r.json["Attempt"] == len(attempts) for r in got), did
-            delivered_notes.update(_note_key(n) for n in d["Notifications"])
+            delivered_notes.update(_note_key(n) for n in d["notifications"])
 
-    dead = [d for d in deliveries if d["Status"] == "dead"]
+    dead = [d for d in deliveries if d["status"] == "dead"]
     event(f"dead-lettered by the plan: {'some' if dead else 'none'}")
-    event(f"attempts per delivery, at most: {max((len(d['Attempts']) for d in deliveries), default=0)}")
+    event(f"attempts per delivery, at most: {max((len(d['attempts']) for d in deliveries), default=0)}")
     # nothing in between: each event was delivered with a good signature, or its delivery is dead by plan
-    dead_notes = Counter(_note_key(n) for d in dead for n in d["Notifications"])
+    dead_notes = Counter(_note_key(n) for d in dead for n in d["notifications"])
     assert delivered_notes + dead_notes == expected_notes
 
 
 def _make_events(c: TestClient, steps: list[tuple[Any, ...]]) -> Counter[str]:
     """Run the moves; return the notifications they must have made."""
-    token = ok(c.post("/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
-                                          "client_secret": "demo-secret"}))["access_token"]
     state = ok(c.get("/_mock/state", params={"include": "products"}))
-    products = sorted(p["ProductNumber"] for p in state["Products"])
-    active = {p["ProductNumber"] for p in state["Products"] if p["Status"] == "Active"}
-    available = {(b["ProductNumber"], b["WarehouseNumber"]): b["AvailableBalance"] for b in state["Balances"]}
+    products = sorted(p["productNumber"] for p in state["products"])
+    enabled = {p["productNumber"] for p in state["products"] if p["enabled"]}
+    available = {(b["productNumber"], b["warehouse"]): b["availableBalanceNow"] for b in state["balances"]}
     expected: Counter[str] = Counter()
 
     def note(action: str, **details: Any) -> None:
         expected[_note_key({"Action": action, "Details": details})] += 1
 
     for n, (kind, what, warehouse, qty, gap) in enumerate(steps):
-        ok(c.post("/_mock/clock/advance", json={"Seconds": gap}))
+        ok(c.post("/_mock/clock/advance", json={"seconds": gap}))
         if kind == "stock":
             product = products[what]
-            row = ok(c.post("/_mock/stock", json={"ProductNumber": product, "WarehouseNumber": warehouse,
-                                                  "Delta": qty}))
-            note("BalanceChanged", ProductNumber=product, WarehouseNumber=warehouse, Balance=row["OnHand"])
-            note("AvailableBalanceChanged", ProductNumber=product, WarehouseNumber=warehouse,
-                 AvailableBalance=row["AvailableBalance"])
-            available[(product, warehouse)] = row["AvailableBalance"]
+            item = ok(c.post("/_mock/stock", json={"productNumber": product, "warehouse": warehouse,
+                                                   "balanceDifference": qty}))
+            note("BalanceChanged", ProductNumber=product, Warehouse=warehouse, Balance=item["physicalBalance"])
+            note("AvailableBalanceChanged", ProductNumber=product, Warehouse=warehouse,
+                 AvailableBalance=item["availableBalanceNow"])
+            available[(product, warehouse)] = item["availableBalanceNow"]
             continue
-        lines = [products[i] for i in what if products[i] in active]
+        lines = [products[i] for i in what if products[i] in enabled]
         if not lines:
             continue
         external = f"WEB-P{n}"
-        body = {"ExternalOrderNumber": external, "CustomerNumber": "10001", "WarehouseNumber": warehouse,
-                "Lines": [{"ProductNumber": p, "Quantity": qty, "UnitPrice": 10.0, "Currency": "SEK"}
-                          for p in lines]}
-        order = ok(c.post("/api/CustomerOrders", headers={"Authorization": f"Bearer {token}"}, json=body))
-        note("OrderCreated", OrderNumber=order["OrderNumber"], ExternalOrderNumber=external,
-             WarehouseNumber=warehouse)
-        for p in lines:  # the reservation: one AvailableBalanceChanged per line
+        body = order_body(external, [row(p, qty, warehouse=warehouse) for p in lines])
+        order = ok(c.post(f"{API}/CustomerOrders", headers=basic(), json=body))
+        note("OrderCreated", OrderNumber=order["orderHeader"]["orderNumber"], OrderNumberExternal=external,
+             Warehouse=warehouse)
+        for p in lines:  # the allocation: one AvailableBalanceChanged per row
             available[(p, warehouse)] = available.get((p, warehouse), 0) - qty
-            note("AvailableBalanceChanged", ProductNumber=p, WarehouseNumber=warehouse,
+            note("AvailableBalanceChanged", ProductNumber=p, Warehouse=warehouse,
                  AvailableBalance=available[(p, warehouse)])
     return expected
 

@@ -19,14 +19,14 @@ from mock_xtnd.journal import Journal
 from mock_xtnd.webhooks.outbox import DEAD, DELIVERED, PENDING, Attempt, Delivery, Outbox
 
 
-def api_record(i: int, client: str = "shop") -> dict[str, object]:
-    return {"Kind": "api", "ClientId": client, "Method": "GET", "Path": f"/api/Products/{i}",
-            "Query": {"pageSize": ["10"]}, "ProductNumbers": [str(i)], "Status": 200}
+def api_record(i: int, user: str = "shop") -> dict[str, object]:
+    return {"kind": "api", "user": user, "method": "GET", "path": f"/RESTAPI/v1_0/demo/Products/{i}",
+            "query": {"pageCount": ["10"]}, "productNumbers": [str(i)], "status": 200}
 
 
 def delivery_record(i: int, origin: str | None) -> dict[str, object]:
-    return {"Kind": "delivery", "DeliveryId": f"{i:032x}", "Notifications": [{"Action": "A", "Details": {"N": i}}],
-            "Origin": origin, "Outcome": "delivered"}
+    return {"kind": "delivery", "deliveryId": f"{i:032x}", "notifications": [{"Action": "A", "Details": {"N": i}}],
+            "origin": origin, "outcome": "delivered"}
 
 
 def test_the_journal_numbers_records_and_returns_exactly_what_was_appended() -> None:
@@ -38,7 +38,7 @@ def test_the_journal_numbers_records_and_returns_exactly_what_was_appended() -> 
         originals.append(orjson.loads(orjson.dumps(rec)))
     assert j.last_seq == 2500
     kept = j.since(0)
-    assert [r["Seq"] for r in kept] == list(range(j.dropped + 1, 2501))
+    assert [r["seq"] for r in kept] == list(range(j.dropped + 1, 2501))
     assert kept == originals[j.dropped:]
     assert j.since(2490) == originals[2490:]
     assert j.since(2500) == [] and j.since(10**9) == []
@@ -50,26 +50,26 @@ def test_the_journal_drops_the_oldest_past_its_bound_and_counts_them() -> None:
         j.append(api_record(i))
         assert len(j) <= 1100  # never more than 10% over
     assert len(j) >= 1000 and j.dropped == 5000 - len(j)
-    assert j.since(0)[0]["Seq"] == j.dropped + 1
-    assert j.since(3)[0]["Seq"] == j.dropped + 1  # asking from before the oldest kept gives what is kept
+    assert j.since(0)[0]["seq"] == j.dropped + 1
+    assert j.since(3)[0]["seq"] == j.dropped + 1  # asking from before the oldest kept gives what is kept
 
 
-def test_the_journal_filters_by_kind_client_path_origin_and_limit() -> None:
+def test_the_journal_filters_by_kind_user_path_origin_and_limit() -> None:
     j = Journal(max_records=1000)
     for i in range(300):
-        j.append(api_record(i, client="a" if i % 2 else "b"))
+        j.append(api_record(i, user="a" if i % 2 else "b"))
         j.append(delivery_record(i, "storm:S1" if i % 3 == 0 else "storm:S2"))
     assert len(j.lines(kind="delivery")) == 300
-    assert {orjson.loads(x)["ClientId"] for x in j.lines(client_id="a")} == {"a"}
-    assert len(j.lines(client_id="a")) == 150
+    assert {orjson.loads(x)["user"] for x in j.lines(user="a")} == {"a"}
+    assert len(j.lines(user="a")) == 150
     # Path prefixes match case-insensitively, as the API's paths do.
-    assert [orjson.loads(x)["Path"] for x in j.lines(path="/API/products/29")] == [
-        "/api/Products/29", *(f"/api/Products/{n}" for n in range(290, 300))]
+    assert [orjson.loads(x)["path"] for x in j.lines(path="/restapi/V1_0/DEMO/products/29")] == [
+        "/RESTAPI/v1_0/demo/Products/29", *(f"/RESTAPI/v1_0/demo/Products/{n}" for n in range(290, 300))]
     assert len(j.lines(kind="api", limit=7, since=100)) == 7
-    assert {r["DeliveryId"] for r in j.since(0, kind="delivery", origin="storm:S1")} == {
+    assert {r["deliveryId"] for r in j.since(0, kind="delivery", origin="storm:S1")} == {
         f"{i:032x}" for i in range(0, 300, 3)}
     page = orjson.loads(j.json_page(j.lines(limit=2)))
-    assert page == {"Items": j.since(0)[:2], "Dropped": 0, "LastSeq": 600}
+    assert page == {"items": j.since(0)[:2], "dropped": 0, "lastSeq": 600}
     assert j.jsonl(j.lines(limit=2)).count(b"\n") == 2
 
 

@@ -30,7 +30,8 @@ def test_sizes_are_respected() -> None:
     assert list(s.warehouses) == [str(i) for i in range(1, 8)]
     assert len(s.stock) == 77 * 7
     assert len(s.customers) == 9
-    assert all(st.reserved == 0 and st.on_hand >= 0 for st in s.stock.values())
+    assert all(st.allocated == 0 and st.on_hand >= 0 and 0 <= st.blocked <= st.on_hand for st in s.stock.values())
+    assert any(st.blocked for st in s.stock.values()), "some stock is blocked, so available differs from on hand"
 
 
 def test_default_catalogue_is_swedish_and_realistic() -> None:

@@ -22,13 +22,15 @@ from mock_xtnd.app import create_app
 from mock_xtnd.domain.events import ACTIONS
 from mock_xtnd.settings import CatalogueSettings, Settings, SubscriptionSettings
 from tests.support.receiver import Received, Receiver
+from tests.support.xtnd import API, assert_invalid, assert_message, basic
+
+__all__ = ["API", "assert_invalid", "assert_message"]
 
 SECRET = "whsec-Ünïcode key"  # non-ASCII on purpose: the key is the secret's UTF-8 bytes
 START = "2026-01-05T08:00:00.000Z"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SIGNATURE = re.compile(r"^sha256=[0-9A-F]{64}$")
-ENVELOPE_KEYS = {"ErrorType", "Message", "Errors", "TraceId"}
 
 
 def hand_signature(secret: str, body: bytes) -> str:
@@ -46,6 +48,7 @@ def fake_settings(*subs: SubscriptionSettings, **extra: Any) -> Settings:
     extra.setdefault("catalogue", CatalogueSettings(products=30, warehouses=3, customers=10))
     extra.setdefault("clock", "virtual")
     extra.setdefault("seed", 1)
+    extra.setdefault("quirks", {"transient_errors": 0})  # the transient-400 quirk is not what these tests are about
     return Settings(subscriptions=list(subs), **extra)
 
 
@@ -54,20 +57,20 @@ class Fake:
 
     def __init__(self, client: TestClient) -> None:
         self.c = client
-        self._token: str | None = None
 
     # ---------------------------------------------------------------- back office
     def products(self) -> list[str]:
-        """Active product numbers of the seeded catalogue, in a stable order."""
-        rows = self.ok(self.c.get("/_mock/state"))["Balances"]
-        return sorted({b["ProductNumber"] for b in rows})
+        """Product numbers of the seeded catalogue, in a stable order."""
+        rows = self.ok(self.c.get("/_mock/state"))["balances"]
+        return sorted({b["productNumber"] for b in rows})
 
     def stock(self, product: str, warehouse: str = "1", delta: int = 1) -> dict[str, Any]:
-        return self.ok(self.c.post("/_mock/stock", json={"ProductNumber": product, "WarehouseNumber": warehouse,
-                                                          "Delta": delta}))
+        """A back-office stock move; answers the item's ProductAvailability (physicalBalance, availableBalanceNow)."""
+        return self.ok(self.c.post("/_mock/stock", json={"productNumber": product, "warehouse": warehouse,
+                                                          "balanceDifference": delta}))
 
     def advance(self, seconds: float) -> str:
-        now: str = self.ok(self.c.post("/_mock/clock/advance", json={"Seconds": seconds}))["Now"]
+        now: str = self.ok(self.c.post("/_mock/clock/advance", json={"seconds": seconds}))["now"]
         return now
 
     def settle(self) -> None:
@@ -75,22 +78,19 @@ class Fake:
         self.advance(0)
 
     def now(self) -> str:
-        now: str = self.ok(self.c.get("/_mock/clock"))["Now"]
+        now: str = self.ok(self.c.get("/_mock/clock"))["now"]
         return now
 
-    # ---------------------------------------------------------------- API (OAuth)
-    def api(self, method: str, path: str, **kw: Any) -> Any:
-        if self._token is None:
-            r = self.c.post("/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
-                                                "client_secret": "demo-secret"})
-            self._token = self.ok(r)["access_token"]
-        r = self.c.request(method, path, headers={"Authorization": f"Bearer {self._token}"}, **kw)
-        assert r.status_code in (200, 201), f"{method} {path}: {r.status_code} {r.text[:500]}"
+    # ---------------------------------------------------------------- the API (ExtendBasicAuthorization)
+    def api(self, method: str, resource: str, **kw: Any) -> Any:
+        """``METHOD /RESTAPI/v1_0/demo/<resource>`` as the default user; XTND answers 200 to every success."""
+        r = self.c.request(method, f"{API}/{resource}", headers=basic(), **kw)
+        assert r.status_code == 200, f"{method} {resource}: {r.status_code} {r.text[:500]}"
         return r.json()
 
     # ---------------------------------------------------------------- delivery log, journal, faults
     def deliveries(self, **params: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.ok(self.c.get("/_mock/deliveries", params=params))["Items"]
+        items: list[dict[str, Any]] = self.ok(self.c.get("/_mock/deliveries", params=params))["items"]
         return items
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
@@ -98,7 +98,7 @@ class Fake:
         return d
 
     def journal(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.ok(self.c.get("/_mock/journal", params={"kind": "delivery"}))["Items"]
+        items: list[dict[str, Any]] = self.ok(self.c.get("/_mock/journal", params={"kind": "delivery"}))["items"]
         return items
 
     def set_faults(self, **body: Any) -> dict[str, Any]:
@@ -115,19 +115,6 @@ class Fake:
 def running(settings: Settings) -> Iterator[Fake]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield Fake(c)
-
-
-def assert_error(r: Any, status: int, field: str | None = None, error_type: str = "Validation") -> dict[str, Any]:
-    """``r`` is ``status`` in XTND's error envelope; with ``field``, one error names that field."""
-    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text[:500]}"
-    body: dict[str, Any] = r.json()
-    assert set(body) == ENVELOPE_KEYS, body
-    assert body["ErrorType"] == error_type, body
-    assert body["Message"], body
-    if field is not None:
-        fields = [e["Field"] for e in body["Errors"]]
-        assert field in fields, f"no error names {field!r}; errors name {fields}: {body['Message']}"
-    return body
 
 
 def actions_of(received: list[Received]) -> list[str]:

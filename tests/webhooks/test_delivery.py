@@ -21,7 +21,8 @@ from tests.support.receiver import Received, Receiver
 from .conftest import (
     START,
     Fake,
-    assert_error,
+    assert_invalid,
+    assert_message,
     fake_settings,
     running,
     serving,
@@ -37,7 +38,7 @@ def seconds_after_start(iso: str) -> float:
 
 
 def attempt_times(fake: Fake, delivery_id: str) -> list[float]:
-    return [seconds_after_start(a["Time"]) for a in fake.delivery(delivery_id)["Attempts"]]
+    return [seconds_after_start(a["time"]) for a in fake.delivery(delivery_id)["attempts"]]
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_three_attempts_at_0_60_300_seconds_same_id_re_signed(failing: Receiver)
         fake.settle()
         (d,) = fake.deliveries()
         assert len(failing.received) == 1
-        assert d["Status"] == "pending" and d["NextAttemptAt"] == "2026-01-05T08:01:00.000Z"
+        assert d["status"] == "pending" and d["nextAttemptAt"] == "2026-01-05T08:01:00.000Z"
 
         fake.advance(59.999)
         assert len(failing.received) == 1
@@ -66,20 +67,20 @@ def test_three_attempts_at_0_60_300_seconds_same_id_re_signed(failing: Receiver)
         fake.advance(24 * 3600)
         assert len(failing.received) == 3
 
-        d = fake.delivery(d["Id"])
-        assert d["Status"] == "dead" and d["NextAttemptAt"] is None
-        assert attempt_times(fake, d["Id"]) == [0.0, 60.0, 300.0]
-        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [(1, 500, None), (2, 500, None),
+        d = fake.delivery(d["deliveryId"])
+        assert d["status"] == "dead" and d["nextAttemptAt"] is None
+        assert attempt_times(fake, d["deliveryId"]) == [0.0, 60.0, 300.0]
+        assert [(a["attempt"], a["status"], a["error"]) for a in d["attempts"]] == [(1, 500, None), (2, 500, None),
                                                                                   (3, 500, None)]
-        assert all(a["LatencyMs"] >= 0 for a in d["Attempts"])
+        assert all(a["latencyMs"] >= 0 for a in d["attempts"])
         journal = fake.journal()
-        assert [(j["Attempt"], j["Outcome"], j["Time"]) for j in journal] == [
+        assert [(j["attempt"], j["outcome"], j["time"]) for j in journal] == [
             (1, "retry", "2026-01-05T08:00:00.000Z"), (2, "retry", "2026-01-05T08:01:00.000Z"),
             (3, "dead", "2026-01-05T08:05:00.000Z")]
 
     envs = failing.envelopes()
-    assert {e["Id"] for e in envs} == {d["Id"]}
-    assert {e["Properties"]["NotificationId"] for e in envs} == {d["NotificationId"]}
+    assert {e["Id"] for e in envs} == {d["deliveryId"]}
+    assert {e["Properties"]["NotificationId"] for e in envs} == {d["notificationId"]}
     assert [e["Attempt"] for e in envs] == [1, 2, 3]
     assert len({r.body for r in failing.received}) == 3
     assert len({r.headers["ms-signature"] for r in failing.received}) == 3
@@ -98,9 +99,9 @@ def test_2xx_is_delivered_and_stops(receiver: Receiver) -> None:
         fake.advance(3600)
         for code in codes:
             (d,) = fake.deliveries(subscription=f"s{code}")
-            assert d["Status"] == "delivered", code
-            assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, code)]
-        assert [j["Outcome"] for j in fake.journal()] == ["delivered"] * len(codes)
+            assert d["status"] == "delivered", code
+            assert [(a["attempt"], a["status"]) for a in d["attempts"]] == [(1, code)]
+        assert [j["outcome"] for j in fake.journal()] == ["delivered"] * len(codes)
     assert sorted(r.path for r in receiver.received) == sorted(f"/answer/{code}" for code in codes)
 
 
@@ -110,10 +111,10 @@ def test_410_stops_immediately(receiver: Receiver) -> None:
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(3600)
         (d,) = fake.deliveries()
-        assert d["Status"] == "gone"
-        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, 410)]
-        assert [j["Outcome"] for j in fake.journal()] == ["gone"]
-        assert [x["Id"] for x in fake.deliveries(status="gone")] == [d["Id"]]
+        assert d["status"] == "gone"
+        assert [(a["attempt"], a["status"]) for a in d["attempts"]] == [(1, 410)]
+        assert [j["outcome"] for j in fake.journal()] == ["gone"]
+        assert [x["deliveryId"] for x in fake.deliveries(status="gone")] == [d["deliveryId"]]
     assert len(receiver.received) == 1
 
 
@@ -129,12 +130,12 @@ def test_any_other_status_retries(receiver: Receiver) -> None:
     with running(fake_settings(*subs)) as fake:
         fake.stock(fake.products()[0], "1", 1)
         fake.settle()
-        assert [d["Status"] for d in fake.deliveries()] == ["pending"] * len(codes)
+        assert [d["status"] for d in fake.deliveries()] == ["pending"] * len(codes)
         fake.advance(60)
         for code in codes:
             (d,) = fake.deliveries(subscription=f"s{code}")
-            assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, code), (2, 204)], code
-            assert d["Status"] == "delivered"
+            assert [(a["attempt"], a["status"]) for a in d["attempts"]] == [(1, code), (2, 204)], code
+            assert d["status"] == "delivered"
     assert sorted(e["Attempt"] for e in receiver.envelopes()) == [1] * len(codes) + [2] * len(codes)
 
 
@@ -143,12 +144,12 @@ def test_a_refused_connection_retries_then_dead_letters(refused_url: str) -> Non
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(300)
         (d,) = fake.deliveries()
-        assert d["Status"] == "dead"
-        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [
+        assert d["status"] == "dead"
+        assert [(a["attempt"], a["status"], a["error"]) for a in d["attempts"]] == [
             (1, None, "refused"), (2, None, "refused"), (3, None, "refused")]
-        assert attempt_times(fake, d["Id"]) == [0.0, 60.0, 300.0]
+        assert attempt_times(fake, d["deliveryId"]) == [0.0, 60.0, 300.0]
         journal = fake.journal()
-        assert [(j["Status"], j["Error"], j["Outcome"]) for j in journal] == [
+        assert [(j["status"], j["error"], j["outcome"]) for j in journal] == [
             (None, "refused", "retry"), (None, "refused", "retry"), (None, "refused", "dead")]
 
 
@@ -165,14 +166,14 @@ def test_a_timeout_retries(receiver: Receiver) -> None:
         fake.stock(fake.products()[0], "1", 1)
         fake.settle()
         (d,) = fake.deliveries()
-        assert d["Status"] == "pending"
-        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [(1, None, "timeout")]
+        assert d["status"] == "pending"
+        assert [(a["attempt"], a["status"], a["error"]) for a in d["attempts"]] == [(1, None, "timeout")]
         fake.advance(60)
-        d = fake.delivery(d["Id"])
-        assert d["Status"] == "delivered"
-        assert [(a["Attempt"], a["Status"], a["Error"]) for a in d["Attempts"]] == [(1, None, "timeout"),
+        d = fake.delivery(d["deliveryId"])
+        assert d["status"] == "delivered"
+        assert [(a["attempt"], a["status"], a["error"]) for a in d["attempts"]] == [(1, None, "timeout"),
                                                                                   (2, 204, None)]
-        assert [j["Outcome"] for j in fake.journal()] == ["retry", "delivered"]
+        assert [j["outcome"] for j in fake.journal()] == ["retry", "delivered"]
 
 
 # ------------------------------------------------------------------------------------------------ dead letters
@@ -182,21 +183,21 @@ def test_dead_letters_are_listed_and_redelivered_by_hand(receiver: Receiver) -> 
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(300)
         (dead,) = fake.deliveries(status="dead")
-        assert len(dead["Attempts"]) == 3
+        assert len(dead["attempts"]) == 3
 
         receiver.policy = lambda _r: 204
-        r = fake.c.post(f"/_mock/deliveries/{dead['Id']}/redeliver")
+        r = fake.c.post(f"/_mock/deliveries/{dead['deliveryId']}/redeliver")
         assert r.status_code == 202, r.text
-        assert r.json()["Status"] == "pending"
+        assert r.json()["status"] == "pending"
         fake.settle()
-        d = fake.delivery(dead["Id"])
-        assert d["Status"] == "delivered"
-        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, 503), (2, 503), (3, 503), (4, 204)]
+        d = fake.delivery(dead["deliveryId"])
+        assert d["status"] == "delivered"
+        assert [(a["attempt"], a["status"]) for a in d["attempts"]] == [(1, 503), (2, 503), (3, 503), (4, 204)]
         assert fake.deliveries(status="dead") == []
-        assert [(j["Attempt"], j["Outcome"]) for j in fake.journal()][-1] == (4, "delivered")
+        assert [(j["attempt"], j["outcome"]) for j in fake.journal()][-1] == (4, "delivered")
     envs = receiver.envelopes()
     assert [e["Attempt"] for e in envs] == [1, 2, 3, 4]
-    assert {e["Id"] for e in envs} == {dead["Id"]}
+    assert {e["Id"] for e in envs} == {dead["deliveryId"]}
     assert all(verifies(r) for r in receiver.received)
 
 
@@ -206,23 +207,24 @@ def test_a_redelivery_gets_a_fresh_budget_on_the_same_schedule(receiver: Receive
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(300)
         (dead,) = fake.deliveries(status="dead")
-        fake.ok(fake.c.post(f"/_mock/deliveries/{dead['Id']}/redeliver"))
+        fake.ok(fake.c.post(f"/_mock/deliveries/{dead['deliveryId']}/redeliver"))
         fake.advance(3600)
-        d = fake.delivery(dead["Id"])
-        assert d["Status"] == "dead"
-        assert attempt_times(fake, d["Id"]) == [0.0, 60.0, 300.0, 300.0, 360.0, 600.0]
+        d = fake.delivery(dead["deliveryId"])
+        assert d["status"] == "dead"
+        assert attempt_times(fake, d["deliveryId"]) == [0.0, 60.0, 300.0, 300.0, 360.0, 600.0]
     assert [e["Attempt"] for e in receiver.envelopes()] == [1, 2, 3, 4, 5, 6]
 
 
 def test_redeliver_refuses_unknown_and_pending(receiver: Receiver) -> None:
     receiver.policy = lambda _r: 500
     with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
-        assert_error(fake.c.post("/_mock/deliveries/" + "0" * 32 + "/redeliver"), 404, "id")
-        assert_error(fake.c.get("/_mock/deliveries/" + "0" * 32), 404, "id")
+        assert_message(fake.c.post("/_mock/deliveries/" + "0" * 32 + "/redeliver"), 404, "0" * 32)
+        assert_message(fake.c.get("/_mock/deliveries/" + "0" * 32), 404, "0" * 32)
         fake.stock(fake.products()[0], "1", 1)
         fake.settle()
         (pending,) = fake.deliveries(status="pending")
-        assert_error(fake.c.post(f"/_mock/deliveries/{pending['Id']}/redeliver"), 409, "id")
+        assert_message(fake.c.post(f"/_mock/deliveries/{pending['deliveryId']}/redeliver"), 400, "pending")
+        assert fake.delivery(pending["deliveryId"]) == pending  # refused: nothing sent, nothing planned anew
 
 
 @pytest.mark.parametrize(("delays", "times"), [([1, 2], [0.0, 1.0, 3.0]), ([5], [0.0, 5.0]),
@@ -234,8 +236,8 @@ def test_the_retry_schedule_is_configurable(failing: Receiver, delays: list[floa
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(3600)
         (d,) = fake.deliveries()
-        assert d["Status"] == "dead"
-        assert attempt_times(fake, d["Id"]) == times
+        assert d["status"] == "dead"
+        assert attempt_times(fake, d["deliveryId"]) == times
     assert [e["Attempt"] for e in failing.envelopes()] == list(range(1, len(times) + 1))
 
 
@@ -245,7 +247,7 @@ def test_no_retry_delays_means_one_attempt(failing: Receiver) -> None:
     with running(settings) as fake:
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(3600)
-        assert [d["Status"] for d in fake.deliveries()] == ["dead"]
+        assert [d["status"] for d in fake.deliveries()] == ["dead"]
     assert len(failing.received) == 1
 
 
@@ -263,14 +265,14 @@ def test_delivery_log_filters_by_status_action_and_subscription(receiver: Receiv
 
         everything = fake.deliveries()
         assert len(everything) == 6
-        assert {(d["Subscription"], d["Actions"][0], d["Status"]) for d in everything} == {
+        assert {(d["subscription"], d["actions"][0], d["status"]) for d in everything} == {
             ("ok", "BalanceChanged", "delivered"), ("ok", "AvailableBalanceChanged", "delivered"),
             ("down", "BalanceChanged", "pending")}
-        assert {d["Subscription"] for d in fake.deliveries(subscription="down")} == {"down"}
+        assert {d["subscription"] for d in fake.deliveries(subscription="down")} == {"down"}
         assert len(fake.deliveries(subscription="down")) == 2
         assert len(fake.deliveries(subscription="ok")) == 4
         assert fake.deliveries(subscription="nobody") == []
-        assert {tuple(d["Actions"]) for d in fake.deliveries(action="AvailableBalanceChanged")} == {
+        assert {tuple(d["actions"]) for d in fake.deliveries(action="AvailableBalanceChanged")} == {
             ("AvailableBalanceChanged",)}
         assert len(fake.deliveries(action="BalanceChanged")) == 4
         assert len(fake.deliveries(status="delivered")) == 4
@@ -284,25 +286,26 @@ def test_delivery_log_filters_by_status_action_and_subscription(receiver: Receiv
         assert len(fake.deliveries(status="dead")) == 2
         assert len(fake.deliveries(status="dead", subscription="down", action="BalanceChanged")) == 2
         for d in fake.deliveries(status="dead"):
-            assert [a["Attempt"] for a in d["Attempts"]] == [1, 2, 3]
-            assert all(a["Status"] == 500 and a["Error"] is None and a["LatencyMs"] >= 0 for a in d["Attempts"])
-        assert_error(fake.c.get("/_mock/deliveries", params={"status": "lost"}), 400, "status")
+            assert [a["attempt"] for a in d["attempts"]] == [1, 2, 3]
+            assert all(a["status"] == 500 and a["error"] is None and a["latencyMs"] >= 0 for a in d["attempts"])
+        assert_invalid(fake.c.get("/_mock/deliveries", params={"status": "lost"}), 400, "status")
 
 
 # ------------------------------------------------------------------------------------------------ the clock
 def test_get_clock_and_advance_under_a_virtual_clock() -> None:
     with running(fake_settings()) as fake:
-        assert fake.ok(fake.c.get("/_mock/clock")) == {"Now": START, "Kind": "virtual"}
+        assert fake.ok(fake.c.get("/_mock/clock")) == {"now": START, "kind": "virtual"}
         assert fake.advance(90.5) == "2026-01-05T08:01:30.500Z"
         assert fake.now() == "2026-01-05T08:01:30.500Z"
-        assert_error(fake.c.post("/_mock/clock/advance", json={"Seconds": -1}), 400, "Seconds")
+        assert_invalid(fake.c.post("/_mock/clock/advance", json={"seconds": -1}), 400, "seconds")
+        assert fake.now() == "2026-01-05T08:01:30.500Z"
 
 
-def test_advance_under_a_real_clock_is_a_409() -> None:
+def test_advance_under_a_real_clock_is_refused() -> None:
     settings = Settings(clock="real", seed=1, catalogue=fake_settings().catalogue)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        assert c.get("/_mock/clock").json()["Kind"] == "real"
-        assert_error(c.post("/_mock/clock/advance", json={"Seconds": 60}), 409)
+        assert c.get("/_mock/clock").json()["kind"] == "real"
+        assert_message(c.post("/_mock/clock/advance", json={"seconds": 60}), 400, "virtual")
 
 
 def test_advancing_runs_retries_in_due_order(failing: Receiver) -> None:
@@ -316,12 +319,12 @@ def test_advancing_runs_retries_in_due_order(failing: Receiver) -> None:
         fake.advance(3600)  # one big step: all 12 retries fall due inside it, interleaved across deliveries
         journal = fake.journal()
         assert len(journal) == 6 * 3
-        times = [parse_iso(j["Time"]) for j in journal]
-        assert times == sorted(times), [j["Time"] for j in journal]
-        assert [j["Seq"] for j in journal] == sorted(j["Seq"] for j in journal)
+        times = [parse_iso(j["time"]) for j in journal]
+        assert times == sorted(times), [j["time"] for j in journal]
+        assert [j["seq"] for j in journal] == sorted(j["seq"] for j in journal)
         for d in fake.deliveries():
-            t = attempt_times(fake, d["Id"])
+            t = attempt_times(fake, d["deliveryId"])
             assert t[1] - t[0] == 60 and t[2] - t[1] == 240
-        retry_times = sorted(seconds_after_start(j["Time"]) for j in journal[6:])
+        retry_times = sorted(seconds_after_start(j["time"]) for j in journal[6:])
         assert retry_times == sorted([at + 60 for at in made_at] + [at + 300 for at in made_at])
         assert fake.now() == "2026-01-05T09:00:59.000Z"  # 59 s of steps + 3600

@@ -10,12 +10,13 @@ import pytest
 from mock_xtnd.domain.clock import parse_iso
 from mock_xtnd.settings import DeliveryFaultSettings
 from tests.support.receiver import Received, Receiver
+from tests.support.xtnd import order_body, row
 
 from .conftest import (
     START,
     Fake,
     actions_of,
-    assert_error,
+    assert_invalid,
     fake_settings,
     running,
     statuses,
@@ -24,8 +25,8 @@ from .conftest import (
 )
 
 BALANCE = ["BalanceChanged"]
-NO_FAULTS = {"Duplicate": 0.0, "ReorderWindowSeconds": 0.0, "DelaySeconds": 0.0, "JitterSeconds": 0.0,
-             "Drop": 0.0, "TamperSignature": 0.0, "Batch": 1}
+NO_FAULTS = {"duplicate": 0.0, "reorderWindowSeconds": 0.0, "delaySeconds": 0.0, "jitterSeconds": 0.0,
+             "drop": 0.0, "tamperSignature": 0.0, "batch": 1}
 
 
 def seconds(iso: str) -> float:
@@ -40,20 +41,20 @@ def refuse_bad_signatures(r: Received) -> int:
 def test_the_fault_plan_reads_and_updates_partially() -> None:
     with running(fake_settings()) as fake:
         assert fake.ok(fake.c.get("/_mock/faults/deliveries")) == NO_FAULTS
-        assert fake.set_faults(Duplicate=0.25, Batch=3) == {**NO_FAULTS, "Duplicate": 0.25, "Batch": 3}
-        assert fake.set_faults(Drop=0.5) == {**NO_FAULTS, "Duplicate": 0.25, "Batch": 3, "Drop": 0.5}
-        assert fake.ok(fake.c.get("/_mock/faults/deliveries"))["Drop"] == 0.5
+        assert fake.set_faults(duplicate=0.25, batch=3) == {**NO_FAULTS, "duplicate": 0.25, "batch": 3}
+        assert fake.set_faults(drop=0.5) == {**NO_FAULTS, "duplicate": 0.25, "batch": 3, "drop": 0.5}
+        assert fake.ok(fake.c.get("/_mock/faults/deliveries"))["drop"] == 0.5
 
 
 def test_the_fault_plan_comes_from_the_config() -> None:
     plan = DeliveryFaultSettings(duplicate=0.5, reorder_window_seconds=30, tamper_signature=0.1, batch=2)
     with running(fake_settings(delivery_faults=plan)) as fake:
         assert fake.ok(fake.c.get("/_mock/faults/deliveries")) == {
-            **NO_FAULTS, "Duplicate": 0.5, "ReorderWindowSeconds": 30.0, "TamperSignature": 0.1, "Batch": 2}
+            **NO_FAULTS, "duplicate": 0.5, "reorderWindowSeconds": 30.0, "tamperSignature": 0.1, "batch": 2}
         # a reset goes back to the config's plan
-        fake.set_faults(Duplicate=0)
+        fake.set_faults(duplicate=0)
         fake.ok(fake.c.post("/_mock/reset"))
-        assert fake.ok(fake.c.get("/_mock/faults/deliveries"))["Duplicate"] == 0.5
+        assert fake.ok(fake.c.get("/_mock/faults/deliveries"))["duplicate"] == 0.5
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +66,16 @@ def admin_only() -> Iterator[Fake]:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"Duplicates": 0.5}, "Duplicates"),
-        ({"duplicate": 0.5}, "duplicate"),
-        ({"Drop": 1.5}, "Drop"),
-        ({"TamperSignature": -0.1}, "TamperSignature"),
-        ({"Batch": 0}, "Batch"),
-        ({"ReorderWindowSeconds": "soon"}, "ReorderWindowSeconds"),
+        ({"duplicates": 0.5}, "duplicates"),
+        ({"Duplicate": 0.5}, "Duplicate"),  # the old PascalCase name is an unknown field now
+        ({"drop": 1.5}, "drop"),
+        ({"tamperSignature": -0.1}, "tamperSignature"),
+        ({"batch": 0}, "batch"),
+        ({"reorderWindowSeconds": "soon"}, "reorderWindowSeconds"),
     ],
 )
 def test_a_bad_fault_is_a_400_naming_the_field(admin_only: Fake, body: dict[str, Any], field: str) -> None:
-    assert_error(admin_only.c.put("/_mock/faults/deliveries", json=body), 400, field)
+    assert_invalid(admin_only.c.put("/_mock/faults/deliveries", json=body), 400, field)
     assert admin_only.ok(admin_only.c.get("/_mock/faults/deliveries")) == NO_FAULTS
 
 
@@ -82,18 +83,18 @@ def test_a_bad_fault_is_a_400_naming_the_field(admin_only: Fake, body: dict[str,
 def test_duplicate_sends_every_attempt_twice_with_the_same_id(receiver: Receiver) -> None:
     receiver.policy = lambda _r: 500
     with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
-        fake.set_faults(Duplicate=1)
+        fake.set_faults(duplicate=1)
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(300)
         (d,) = fake.deliveries()
-        assert d["Status"] == "dead" and len(d["Attempts"]) == 3
+        assert d["status"] == "dead" and len(d["attempts"]) == 3
         journal = fake.journal()
-        assert [(j["Attempt"], j["Fault"], j["Outcome"]) for j in journal] == [
+        assert [(j["attempt"], j["fault"], j["outcome"]) for j in journal] == [
             (1, None, "retry"), (1, "duplicate", "retry"), (2, None, "retry"), (2, "duplicate", "retry"),
             (3, None, "dead"), (3, "duplicate", "dead")]
     envs = receiver.envelopes()
     assert [e["Attempt"] for e in envs] == [1, 1, 2, 2, 3, 3]
-    assert {e["Id"] for e in envs} == {d["Id"]}
+    assert {e["Id"] for e in envs} == {d["deliveryId"]}
     bodies = [r.body for r in receiver.received]
     assert bodies[0] == bodies[1] and bodies[2] == bodies[3] and bodies[4] == bodies[5]
     assert all(verifies(r) for r in receiver.received)
@@ -106,29 +107,29 @@ def test_duplicate_from_the_config_on_a_delivered_hook(receiver: Receiver) -> No
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(600)
         (d,) = fake.deliveries()
-        assert d["Status"] == "delivered" and len(d["Attempts"]) == 1
+        assert d["status"] == "delivered" and len(d["attempts"]) == 1
     envs = receiver.envelopes()
     assert len(envs) == 2 and envs[0] == envs[1] and envs[0]["Attempt"] == 1
 
 
 def test_drop_loses_the_attempt_on_the_wire_and_it_is_retried(receiver: Receiver) -> None:
     with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
-        fake.set_faults(Drop=1)
+        fake.set_faults(drop=1)
         fake.stock(fake.products()[0], "1", 1)
         fake.settle()
         assert receiver.received == []
         (d,) = fake.deliveries()
-        assert d["Status"] == "pending"
-        assert [(a["Attempt"], a["Status"], a["Fault"]) for a in d["Attempts"]] == [(1, None, "drop")]
+        assert d["status"] == "pending"
+        assert [(a["attempt"], a["status"], a["fault"]) for a in d["attempts"]] == [(1, None, "drop")]
         (j,) = fake.journal()
-        assert (j["Attempt"], j["Status"], j["Fault"], j["Outcome"]) == (1, None, "drop", "retry")
+        assert (j["attempt"], j["status"], j["fault"], j["outcome"]) == (1, None, "drop", "retry")
 
-        fake.set_faults(Drop=0)
+        fake.set_faults(drop=0)
         fake.advance(60)
-        assert fake.delivery(d["Id"])["Status"] == "delivered"
-        assert [(j["Attempt"], j["Fault"], j["Outcome"]) for j in fake.journal()] == [
+        assert fake.delivery(d["deliveryId"])["status"] == "delivered"
+        assert [(j["attempt"], j["fault"], j["outcome"]) for j in fake.journal()] == [
             (1, "drop", "retry"), (2, None, "delivered")]
-    assert [(e["Id"], e["Attempt"]) for e in receiver.envelopes()] == [(d["Id"], 2)]
+    assert [(e["Id"], e["Attempt"]) for e in receiver.envelopes()] == [(d["deliveryId"], 2)]
 
 
 def test_drop_on_every_attempt_dead_letters_with_nothing_sent(receiver: Receiver) -> None:
@@ -137,26 +138,26 @@ def test_drop_on_every_attempt_dead_letters_with_nothing_sent(receiver: Receiver
     with running(settings) as fake:
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(300)
-        assert [d["Status"] for d in fake.deliveries()] == ["dead"]
-        assert [j["Fault"] for j in fake.journal()] == ["drop", "drop", "drop"]
+        assert [d["status"] for d in fake.deliveries()] == ["dead"]
+        assert [j["fault"] for j in fake.journal()] == ["drop", "drop", "drop"]
     assert receiver.received == []
 
 
 def test_tamper_signature_fails_verification_and_is_retried(receiver: Receiver) -> None:
     receiver.policy = refuse_bad_signatures
     with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
-        fake.set_faults(TamperSignature=1)
+        fake.set_faults(tamperSignature=1)
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(60)
         (d,) = fake.deliveries()
-        assert d["Status"] == "pending"
-        assert [(a["Attempt"], a["Status"], a["Fault"]) for a in d["Attempts"]] == [
+        assert d["status"] == "pending"
+        assert [(a["attempt"], a["status"], a["fault"]) for a in d["attempts"]] == [
             (1, 401, "tampered-signature"), (2, 401, "tampered-signature")]
 
-        fake.set_faults(TamperSignature=0)
+        fake.set_faults(tamperSignature=0)
         fake.advance(240)
-        assert fake.delivery(d["Id"])["Status"] == "delivered"
-        assert [(j["Attempt"], j["Status"], j["Fault"], j["Outcome"]) for j in fake.journal()] == [
+        assert fake.delivery(d["deliveryId"])["status"] == "delivered"
+        assert [(j["attempt"], j["status"], j["fault"], j["outcome"]) for j in fake.journal()] == [
             (1, 401, "tampered-signature", "retry"), (2, 401, "tampered-signature", "retry"),
             (3, 204, None, "delivered")]
     received = receiver.received
@@ -169,16 +170,15 @@ def test_tamper_signature_fails_verification_and_is_retried(receiver: Receiver) 
 
 def test_batch_sends_several_notifications_in_one_post(receiver: Receiver) -> None:
     with running(fake_settings(subscription(receiver.url))) as fake:
-        fake.set_faults(Batch=3)
+        fake.set_faults(batch=3)
         products = fake.products()[:4]
         fake.stock(products[0], "1", 1)  # one change, two events -> one POST
         fake.settle()
         assert len(receiver.received) == 1
         assert actions_of(receiver.received) == ["BalanceChanged", "AvailableBalanceChanged"]
 
-        order = fake.api("POST", "/api/CustomerOrders", json={
-            "ExternalOrderNumber": "WEB-BATCH", "CustomerNumber": "10001", "WarehouseNumber": "1",
-            "Lines": [{"ProductNumber": p, "Quantity": 1, "UnitPrice": 10.0, "Currency": "SEK"} for p in products]})
+        order = fake.api("POST", "CustomerOrders", json=order_body("WEB-BATCH", [row(p) for p in products]))
+        number = order["orderHeader"]["orderNumber"]
         fake.settle()
         # OrderCreated + 4 x AvailableBalanceChanged = 5 notifications -> POSTs of 3 and 2
         order_posts = receiver.received[1:]
@@ -188,27 +188,27 @@ def test_batch_sends_several_notifications_in_one_post(receiver: Receiver) -> No
         assert {n["Details"]["ProductNumber"] for n in notes if n["Action"] == "AvailableBalanceChanged"} == set(
             products)
         assert [n["Details"] for n in notes if n["Action"] == "OrderCreated"] == [
-            {"OrderNumber": order["OrderNumber"], "ExternalOrderNumber": "WEB-BATCH", "WarehouseNumber": "1"}]
+            {"OrderNumber": number, "OrderNumberExternal": "WEB-BATCH", "Warehouse": "1"}]
         assert all(verifies(r) for r in receiver.received)
         assert len({r.json["Id"] for r in receiver.received}) == 3
-        assert sorted(len(d["Actions"]) for d in fake.deliveries()) == [2, 2, 3]
-        assert {j["Fault"] for j in fake.journal()} == {"batched"}
+        assert sorted(len(d["actions"]) for d in fake.deliveries()) == [2, 2, 3]
+        assert {j["fault"] for j in fake.journal()} == {"batched"}
 
 
 def test_delay_and_jitter_push_every_attempt_later(receiver: Receiver) -> None:
     receiver.policy = statuses(500, 204)
     with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
-        fake.set_faults(DelaySeconds=5, JitterSeconds=2)
+        fake.set_faults(delaySeconds=5, jitterSeconds=2)
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(4.999)
         assert receiver.received == []
         fake.advance(3600)
         (d,) = fake.deliveries()
-        t = [seconds(a["Time"]) for a in d["Attempts"]]
+        t = [seconds(a["time"]) for a in d["attempts"]]
         assert len(t) == 2
         assert 5 <= t[0] <= 7
         assert 65 <= t[1] - t[0] <= 67
-        assert [j["Fault"] for j in fake.journal()] == ["delay", "delay"]
+        assert [j["fault"] for j in fake.journal()] == ["delay", "delay"]
 
 
 # ------------------------------------------------------------------------------------------------ reorder, seeded
@@ -230,14 +230,14 @@ def _reorder_moves(fake: Fake) -> list[tuple[str, str, float]]:
     fake.settle()
     created = fake.deliveries()
     assert len(created) == 10
-    assert all(d["Attempts"] == [] or seconds(d["Attempts"][0]["Time"]) == 0 for d in created)
+    assert all(d["attempts"] == [] or seconds(d["attempts"][0]["time"]) == 0 for d in created)
     fake.advance(30)
     out = []
     for d in fake.deliveries():
-        assert d["Status"] == "delivered"
-        (a,) = d["Attempts"]
-        out.append((d["Id"], d["Notifications"][0]["Details"]["ProductNumber"], seconds(a["Time"])))
-    assert {j["Fault"] for j in fake.journal()} == {"reorder"}
+        assert d["status"] == "delivered"
+        (a,) = d["attempts"]
+        out.append((d["deliveryId"], d["notifications"][0]["Details"]["ProductNumber"], seconds(a["time"])))
+    assert {j["fault"] for j in fake.journal()} == {"reorder"}
     return out
 
 

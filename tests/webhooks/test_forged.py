@@ -15,7 +15,8 @@ from .conftest import (
     HEX32,
     SIGNATURE,
     Fake,
-    assert_error,
+    assert_invalid,
+    assert_message,
     fake_settings,
     running,
     serving,
@@ -23,7 +24,7 @@ from .conftest import (
     verifies,
 )
 
-DETAILS = {"ProductNumber": "100000", "WarehouseNumber": "1", "AvailableBalance": 9999}
+DETAILS = {"ProductNumber": "100000", "Warehouse": "1", "AvailableBalance": 9999}
 
 
 def refuse_bad_signatures(r: Received) -> int:
@@ -31,7 +32,7 @@ def refuse_bad_signatures(r: Received) -> int:
 
 
 def forge(signature: str, **extra: Any) -> dict[str, Any]:
-    return {"Action": "AvailableBalanceChanged", "Details": DETAILS, "Signature": signature, **extra}
+    return {"action": "AvailableBalanceChanged", "details": DETAILS, "signature": signature, **extra}
 
 
 @pytest.mark.parametrize("signature", ["bad", "missing"])
@@ -40,23 +41,24 @@ def test_a_forged_hook_arrives_unverifiable_and_is_never_retried(receiver: Recei
     with running(fake_settings(subscription(receiver.url))) as fake:
         r = fake.c.post("/_mock/webhooks/forge", json=forge(signature))
         assert r.status_code == 202, r.text
-        (sent,) = r.json()["Items"]
-        assert sent["Forged"] is True
+        (sent,) = r.json()["items"]
+        assert sent["forged"] is True
         fake.settle()
         fake.advance(24 * 3600)
 
-        d = fake.delivery(sent["Id"])
-        assert d["Status"] == "dead"  # refused once, and that is the end of it
-        assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, 401)]
+        d = fake.delivery(sent["deliveryId"])
+        assert d["status"] == "dead"  # refused once, and that is the end of it
+        assert [(a["attempt"], a["status"]) for a in d["attempts"]] == [(1, 401)]
         (j,) = fake.journal()
-        assert j["Forged"] is True
-        assert (j["DeliveryId"], j["Attempt"], j["Status"], j["Outcome"]) == (sent["Id"], 1, 401, "dead")
-        assert j["Notifications"] == [{"Action": "AvailableBalanceChanged", "Details": DETAILS}]
-        assert_error(fake.c.post(f"/_mock/deliveries/{sent['Id']}/redeliver"), 409, "id")
+        assert j["forged"] is True
+        assert (j["deliveryId"], j["attempt"], j["status"], j["outcome"]) == (sent["deliveryId"], 1, 401, "dead")
+        assert j["notifications"] == [{"Action": "AvailableBalanceChanged", "Details": DETAILS}]
+        assert_message(fake.c.post(f"/_mock/deliveries/{sent['deliveryId']}/redeliver"), 400, "forged")
+        assert len(fake.delivery(sent["deliveryId"])["attempts"]) == 1
 
     (got,) = receiver.received
     env = got.json
-    assert HEX32.match(env["Id"]) and env["Id"] == sent["Id"] and env["Attempt"] == 1
+    assert HEX32.match(env["Id"]) and env["Id"] == sent["deliveryId"] and env["Attempt"] == 1
     assert GUID.match(env["Properties"]["NotificationId"])
     assert env["Notifications"] == [{"Action": "AvailableBalanceChanged", "Details": DETAILS}]
     assert got.headers["content-type"] == "application/json; charset=utf-8"
@@ -69,11 +71,11 @@ def test_a_forged_hook_arrives_unverifiable_and_is_never_retried(receiver: Recei
 
 def test_a_forged_hook_that_is_accepted_is_still_never_retried(receiver: Receiver) -> None:
     with running(fake_settings(subscription(receiver.url))) as fake:
-        (sent,) = fake.ok(fake.c.post("/_mock/webhooks/forge", json=forge("bad")))["Items"]
+        (sent,) = fake.ok(fake.c.post("/_mock/webhooks/forge", json=forge("bad")))["items"]
         fake.advance(3600)
-        assert fake.delivery(sent["Id"])["Status"] == "delivered"
+        assert fake.delivery(sent["deliveryId"])["status"] == "delivered"
         (j,) = fake.journal()
-        assert j["Forged"] is True and j["Status"] == 204
+        assert j["forged"] is True and j["status"] == 204
     assert len(receiver.received) == 1
 
 
@@ -85,11 +87,11 @@ def test_forge_goes_to_active_subscriptions_or_the_one_named(receiver: Receiver)
         fake.ok(fake.c.post("/_mock/webhooks/forge", json=forge("bad")))
         fake.settle()
         assert sorted(r.path for r in receiver.received) == ["/a", "/b"]
-        fake.ok(fake.c.post("/_mock/webhooks/forge", json=forge("missing", Subscription="b")))
+        fake.ok(fake.c.post("/_mock/webhooks/forge", json=forge("missing", subscription="b")))
         fake.settle()
         assert sorted(r.path for r in receiver.received) == ["/a", "/b", "/b"]
-        assert all(j["Forged"] for j in fake.journal())
-        assert {d["Forged"] for d in fake.deliveries()} == {True}
+        assert all(j["forged"] for j in fake.journal())
+        assert {d["forged"] for d in fake.deliveries()} == {True}
 
 
 @pytest.fixture(scope="module")
@@ -101,16 +103,21 @@ def refusing() -> Iterator[tuple[Fake, Receiver]]:
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        (forge("bad", Action="StockMoved"), 400, "Action"),
-        (forge("bad", Details="nope"), 400, "Details"),
-        (forge("sometimes"), 400, "Signature"),
-        (forge("bad", Subscription="nobody"), 404, "Subscription"),
+        (forge("bad", action="StockMoved"), 400, "action"),
+        (forge("bad", details="nope"), 400, "details"),
+        (forge("sometimes"), 400, "signature"),
+        (forge("bad", Action="StockMoved"), 400, "Action"),  # the old PascalCase name is an unknown field now
+        (forge("bad", subscription="nobody"), 404, None),
     ],
 )
 def test_a_bad_forge_request_is_refused(refusing: tuple[Fake, Receiver], body: dict[str, Any], status: int,
-                                        field: str) -> None:
+                                        field: str | None) -> None:
     fake, receiver = refusing
-    assert_error(fake.c.post("/_mock/webhooks/forge", json=body), status, field)
+    r = fake.c.post("/_mock/webhooks/forge", json=body)
+    if field is None:
+        assert_message(r, status, "nobody")  # an unknown subscription, named
+    else:
+        assert_invalid(r, status, field)
     fake.settle()
     assert fake.deliveries() == []
     assert receiver.received == []

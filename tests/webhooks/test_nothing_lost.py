@@ -36,8 +36,8 @@ def test_receiver_down_for_ten_minutes_loses_nothing(receiver: Receiver) -> None
             product = products[i % 5]  # the same products move again and again: every event still counts
             moved = fake.stock(product, "1", i + 1)
             for sub in ("a", "b"):
-                expected.add((sub, "BalanceChanged", product, moved["OnHand"]))
-                expected.add((sub, "AvailableBalanceChanged", product, moved["AvailableBalance"]))
+                expected.add((sub, "BalanceChanged", product, moved["physicalBalance"]))
+                expected.add((sub, "AvailableBalanceChanged", product, moved["availableBalanceNow"]))
             fake.advance(STEP_S)
         assert fake.now() == "2026-01-05T08:10:00.000Z"
         assert all(status == 503 for _, _, status in answered)
@@ -51,31 +51,31 @@ def test_receiver_down_for_ten_minutes_loses_nothing(receiver: Receiver) -> None
         assert len(deliveries) == events_x_subs
         assert {facts(d) for d in deliveries} == expected  # one delivery per event and subscription
 
-        by_status = Counter(d["Status"] for d in deliveries)
+        by_status = Counter(d["status"] for d in deliveries)
         assert by_status["pending"] == 0 and by_status["gone"] == 0
         assert by_status["delivered"] + by_status["dead"] == events_x_subs
         dead = fake.deliveries(status="dead", limit="100000")
         assert len(dead) == by_status["dead"] > 0  # the early part of the outage outlives the schedule
         assert by_status["delivered"] > 0
         for d in dead:  # dead only after the whole budget, all answered 503
-            assert [(a["Attempt"], a["Status"]) for a in d["Attempts"]] == [(1, 503), (2, 503), (3, 503)]
-        delivered_ids = {d["Id"] for d in deliveries if d["Status"] == "delivered"}
+            assert [(a["attempt"], a["status"]) for a in d["attempts"]] == [(1, 503), (2, 503), (3, 503)]
+        delivered_ids = {d["deliveryId"] for d in deliveries if d["status"] == "delivered"}
         assert delivered_ids == {i for i, _, status in answered if status == 204}
         # exactly what was made in the last 5 minutes of the outage (its last attempt after it) got through
         for d in deliveries:
-            made_at = _seconds(d["CreatedAt"])
-            assert (d["Status"] == "delivered") == (made_at + 300 > OUTAGE_S), (made_at, d["Status"])
+            made_at = _seconds(d["createdAt"])
+            assert (d["status"] == "delivered") == (made_at + 300 > OUTAGE_S), (made_at, d["status"])
 
         for d in dead:
-            r = fake.c.post(f"/_mock/deliveries/{d['Id']}/redeliver")
+            r = fake.c.post(f"/_mock/deliveries/{d['deliveryId']}/redeliver")
             assert r.status_code == 202, r.text
         fake.settle()
         after = fake.deliveries(limit="100000")
-        assert Counter(d["Status"] for d in after) == {"delivered": events_x_subs}
+        assert Counter(d["status"] for d in after) == {"delivered": events_x_subs}
         assert fake.deliveries(status="dead") == []
 
     got_204 = {i for i, _, status in answered if status == 204}
-    assert got_204 == {d["Id"] for d in after}
+    assert got_204 == {d["deliveryId"] for d in after}
     assert all(verifies(r) for r in receiver.received)
     arrived = {(r.path.strip("/"), n["Action"], n["Details"]["ProductNumber"],
                 n["Details"].get("Balance", n["Details"].get("AvailableBalance")))
@@ -84,10 +84,10 @@ def test_receiver_down_for_ten_minutes_loses_nothing(receiver: Receiver) -> None
 
 
 def facts(d: dict[str, Any]) -> tuple[str, str, str, int]:
-    (note,) = d["Notifications"]
+    (note,) = d["notifications"]
     details = note["Details"]
     value = details["Balance"] if note["Action"] == "BalanceChanged" else details["AvailableBalance"]
-    return d["Subscription"], note["Action"], details["ProductNumber"], value
+    return d["subscription"], note["Action"], details["ProductNumber"], value
 
 
 def _seconds(iso: str) -> float:

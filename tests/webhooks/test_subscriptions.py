@@ -12,13 +12,24 @@ import pytest
 from mock_xtnd.domain.events import ACTIONS
 from mock_xtnd.settings import CatalogueSettings, ConfigError, load_settings
 from tests.support.receiver import Receiver
+from tests.support.xtnd import customer_body
 
-from .conftest import SECRET, Fake, actions_of, assert_error, fake_settings, running, subscription, verifies
+from .conftest import (
+    SECRET,
+    Fake,
+    actions_of,
+    assert_invalid,
+    assert_message,
+    fake_settings,
+    running,
+    subscription,
+    verifies,
+)
 
 
 def body(url: str, name: str = "shop", **extra: Any) -> dict[str, Any]:
-    b: dict[str, Any] = {"Name": name, "TechContactEmail": "dev@example.com", "CallbackUrl": url, "Secret": SECRET,
-                         "WarehouseFilter": [], "Active": True, "Triggers": ["BalanceChanged", "CustomerCreated"]}
+    b: dict[str, Any] = {"name": name, "techContactEmail": "dev@example.com", "callbackUrl": url, "secret": SECRET,
+                         "warehouseFilter": [], "active": True, "triggers": ["BalanceChanged", "CustomerCreated"]}
     b.update(extra)
     return b
 
@@ -46,10 +57,10 @@ subscriptions:
     settings = load_settings(config)
     assert [s.name for s in settings.subscriptions] == ["shop", "sleeping"]
     with running(settings) as fake:
-        listed = fake.ok(fake.c.get("/_mock/webhooks"))["Items"]
-        assert listed[0] == {"Name": "shop", "TechContactEmail": "dev@example.com", "CallbackUrl": receiver.url,
-                             "Secret": "***", "WarehouseFilter": ["1"], "Active": True, "Triggers": ["BalanceChanged"]}
-        assert listed[1]["Name"] == "sleeping" and listed[1]["Active"] is False
+        listed = fake.ok(fake.c.get("/_mock/webhooks"))["items"]
+        assert listed[0] == {"name": "shop", "techContactEmail": "dev@example.com", "callbackUrl": receiver.url,
+                             "secret": "***", "warehouseFilter": ["1"], "active": True, "triggers": ["BalanceChanged"]}
+        assert listed[1]["name"] == "sleeping" and listed[1]["active"] is False
         fake.stock(fake.products()[0], "1", 3)
         fake.settle()
     assert actions_of(receiver.received) == ["BalanceChanged"]
@@ -90,66 +101,68 @@ def admin_only() -> Iterator[Fake]:
 
 def test_get_post_put_delete_webhooks(receiver: Receiver) -> None:
     with running(fake_settings()) as fake:
-        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"Items": []}
+        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"items": []}
 
         r = fake.c.post("/_mock/webhooks", json=body(receiver.url))
         assert r.status_code == 201, r.text
-        assert r.json()["Secret"] == "***"
-        assert [s["Name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["Items"]] == ["shop"]
+        assert r.json()["secret"] == "***"
+        assert [s["name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["items"]] == ["shop"]
 
         product = fake.products()[0]
         fake.stock(product, "1", 1)
         fake.settle()
         assert actions_of(receiver.received) == ["BalanceChanged"]
 
-        r = fake.c.put("/_mock/webhooks/shop", json=body(receiver.url, Triggers=["AvailableBalanceChanged"]))
+        r = fake.c.put("/_mock/webhooks/shop", json=body(receiver.url, triggers=["AvailableBalanceChanged"]))
         assert r.status_code == 200, r.text
-        assert r.json()["Triggers"] == ["AvailableBalanceChanged"]
+        assert r.json()["triggers"] == ["AvailableBalanceChanged"]
         fake.stock(product, "1", 1)
         fake.settle()
         assert actions_of(receiver.received) == ["BalanceChanged", "AvailableBalanceChanged"]
 
         r = fake.c.delete("/_mock/webhooks/shop")
         assert r.status_code == 200, r.text
-        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"Items": []}
+        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"items": []}
         fake.stock(product, "1", 1)
         fake.settle()
         assert len(receiver.received) == 2
 
-        assert_error(fake.c.delete("/_mock/webhooks/shop"), 404, "name")
-        assert_error(fake.c.put("/_mock/webhooks/nobody", json=body(receiver.url)), 404, "name")
+        assert_message(fake.c.delete("/_mock/webhooks/shop"), 404, "shop")
+        assert_message(fake.c.put("/_mock/webhooks/nobody", json=body(receiver.url)), 404, "nobody")
+        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"items": []}
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        pytest.param({"Triggers": ["BalanceChanged", "StockMoved"]}, "Triggers", id="unknown-action"),
-        pytest.param({"Triggers": []}, "Triggers", id="no-trigger"),
-        pytest.param({"CallbackUrl": "not a url"}, "CallbackUrl", id="not-a-url"),
-        pytest.param({"CallbackUrl": "ftp://example.com/hook"}, "CallbackUrl", id="not-http"),
-        pytest.param({"CallbackUrl": "http:///no-host"}, "CallbackUrl", id="no-host"),
-        pytest.param({"Secret": None}, "Secret", id="missing-secret"),
-        pytest.param({"Secret": ""}, "Secret", id="empty-secret"),
-        pytest.param({"Name": None}, "Name", id="missing-name"),
-        pytest.param({"Colour": "red"}, "Colour", id="unknown-field"),
-        pytest.param({"Active": "sometimes"}, "Active", id="bad-active"),
-        pytest.param({"WarehouseFilter": "1"}, "WarehouseFilter", id="filter-not-a-list"),
+        pytest.param({"triggers": ["BalanceChanged", "StockMoved"]}, "triggers", id="unknown-action"),
+        pytest.param({"triggers": []}, "triggers", id="no-trigger"),
+        pytest.param({"callbackUrl": "not a url"}, "callbackUrl", id="not-a-url"),
+        pytest.param({"callbackUrl": "ftp://example.com/hook"}, "callbackUrl", id="not-http"),
+        pytest.param({"callbackUrl": "http:///no-host"}, "callbackUrl", id="no-host"),
+        pytest.param({"secret": None}, "secret", id="missing-secret"),
+        pytest.param({"secret": ""}, "secret", id="empty-secret"),
+        pytest.param({"name": None}, "name", id="missing-name"),
+        pytest.param({"colour": "red"}, "colour", id="unknown-field"),
+        pytest.param({"CallbackUrl": "http://127.0.0.1:9/x"}, "CallbackUrl", id="old-pascal-case-name"),
+        pytest.param({"active": "sometimes"}, "active", id="bad-active"),
+        pytest.param({"warehouseFilter": "1"}, "warehouseFilter", id="filter-not-a-list"),
     ],
 )
 def test_a_bad_subscription_is_a_400_naming_the_field(admin_only: Fake, change: dict[str, Any], field: str) -> None:
     fake = admin_only
     url = "http://127.0.0.1:9/xtnd/webhooks"
     b = {k: v for k, v in {**body(url), **change}.items() if v is not None}
-    assert_error(fake.c.post("/_mock/webhooks", json=b), 400, field)
-    if field != "Name":  # PUT takes the name from the path
-        assert_error(fake.c.put("/_mock/webhooks/shop", json=b), 400, field)
-    assert fake.ok(fake.c.get("/_mock/webhooks"))["Items"] == [{**body(url), "Secret": "***"}]
+    assert_invalid(fake.c.post("/_mock/webhooks", json=b), 400, field)
+    if field != "name":  # PUT takes the name from the path
+        assert_invalid(fake.c.put("/_mock/webhooks/shop", json=b), 400, field)
+    assert fake.ok(fake.c.get("/_mock/webhooks"))["items"] == [{**body(url), "secret": "***"}]
 
 
-def test_a_duplicate_name_is_a_409(receiver: Receiver) -> None:
+def test_a_duplicate_name_is_refused(receiver: Receiver) -> None:
     with running(fake_settings(subscription(receiver.url, "shop"))) as fake:
-        assert_error(fake.c.post("/_mock/webhooks", json=body(receiver.url, "shop")), 409, "Name")
-        assert len(fake.ok(fake.c.get("/_mock/webhooks"))["Items"]) == 1
+        assert_message(fake.c.post("/_mock/webhooks", json=body(receiver.url, "shop")), 400, "shop")
+        assert len(fake.ok(fake.c.get("/_mock/webhooks"))["items"]) == 1
 
 
 # ------------------------------------------------------------------------------------------------ who gets what
@@ -167,17 +180,17 @@ def test_warehouse_filter_and_events_without_a_warehouse(receiver: Receiver) -> 
         by_path = {p: [r.json["Notifications"][0]["Details"] for r in receiver.received if r.path == p]
                    for p in ("/wh1", "/wh2", "/all")}
         assert by_path["/wh1"] == []
-        assert [d["WarehouseNumber"] for d in by_path["/wh2"]] == ["2"]
-        assert [d["WarehouseNumber"] for d in by_path["/all"]] == ["2"]
+        assert [d["Warehouse"] for d in by_path["/wh2"]] == ["2"]
+        assert [d["Warehouse"] for d in by_path["/all"]] == ["2"]
         assert fake.deliveries(subscription="wh1") == []
 
-        fake.api("POST", "/api/Customers", json={"ExternalCustomerNumber": "WEBCUST-1", "Name": "Anna Svensson"})
+        fake.api("POST", "Customers", json=customer_body("Anna Svensson"))
         fake.settle()
         customer_created = {r.path for r in receiver.received
                             if r.json["Notifications"][0]["Action"] == "CustomerCreated"}
         assert customer_created == {"/wh1", "/wh2", "/all"}
         for sub in ("wh1", "wh2", "all"):
-            assert [d["Actions"] for d in fake.deliveries(subscription=sub, action="CustomerCreated")] == [
+            assert [d["actions"] for d in fake.deliveries(subscription=sub, action="CustomerCreated")] == [
                 ["CustomerCreated"]]
 
 
@@ -196,7 +209,7 @@ def test_inactive_subscriptions_get_nothing_and_triggers_filter_actions(receiver
         assert fake.deliveries(subscription="orders") == []
 
         # switched on through PUT, the same subscription gets the next change
-        fake.ok(fake.c.put("/_mock/webhooks/off", json=body(f"{base}/off", "off", Triggers=list(ACTIONS))))
+        fake.ok(fake.c.put("/_mock/webhooks/off", json=body(f"{base}/off", "off", triggers=list(ACTIONS))))
         fake.stock(fake.products()[0], "1", 5)
         fake.settle()
         assert sorted(actions_of([r for r in receiver.received if r.path == "/off"])) == [
@@ -208,13 +221,13 @@ def test_subscriptions_survive_a_restart_on_the_same_db(tmp_path: Path, receiver
     settings = fake_settings(subscription(receiver.url, "from-config", triggers=["BalanceChanged"]), db=db,
                              catalogue=CatalogueSettings(products=30, warehouses=3, customers=10))
     with running(settings) as fake:
-        fake.ok(fake.c.post("/_mock/webhooks", json=body(receiver.url, "added", Triggers=["BalanceChanged"])))
+        fake.ok(fake.c.post("/_mock/webhooks", json=body(receiver.url, "added", triggers=["BalanceChanged"])))
         fake.ok(fake.c.delete("/_mock/webhooks/from-config"))
     with running(settings) as fake:
-        assert [s["Name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["Items"]] == ["added"]
+        assert [s["name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["items"]] == ["added"]
         fake.stock(fake.products()[0], "1", 1)
         fake.settle()
-        assert [d["Subscription"] for d in fake.deliveries()] == ["added"]
+        assert [d["subscription"] for d in fake.deliveries()] == ["added"]
     assert len(receiver.received) == 1 and verifies(receiver.received[0])
 
 
@@ -222,6 +235,5 @@ def test_a_subscription_cannot_be_renamed_through_put() -> None:
     subs = [subscription("http://127.0.0.1:9/xtnd/webhooks", "shop")]
     with running(fake_settings(*subs)) as fake:
         r = fake.c.put("/_mock/webhooks/shop", json=body("http://127.0.0.1:9/xtnd/webhooks", "other"))
-        assert r.status_code == 400
-        assert r.json()["Errors"][0]["Field"] == "Name"
-        assert [s["Name"] for s in fake.c.get("/_mock/webhooks").json()["Items"]] == ["shop"]
+        assert_invalid(r, 400, "name")
+        assert [s["name"] for s in fake.c.get("/_mock/webhooks").json()["items"]] == ["shop"]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.receiver import Received
+from tests.support.xtnd import DETAILS, customer_body, order_body, row
 
 from .conftest import (
     GUID,
@@ -22,27 +23,18 @@ from .conftest import (
     subscription,
 )
 
-DETAILS_KEYS = {
-    "AvailableBalanceChanged": {"ProductNumber", "WarehouseNumber", "AvailableBalance"},
-    "BalanceChanged": {"ProductNumber", "WarehouseNumber", "Balance"},
-    "OrderCreated": {"OrderNumber", "ExternalOrderNumber", "WarehouseNumber"},
-    "OrderReserved": {"OrderNumber", "ExternalOrderNumber", "WarehouseNumber"},
-    "OrderPicked": {"OrderNumber", "ExternalOrderNumber", "WarehouseNumber"},
-    "OrderCancelled": {"OrderNumber", "ExternalOrderNumber", "WarehouseNumber"},
-    "OrderDeliveryDataChanged": {"OrderNumber", "ExternalOrderNumber", "WarehouseNumber", "ExpectedDeliveryDate"},
-    "CustomerCreated": {"CustomerNumber"},
-    "CustomerInvoiceCreated": {"InvoiceNumber", "OrderNumber"},
-}
+# the kinds of change this module causes, with their Details keys (docs/wire.md, "Webhooks")
+DETAILS_KEYS = {action: DETAILS[action] for action in (
+    "AvailableBalanceChanged", "BalanceChanged", "OrderCreated", "OrderReserved", "OrderPicked", "OrderCancelled",
+    "OrderDeliveryDataChanged", "CustomerCreated", "CustomerInvoiceCreated")}
 
 
-def order_body(external: str, product: str, quantity: int = 2) -> dict[str, Any]:
-    return {
-        "ExternalOrderNumber": external, "CustomerNumber": "10001", "WarehouseNumber": "1",
-        "DeliveryAddress": {"Name": "Anna Svensson", "Street": "Storgatan 1", "PostalCode": "11122",
-                            "City": "Stockholm", "CountryCode": "SE"},
-        "DeliveryMethod": "Standard",
-        "Lines": [{"ProductNumber": product, "Quantity": quantity, "UnitPrice": 199.0, "Currency": "SEK"}],
-    }
+def new_order(fake: Fake, external: str, product: str, quantity: int = 2) -> str:
+    body = order_body(external, [row(product, quantity, unit_price=199.0)], deliveryMethod="Standard",
+                      deliveryAddress={"name1": "Anna Svensson", "address1": "Storgatan 1", "postalCode": "11122",
+                                       "city": "Stockholm", "countryCode": "SE"})
+    number: str = fake.api("POST", "CustomerOrders", json=body)["orderHeader"]["orderNumber"]
+    return number
 
 
 def the_one(received: list[Received], action: str, **match: Any) -> dict[str, Any]:
@@ -68,15 +60,15 @@ def cause_every_kind(fake: Fake) -> dict[str, Any]:
     plain = next(p for p in products if p.isdigit())
     facts: dict[str, Any] = {"spaced": spaced, "plain": plain}
     facts["spaced_move"] = fake.stock(spaced, "2", 7)
-    fake.stock(plain, "1", 50)
-    a = fake.api("POST", "/api/CustomerOrders", json=order_body("WEB-A", plain))
-    fake.ok(fake.c.post(f"/_mock/orders/{a['OrderNumber']}/delivery-date", json={"ExpectedDeliveryDate": "2026-02-01"}))
-    fake.ok(fake.c.post(f"/_mock/orders/{a['OrderNumber']}/reserve"))
-    facts["a"] = fake.ok(fake.c.post(f"/_mock/orders/{a['OrderNumber']}/pick"))
-    b = fake.api("POST", "/api/CustomerOrders", json=order_body("WEB-B", plain))
-    facts["b"] = fake.ok(fake.c.post(f"/_mock/orders/{b['OrderNumber']}/cancel"))
-    facts["customer"] = fake.api("POST", "/api/Customers", json={"ExternalCustomerNumber": "WEBCUST-9",
-                                                                  "Name": "Anna Svensson"})
+    facts["plain_move"] = fake.stock(plain, "1", 50)
+    a = new_order(fake, "WEB-A", plain)
+    fake.ok(fake.c.post(f"/_mock/orders/{a}/delivery-date", json={"askedDeliveryDate": "2026-02-01"}))
+    facts["a_dated"] = fake.api("GET", f"CustomerOrders/{a}")
+    fake.ok(fake.c.post(f"/_mock/orders/{a}/reserve"))
+    facts["a"] = fake.ok(fake.c.post(f"/_mock/orders/{a}/pick"))
+    b = new_order(fake, "WEB-B", plain)
+    facts["b"] = fake.ok(fake.c.post(f"/_mock/orders/{b}/cancel"))
+    facts["customer"] = fake.api("POST", "Customers", json=customer_body("Anna Svensson"))
     return facts
 
 
@@ -90,25 +82,31 @@ def test_every_kind_of_change_arrives_with_the_documented_details(
         assert set(note) == {"Action", "Details"}
         assert set(note["Details"]) == DETAILS_KEYS[note["Action"]], note
 
-    a, b, spaced = facts["a"], facts["b"], facts["spaced"]
+    a, b, spaced = facts["a"]["orderHeader"], facts["b"]["orderHeader"], facts["spaced"]
     move = facts["spaced_move"]
     assert the_one(received, "BalanceChanged", ProductNumber=spaced) == {
-        "ProductNumber": spaced, "WarehouseNumber": "2", "Balance": move["OnHand"]}
+        "ProductNumber": spaced, "Warehouse": "2", "Balance": move["physicalBalance"]}
     assert the_one(received, "AvailableBalanceChanged", ProductNumber=spaced) == {
-        "ProductNumber": spaced, "WarehouseNumber": "2", "AvailableBalance": move["AvailableBalance"]}
-    order_a = {"OrderNumber": a["OrderNumber"], "ExternalOrderNumber": "WEB-A", "WarehouseNumber": "1"}
+        "ProductNumber": spaced, "Warehouse": "2", "AvailableBalance": move["availableBalanceNow"]}
+    assert a["orderStatus"] == "Terminated" and b["orderStatus"] == "Annulled"
+    order_a = {"OrderNumber": a["orderNumber"], "OrderNumberExternal": "WEB-A", "Warehouse": "1"}
     for action in ("OrderCreated", "OrderReserved", "OrderPicked"):
-        assert the_one(received, action, OrderNumber=a["OrderNumber"]) == order_a
-    assert the_one(received, "OrderDeliveryDataChanged") == {**order_a, "ExpectedDeliveryDate": "2026-02-01"}
+        assert the_one(received, action, OrderNumber=a["orderNumber"]) == order_a
+    # the date as the API writes it (midnight UTC of the day given, in the tenant's offset)
+    asked = facts["a_dated"]["orderHeader"]["askedDeliveryDate"]
+    assert asked == "2026-02-01T01:00:00.000+01:00"
+    assert the_one(received, "OrderDeliveryDataChanged") == {**order_a, "AskedDeliveryDate": asked}
     assert the_one(received, "OrderCancelled") == {
-        "OrderNumber": b["OrderNumber"], "ExternalOrderNumber": "WEB-B", "WarehouseNumber": "1"}
-    assert the_one(received, "CustomerCreated") == {"CustomerNumber": facts["customer"]["CustomerNumber"]}
-    assert a["InvoiceNumber"]
-    assert the_one(received, "CustomerInvoiceCreated") == {"InvoiceNumber": a["InvoiceNumber"],
-                                                           "OrderNumber": a["OrderNumber"]}
+        "OrderNumber": b["orderNumber"], "OrderNumberExternal": "WEB-B", "Warehouse": "1"}
+    assert the_one(received, "CustomerCreated") == {"CustomerNumber": facts["customer"]["customerNumber"]}
+    (invoice,) = a["customerInvoices"]
+    assert invoice["invoiceNumber"]
+    assert the_one(received, "CustomerInvoiceCreated") == {"InvoiceNumber": invoice["invoiceNumber"],
+                                                           "OrderNumber": a["orderNumber"]}
     balances = [n["Details"]["Balance"] for r in received for n in r.json["Notifications"]
                 if n["Action"] == "BalanceChanged" and n["Details"]["ProductNumber"] == facts["plain"]]
-    assert balances == [50, 48]  # the back-office move, then the pick of 2
+    on_hand = facts["plain_move"]["physicalBalance"]
+    assert balances == [on_hand, on_hand - 2]  # the back-office move, then the pick of 2
     assert all(isinstance(v, int) for v in balances)
 
 
