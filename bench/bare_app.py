@@ -1,16 +1,18 @@
-"""The floor to compare the fake with: a bare FastAPI app whose ``async def`` endpoints return constant dicts of the
-same size as the fake's answers, run by uvicorn with exactly the settings ``mock-xtnd serve`` uses.
+"""The floor to compare the fake with: a bare FastAPI app answering the same bytes as the fake, run by uvicorn with
+exactly the settings ``mock-xtnd serve`` uses.
 
     python bench/bare_app.py --port 8099 --bodies bodies.json
 
-``bodies.json`` holds ``{"product": <the fake's single-product answer>, "availability": <its 200-product
-ProductAvailability answer>}``, captured by bench_api.py, so the bytes on the wire match in size.
+``bodies.json`` holds the fake's answers captured by bench_api.py: ``{"product": <GET Products/{id}>,
+"availability_one": <GET ProductAvailability/{pn}/{wh}>, "availability_page": <a full 100-item ProductAvailability
+page>}``, so what goes on the wire matches in size and shape.
 
-Endpoints:
-- ``GET /api/Products/{productNumber}``: constant product dict, behind a path parameter like the fake's route.
-- ``GET /bare/product``: the same dict without a path parameter (path parameters cost ~15% in FastAPI).
-- ``GET /api/ProductAvailability``: constant 200-product availability dict (FastAPI's jsonable_encoder + json).
-- ``GET /bare/availability-bytes``: the same answer as prebuilt orjson bytes in a Response (a ceiling, not a floor).
+Endpoints (``async def``, as FastAPI recommends):
+- ``GET /bare/Products/{id}``, ``GET /bare/ProductAvailability/{productNumber}/{warehouse}``: the captured answer as
+  prebuilt bytes behind path parameters like the fake's routes (issue 11: "a bare FastAPI route returning the same
+  bytes").
+- ``GET /bare/ProductAvailability``: the same 100 dicts (and paginationInfo) serialised with orjson on every request
+  (issue 11: "a bare FastAPI route serializing the same 100 dicts with orjson").
 - ``GET /``: readiness.
 """
 
@@ -27,32 +29,30 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.responses import Response
 
+JSON = "application/json; charset=utf-8"
+
 
 def create_bare_app(bodies: dict[str, Any]) -> FastAPI:
-    product: dict[str, Any] = bodies["product"]
-    availability: dict[str, Any] = bodies["availability"]
-    availability_bytes = orjson.dumps(availability)
+    product = orjson.dumps(bodies["product"])
+    availability_one = orjson.dumps(bodies["availability_one"])
+    page: dict[str, Any] = bodies["availability_page"]
     app = FastAPI(title="bare floor")
 
     @app.get("/")
-    async def root() -> dict[str, str]:
-        return {"Name": "bare"}
+    async def root() -> Response:
+        return Response(b'{"name":"bare"}', media_type=JSON)
 
-    @app.get("/api/Products/{productNumber}")
-    async def get_product(productNumber: str) -> dict[str, Any]:
-        return product
+    @app.get("/bare/Products/{id}")
+    async def get_product(id: str) -> Response:  # noqa: A002 - the fake's parameter name
+        return Response(product, media_type=JSON)
 
-    @app.get("/bare/product")
-    async def get_product_no_param() -> dict[str, Any]:
-        return product
+    @app.get("/bare/ProductAvailability/{productNumber}/{warehouse}")
+    async def get_availability(productNumber: str, warehouse: str) -> Response:
+        return Response(availability_one, media_type=JSON)
 
-    @app.get("/api/ProductAvailability")
-    async def list_availability() -> dict[str, Any]:
-        return availability
-
-    @app.get("/bare/availability-bytes")
-    async def availability_prebuilt() -> Response:
-        return Response(availability_bytes, media_type="application/json; charset=utf-8")
+    @app.get("/bare/ProductAvailability")
+    async def list_availability() -> Response:
+        return Response(orjson.dumps(page), media_type=JSON)
 
     return app
 
