@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ..api.errors import json_response
-from ..api.facts import parse_date
+from ..api.facts import BODY_DATES_MS, parse_date
 from ..api.render import availability, order_full
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, FieldError, bad_request
@@ -136,7 +136,7 @@ def router(rt: Runtime) -> APIRouter:
     @r.post("/orders/{orderNumber}/delivery-date", summary="Back office: the asked delivery date moved")
     async def delivery_date(orderNumber: str, body: DeliveryDate) -> Response:
         ms = parse_date(body.askedDeliveryDate)
-        if ms is None:
+        if ms is None or not BODY_DATES_MS[0] <= ms <= BODY_DATES_MS[1]:
             raise bad_request("askedDeliveryDate is not a date.",
                               ("askedDeliveryDate", "Expected an ISO 8601 date, e.g. 2026-01-09."))
         return json_response(order_full(b, b.move_delivery_date(orderNumber, ms), dates))

@@ -23,6 +23,10 @@ INT32 = (-(2**31), 2**31 - 1)
 _GUID = re.compile(r"^[{(]?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})[)}]?$")
 # Fields the server fills in, so a request need not carry them even though the schema says Always (chosen)
 SERVER_FILLED = frozenset({("StockLevel", "warehouseName")})
+# Dates a body may carry: the ones the API can write back with the tenant's offset (before 1900 zones kept local
+# mean time, whose offsets have seconds ISO 8601 cannot write; after 9999-12-30 the local year overflows) (chosen)
+BODY_DATES_MS = (int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000),
+                 int(datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC).timestamp() * 1000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +93,20 @@ class Facts:
             if not isinstance(value, list):
                 errors.append((path, f"Expected an array of {item}."))
                 return None
+            if item in self.schemas and None in value:  # a null where an object belongs: never a crash below
+                for i, v in enumerate(value):
+                    if v is None:
+                        errors.append((f"{path}[{i}]", f"Expected an object ({item}), not null."))
             return [self.validate(item, v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
         if base in self.schemas:
             return self._object(base, value, path, errors)
         if base in self.enums:
             return self._enum(base, value, path, errors)
-        return primitive(base, value, path, errors)
+        parsed = primitive(base, value, path, errors)
+        if base == "DateTimeOffset" and parsed is not None and not BODY_DATES_MS[0] <= parsed <= BODY_DATES_MS[1]:
+            errors.append((path, f"The date {_show(value)} lies outside 1900-01-01 to 9999-12-30."))
+            return None
+        return parsed
 
     def _object(self, schema: str, value: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, Any] | None:
         if not isinstance(value, dict):
@@ -144,8 +156,8 @@ class Facts:
         raw = values[0]
         if raw == "" and base != "string":
             return None  # an empty value binds null to a nullable parameter
-        if base in self.enums:
-            return self._enum(base, raw, param.name, errors)
+        if base in self.enums:  # by name or by index, as ASP.NET binds an enum from a query string
+            return self._enum(base, int(raw) if raw.strip().isdigit() else raw, param.name, errors)
         if base == "string":
             return raw
         return primitive(base, raw, param.name, errors)

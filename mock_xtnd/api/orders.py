@@ -49,8 +49,10 @@ def order_input(call: Call, body: dict[str, Any]) -> OrderInput:
         raise invalid(problems)
     kept = {k: v for k, v in header.items()
             if k not in SERVER_HEADER and k not in INTERPRETED_HEADER and v is not None}
+    external = header.get("orderNumberExternal")
     return OrderInput(path=prefix, customer_number=header.get("customerNumber"),
-                      external_number=header.get("orderNumberExternal"),
+                      # a blank orderNumberExternal means none: it cannot identify the webshop's order (chosen)
+                      external_number=external if external is not None and external.strip() else None,
                       asked_delivery_date=header.get("askedDeliveryDate"), rows=rows, header=kept,
                       given=frozenset(k for k, v in header.items() if v is not None))
 

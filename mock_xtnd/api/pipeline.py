@@ -369,7 +369,8 @@ class XtndPipeline:
         if not body:
             return None
         try:
-            parsed = orjson.loads(body)
+            # a UTF-8 byte-order mark is allowed, as .NET's JSON reader allows it
+            parsed = orjson.loads(body[3:] if body.startswith(b"\xef\xbb\xbf") else body)
         except orjson.JSONDecodeError:
             record["bodySha256"] = hashlib.sha256(body).hexdigest()
             return _NOT_JSON

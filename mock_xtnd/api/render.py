@@ -40,6 +40,33 @@ def _over(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, An
     return merged
 
 
+def sent_back(schema: str, kept: Mapping[str, Any] | None, dates: Dates) -> dict[str, Any]:
+    """Fields a client sent and the fake keeps, as they are answered back: dates are kept as epoch milliseconds (the
+    validator parses them) and answered in the tenant's format, at any depth."""
+    if not kept:
+        return {}
+    return {k: _sent_value(_field_types(schema).get(k), v, dates) for k, v in kept.items()}
+
+
+def _sent_value(type_name: str | None, value: Any, dates: Dates) -> Any:
+    if value is None or type_name is None:
+        return value
+    base = type_name.rstrip("?")
+    if base.endswith("[]") or base.startswith(("List<", "IEnumerable<")):
+        item = base[:-2] if base.endswith("[]") else base[base.index("<") + 1:-1]
+        return [_sent_value(item, v, dates) for v in value] if isinstance(value, list) else value
+    if base == "DateTimeOffset":
+        return dates(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(value, dict) and base in facts().schemas:
+        return sent_back(base, value, dates)
+    return value
+
+
+@cache
+def _field_types(schema: str) -> dict[str, str]:
+    return {f.name: f.type for f in facts().fields(schema)}
+
+
 def custom_success(message: str, information: str | None = None) -> dict[str, Any]:
     return {"Message": message, "Information": information}
 
@@ -148,7 +175,7 @@ def order_row(b: Backend, order: Order, row: OrderRow, dates: Dates) -> dict[str
         "allocationStatus": row.allocation,
         "orderRowId": row.row_id,
     }
-    return _over(_fill("CustomerOrderRow", values), row.extra)
+    return _over(_fill("CustomerOrderRow", values), sent_back("CustomerOrderRow", row.extra, dates))
 
 
 def shipment(s: Shipment, dates: Dates) -> dict[str, Any]:
@@ -160,7 +187,7 @@ def shipment(s: Shipment, dates: Dates) -> dict[str, Any]:
 
 def order_full(b: Backend, order: Order, dates: Dates) -> dict[str, Any]:
     customer = b.state.customers.get(order.customer_number)
-    header = dict(order.header)
+    header = sent_back("CustomerOrderHeader", order.header, dates)
     values: dict[str, Any] = {
         "orderNumber": order.number,
         "orderType": header.get("orderType") or "Normal",
@@ -303,7 +330,7 @@ def customer_list_item(c: Customer, dates: Dates) -> dict[str, Any]:
 
 
 def customer_full(c: Customer, dates: Dates) -> dict[str, Any]:
-    extra = c.extra or {}
+    extra = sent_back("Customer", c.extra, dates)
 
     def nested(name: str, values: dict[str, Any]) -> dict[str, Any]:
         given = extra.get(name) or {}
@@ -322,16 +349,25 @@ def customer_full(c: Customer, dates: Dates) -> dict[str, Any]:
         "customerClassification": nested("customerClassification", {"salesman": c.salesperson or None}
                                          if c.salesperson else {}),
         "customerDeliveryAddress": nested("customerDeliveryAddress", {
-            "address": {**(extra.get("customerDeliveryAddress") or {}).get("address", {}),
-                        **customer_address(c.delivery_address)}}),
+            "address": _kept_address(extra.get("customerDeliveryAddress"), c.delivery_address)}),
         "customerInvoiceAddress": nested("customerInvoiceAddress", {
-            "name": c.invoice_address.name, "address": customer_address(c.invoice_address)}),
+            "name": c.invoice_address.name,
+            "address": _kept_address(extra.get("customerInvoiceAddress"), c.invoice_address)}),
         "customerGroups": [_fill("CustomerGroup", {"name": c.customer_group})],
     }
     out = blank("Customer").copy()
     out.update(extra)
     out.update(values)
     return out
+
+
+def _kept_address(given_parent: Mapping[str, Any] | None, a: Address) -> dict[str, Any]:
+    """A customer address: what the fake knows over what the client sent (address2, state, addressEAN... are kept,
+    not blanked by the fake's nulls)."""
+    known = customer_address(a)
+    given = (given_parent or {}).get("address") or {}
+    return {**known, **{k: v for k, v in given.items() if v is not None},
+            **{k: v for k, v in known.items() if v is not None}}
 
 
 @cache

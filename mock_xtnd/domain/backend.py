@@ -371,8 +371,12 @@ class Backend:
         return self.stock_item(product_number, warehouse)
 
     # ------------------------------------------------------------------ orders
-    def _build_rows(self, data: OrderInput, customer: Customer, *, start_position: int = 1) -> list[OrderRow]:
-        """Validate every row (nothing is changed) and build the rows; raises on the first problem."""
+    def _build_rows(self, data: OrderInput, customer: Customer, *, start_position: int = 1,
+                    held: Mapping[tuple[str, str], int] | None = None) -> list[OrderRow]:
+        """Validate every row (nothing is changed, no id is drawn: ``_number_rows`` does that once the whole request
+        is known to pass) and build the rows; raises on the first problem. ``held``: what the order being replaced
+        already holds per item, available to its new rows."""
+        held = held or {}
         if not data.rows or not any(r.active for r in data.rows):
             raise bad_request("An order needs at least one row.",
                               (f"{data.path}.orderRows", "At least one active order row is required."))
@@ -403,7 +407,7 @@ class Backend:
                 price = self.best_price(customer, product, now).price
             rows.append(OrderRow(
                 position=start_position + len(rows),
-                row_id=self.ids.guid("order-row"),
+                row_id="",
                 product_number=r.product_number,
                 product_name=product.name,
                 quantity=r.quantity,
@@ -413,13 +417,14 @@ class Backend:
                 currency=r.currency or customer.currency,
                 warehouse=warehouse,
                 status="Created",
-                allocation="Physical" if self.stock_item(r.product_number, warehouse).available >= wanted[key]
+                allocation="Physical"
+                if self.stock_item(r.product_number, warehouse).available + held.get(key, 0) >= wanted[key]
                 else "NotAllocated",
                 extra=r.extra or None,
             ))
         if not self.allow_oversell:
             for (pn, wh), qty in wanted.items():
-                available = self.stock_item(pn, wh).available
+                available = self.stock_item(pn, wh).available + held.get((pn, wh), 0)
                 if qty > available:
                     raise refused(f"Not enough of product '{pn}' in warehouse {wh}: {qty} asked, {available} "
                                   "available.", f"{data.path}.orderRows")
@@ -433,6 +438,11 @@ class Backend:
                 key = (row.product_number, row.warehouse)
                 changes[key] = (0, changes.get(key, (0, 0))[1] + sign * row.outstanding)
         return changes
+
+    def _number_rows(self, rows: Iterable[OrderRow]) -> None:
+        """Draw the rows' orderRowIds: only after every check passed, so a refused request uses up no id."""
+        for row in rows:
+            row.row_id = self.ids.guid("order-row")
 
     def _order_details(self, order: Order) -> dict[str, Any]:
         return {"OrderNumber": order.number, "OrderNumberExternal": order.external_number,
@@ -458,6 +468,7 @@ class Backend:
         rows = self._build_rows(data, customer)
         allocate = self._allocations(rows, +1)
         self.check_stock(allocate)
+        self._number_rows(rows)
         now = self.now()
         number = str(self.ids.next("order", start=100001))
         while number in self._state.orders:
@@ -487,14 +498,16 @@ class Backend:
             raise refused(f"The orderNumberExternal of order {number} cannot change.",
                           f"{data.path}.orderHeader.orderNumberExternal")
         customer = self.customer(order.customer_number)
-        new_rows = self._build_rows(data, customer) if data.rows is not None else None
+        held = {key: -d for key, (_, d) in self._allocations(order.rows, -1).items()}
+        new_rows = self._build_rows(data, customer, held=held) if data.rows is not None else None
         net: dict[tuple[str, str], tuple[int, int]] = {}
         if new_rows is not None:
-            for key, (_, d) in self._allocations(order.rows, -1).items():
-                net[key] = (0, d)
+            for key, d in held.items():
+                net[key] = (0, -d)
             for key, (_, d) in self._allocations(new_rows, +1).items():
                 net[key] = (0, net.get(key, (0, 0))[1] + d)
             self.check_stock(net)
+            self._number_rows(new_rows)
         date_moved = "askedDeliveryDate" in data.given and data.asked_delivery_date != order.asked_delivery_date
         with self.unit_of_work():
             if new_rows is not None:
@@ -634,6 +647,10 @@ class Backend:
         if data.delivery_address is None:
             raise bad_request("The delivery address is required.",
                               (f"{data.path}.customerDeliveryAddress", "The customerDeliveryAddress field is required."))
+        if data.number is not None and (not data.number.strip() or data.number != data.number.strip()):
+            # a key no path could name again (GET Customers/{id}); leave it out to have one assigned
+            raise bad_request("The customerNumber cannot be blank or padded with spaces.",
+                              (f"{data.path}.customerNumber", "Cannot be blank or start or end with a space."))
         if data.number is not None and data.number in self._state.customers:
             raise refused(f"Customer '{data.number}' already exists.", f"{data.path}.customerNumber")
         self._check_group(data)

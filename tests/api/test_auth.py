@@ -1,96 +1,122 @@
-"""OAuth2 client credentials at POST /api/token; 401 envelopes for missing, wrong and expired tokens."""
+"""Authentication (docs/wire.md, "Authentication"): ``ExtendBasicAuthorization: Basic base64(user:password)`` on
+every call, nothing else; a missing or wrong one is a 401 with ASP.NET's body, decided before the body is read."""
 
 from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from mock_xtnd.app import create_app
-from mock_xtnd.settings import Settings
-from tests.api.xtnd_support import assert_error
+from tests.api.xtnd_support import UNAUTHORIZED, Xtnd, journal_since, last_seq, order_body, row
+from tests.conftest import API, basic
 
-FORM = {"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}
+GOOD = base64.b64encode(b"demo:demo-secret").decode()
+
+BAD_HEADERS: list[tuple[str, dict[str, str]]] = [
+    ("no header", {}),
+    ("the standard Authorization header", {"Authorization": f"Basic {GOOD}"}),
+    ("a bearer token in Authorization", {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig"}),
+    ("a bearer token in the XTND header", {"ExtendBasicAuthorization": f"Bearer {GOOD}"}),
+    ("another scheme", {"ExtendBasicAuthorization": f"Digest {GOOD}"}),
+    ("no scheme", {"ExtendBasicAuthorization": GOOD}),
+    ("empty value", {"ExtendBasicAuthorization": ""}),
+    ("scheme only", {"ExtendBasicAuthorization": "Basic"}),
+    ("not base64", {"ExtendBasicAuthorization": "Basic ***not-base64***"}),
+    ("base64 of no colon", {"ExtendBasicAuthorization": "Basic " + base64.b64encode(b"demo").decode()}),
+    ("base64 of bad UTF-8", {"ExtendBasicAuthorization": "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()}),
+    ("wrong password", basic("demo", "demo-secreT")),
+    ("empty password", basic("demo", "")),
+    ("password with a suffix", basic("demo", "demo-secret ")),
+    ("unknown user", basic("nobody", "demo-secret")),
+    ("user in another case", basic("DEMO", "demo-secret")),
+]
 
 
-def test_token_endpoint_issues_a_bearer_token_that_opens_the_api(client: TestClient) -> None:
-    r = client.post("/api/token", data=FORM)
-    assert r.status_code == 200
-    body = r.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
-    assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 3600
-    ok = client.get("/api/Products/100003", headers={"Authorization": f"Bearer {body['access_token']}"})
-    assert ok.status_code == 200
-    assert ok.json()["ProductNumber"] == "100003"
+@pytest.mark.parametrize("headers", [h for _, h in BAD_HEADERS], ids=[n for n, _ in BAD_HEADERS])
+def test_missing_or_wrong_credentials_are_a_401_with_aspnets_body(client: TestClient,
+                                                                  headers: dict[str, str]) -> None:
+    r = client.get(f"{API}/Products/100003", headers=headers)
+    assert r.status_code == 401, r.text
+    assert r.json() == UNAUTHORIZED
 
 
-def test_token_endpoint_is_case_insensitive_and_not_rate_limited(client: TestClient) -> None:
-    r = client.post("/API/TOKEN", data=FORM)
-    assert r.status_code == 200
-    assert "x-ratelimit-limit" not in r.headers
+def test_the_header_name_is_case_insensitive_and_the_right_credentials_pass(client: TestClient) -> None:
+    for name in ("ExtendBasicAuthorization", "extendbasicauthorization", "EXTENDBASICAUTHORIZATION"):
+        r = client.get(f"{API}/Products/100003", headers={name: f"Basic {GOOD}"})
+        assert r.status_code == 200, (name, r.text)
 
 
-@pytest.mark.parametrize(
-    ("form", "status", "error_type", "field"),
-    [
-        ({**FORM, "client_secret": "wrong"}, 401, "Unauthorized", "client_id"),
-        ({**FORM, "client_id": "nobody"}, 401, "Unauthorized", "client_id"),
-        ({**FORM, "grant_type": "password"}, 400, "Validation", "grant_type"),
-        ({"client_id": "demo", "client_secret": "demo-secret"}, 400, "Validation", "grant_type"),
-    ],
-)
-def test_bad_token_requests_are_refused_in_the_envelope(
-    client: TestClient, form: dict[str, str], status: int, error_type: str, field: str
+# every operation of the issue 11 set, with a body where it takes one
+OPERATIONS: list[tuple[str, str, Any]] = [
+    ("GET", "CustomerOrders", None), ("POST", "CustomerOrders", order_body([row("100003")])),
+    ("GET", "CustomerOrders/100001", None), ("PUT", "CustomerOrders/100001", order_body([row("100003")])),
+    ("DELETE", "CustomerOrders/100001", None), ("GET", "Products", None), ("GET", "Products/100003", None),
+    ("GET", "ProductAvailability", None), ("GET", "ProductAvailability/100003/1", None),
+    ("GET", "ProductPrices?customerNumber=10001", None), ("GET", "Customers", None),
+    ("POST", "Customers", {"name": "X"}), ("GET", "Customers/10001", None), ("PUT", "Customers/10001", {"name": "X"}),
+    ("GET", "WarehouseStockLevels?warehouse=1", None),
+    ("PUT", "WarehouseStockLevels", {"warehouse": "1", "productNumber": "100003", "balanceDifference": 5}),
+    ("POST", "WarehouseStockLevels", {"warehouse": "1", "productNumber": "100003", "balance": 5}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
+def test_every_operation_needs_the_header_and_an_unauthenticated_call_changes_nothing(
+    client: TestClient, fetch_truth: Callable[[], dict[str, Any]], method: str, path: str, body: Any
 ) -> None:
-    assert_error(client.post("/api/token", data=form), status, error_type, field)
+    before = fetch_truth()
+    r = client.request(method, f"{API}/{path}", json=body, headers={"Authorization": f"Basic {GOOD}"})
+    assert r.status_code == 401, r.text
+    assert r.json() == UNAUTHORIZED
+    assert fetch_truth() == before
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"Authorization": "Bearer not-a-token"},
-        {"Authorization": "Basic ZGVtbzpkZW1vLXNlY3JldA=="},
-        {"Authorization": "Bearer "},
-    ],
-    ids=["missing", "wrong", "not-bearer", "empty"],
-)
-def test_every_api_call_without_a_good_token_is_401_unauthorized(client: TestClient, headers: dict[str, str]) -> None:
-    calls = [("GET", "/api/Products"), ("GET", "/api/Products/100003"), ("POST", "/api/CustomerOrders"),
-             ("GET", "/api/ProductAvailability"), ("GET", "/api/ProductPrices?customerNumber=10001"),
-             ("PUT", "/api/CustomerOrders/100001"), ("POST", "/api/CustomerOrders/100001/cancel"),
-             ("GET", "/api/CustomerOrders"), ("GET", "/api/Customers"), ("GET", "/api/Customers/10001"),
-             ("POST", "/api/Customers")]
-    for method, path in calls:
-        r = client.request(method, path, headers=headers, json={})
-        assert_error(r, 401, "Unauthorized", "Authorization")
-        assert r.headers["www-authenticate"].startswith("Bearer"), path
+def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(client: TestClient) -> None:
+    """A body far past the limit gets 401, not 413, and the journal holds nothing of it."""
+    seq = last_seq(client)
+    big = b'{"orderHeader": {"customerNumber": "10001", "notes": "' + b"x" * 3_000_000 + b'"}, "orderRows": []}'
+    r = client.post(f"{API}/CustomerOrders", content=big,
+                    headers={"content-type": "application/json", **basic("demo", "wrong")})
+    assert r.status_code == 401
+    assert r.json() == UNAUTHORIZED
+    (rec,) = journal_since(client, seq)
+    assert (rec["status"], rec["errorKind"], rec["user"]) == (401, "Unauthorized", None)
+    assert rec["body"] is None and rec["bodySha256"] is None
+    assert rec["rateFamily"] is None and rec["resultKey"] is None
 
 
-def test_expired_tokens_get_401_and_a_new_token_works(client: TestClient, auth_headers: dict[str, str]) -> None:
-    assert client.get("/api/Products/100003", headers=auth_headers).status_code == 200
-    assert client.post("/_mock/tokens/expire").json()["Expired"] >= 1
-    body = assert_error(client.get("/api/Products/100003", headers=auth_headers), 401, "Unauthorized", "Authorization")
-    assert "expired" in body["Message"].lower()
-    fresh = client.post("/api/token", data=FORM).json()["access_token"]
-    assert client.get("/api/Products/100003", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+def test_an_authenticated_call_names_its_user_in_the_journal(client: TestClient) -> None:
+    seq = last_seq(client)
+    Xtnd(client).ok("GET", "Products/100003")
+    client.get(f"{API}/Products/100003", headers=basic("demo", "nope"))
+    ok, refused = journal_since(client, seq)
+    assert (ok["user"], ok["errorKind"], ok["message"]) == ("demo", None, None)
+    assert (refused["user"], refused["errorKind"], refused["message"]) == (None, "Unauthorized", UNAUTHORIZED["Message"])
 
 
-def test_tokens_expire_after_their_lifetime_on_the_virtual_clock() -> None:
-    app = create_app(Settings(clock="virtual", token_lifetime_seconds=60))
-    with TestClient(app) as c:
-        token = c.post("/api/token", data=FORM).json()
-        assert token["expires_in"] == 60
-        h = {"Authorization": f"Bearer {token['access_token']}"}
-        c.post("/_mock/clock/advance", json={"Seconds": 59})
-        assert c.get("/api/Products/100003", headers=h).status_code == 200
-        c.post("/_mock/clock/advance", json={"Seconds": 1})
-        assert_error(c.get("/api/Products/100003", headers=h), 401, "Unauthorized")
+def test_changing_a_password_makes_the_old_one_fail(client: TestClient) -> None:
+    assert client.get(f"{API}/Products/100003", headers=basic()).status_code == 200
+    r = client.put("/_mock/users", json=[{"username": "demo", "password": "new-secret"},
+                                         {"username": "shop2", "password": "other"}])
+    assert r.status_code == 200, r.text
+    assert all(u["password"] == "***" for u in r.json()["items"])
+    old = client.get(f"{API}/Products/100003", headers=basic())
+    assert old.status_code == 401 and old.json() == UNAUTHORIZED
+    assert client.get(f"{API}/Products/100003", headers=basic("demo", "new-secret")).status_code == 200
+    assert client.get(f"{API}/Products/100003", headers=basic("shop2", "other")).status_code == 200
+    # and removing a user locks it out at once
+    client.put("/_mock/users", json=[{"username": "shop2", "password": "other"}])
+    assert client.get(f"{API}/Products/100003", headers=basic("demo", "new-secret")).status_code == 401
 
 
-def test_configured_clients_are_the_only_ones_let_in() -> None:
-    app = create_app(Settings(clock="virtual", clients=[{"client_id": "shop", "client_secret": "s3cret"}]))
-    with TestClient(app) as c:
-        assert_error(c.post("/api/token", data=FORM), 401, "Unauthorized")
-        ok = c.post("/api/token", data={**FORM, "client_id": "shop", "client_secret": "s3cret"})
-        assert ok.status_code == 200
+@pytest.mark.parametrize("users", [[], [{"username": "a:b", "password": "x"}], [{"username": "a", "password": ""}],
+                                   [{"username": "a", "password": "x"}, {"username": "a", "password": "y"}],
+                                   {"username": "a", "password": "x"}])
+def test_bad_user_lists_are_refused_and_keep_the_users(client: TestClient, users: Any) -> None:
+    r = client.put("/_mock/users", json=users)
+    assert r.status_code == 400, r.text
+    assert "Message" in r.json()
+    assert client.get(f"{API}/Products/100003", headers=basic()).status_code == 200

@@ -1,55 +1,84 @@
-"""One seed reproduces every answer byte for byte; another seed gives another catalogue."""
+"""One seed reproduces every answer byte for byte, every id (orders, rows, shipments, invoices, customers) and
+every webhook envelope Id; another seed gives another catalogue."""
 
 from __future__ import annotations
+
+import json
 
 from fastapi.testclient import TestClient
 
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
+from tests.api.xtnd_support import CAPTURE, CAPTURE_DELAY, customer_body, order_body, row
+from tests.conftest import API, basic
 
-PATHS = [
-    "/api/Products?pageSize=1000",
-    "/api/Products?page=2&pageSize=50",
-    "/api/Products/100003",
-    "/api/Products/KM%201007",
-    "/api/Customers?pageSize=1000",
-    "/api/Customers/10001",
-    "/api/Customers/10042",
-    "/api/ProductPrices?customerNumber=10001&pageSize=1000",
-    "/api/ProductPrices?customerNumber=10008&pageSize=1000",
-    "/api/ProductAvailability?pageSize=1000",
-    "/api/ProductAvailability?productNumber=100003&productNumber=KM%201007",
+READS = [
+    "Products?pageCount=1000",
+    "Products?pageCount=50&pageOffset=2",
+    "Products/100003",
+    "Products/KM%201007",
+    "Customers",
+    "Customers/10001",
+    "Customers/10042",
+    "ProductPrices?customerNumber=10001&pageNumber=3",
+    "ProductPrices?customerNumber=10008",
+    "ProductAvailability?pageNumber=4",
+    "ProductAvailability/AB%2000023%2FB/2",
+    "WarehouseStockLevels?warehouse=2&pageNumber=2",
 ]
 
 
-def answers(seed: int) -> list[bytes]:
-    with TestClient(create_app(Settings(clock="virtual", seed=seed))) as c:
-        r = c.post("/api/token", data={"grant_type": "client_credentials", "client_id": "demo",
-                                       "client_secret": "demo-secret"})
-        h = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        out = [r.content]
-        for path in PATHS:
-            resp = c.get(path, headers=h)
-            assert resp.status_code == 200, (path, resp.text)
-            out.append(resp.content)
-        order = {"ExternalOrderNumber": "DET-1", "CustomerNumber": "10001",
-                 "Lines": [{"ProductNumber": "100003", "Quantity": 1, "UnitPrice": 10.0, "Currency": "SEK"}]}
-        created = c.post("/api/CustomerOrders", headers=h, json=order)
-        assert created.status_code == 201
-        out.append(created.content)
-        out.append(c.post(f"/_mock/orders/{created.json()['OrderNumber']}/pick").content)  # carrier, tracking
-        out.append(c.get("/_mock/state").content)
-        return out
+def run(seed: int) -> list[tuple[str, int, bytes]]:
+    """The same session against a fresh fake: (what, status, exact answer bytes) of each step."""
+    s = Settings(clock="virtual", seed=seed, quirks={"transient_errors": 0}, subscriptions=[CAPTURE],
+                 delivery_faults=CAPTURE_DELAY)
+    out: list[tuple[str, int, bytes]] = []
+    h = basic()
+    with TestClient(create_app(s)) as c:
+        def keep(what: str, r: object) -> None:
+            out.append((what, r.status_code, r.content))  # type: ignore[attr-defined]
+
+        for path in READS:
+            keep(path, c.get(f"{API}/{path}", headers=h))
+        c.put("/_mock/quirks", json={"transientErrors": 0.3})
+        for i in range(6):  # some of these meet a (seeded) transient failure
+            keep(f"order {i}", c.post(f"{API}/CustomerOrders", headers=h,
+                                      json=order_body([row("100003", 1 + i), row("KM 1007", 1)], f"DET-{i}")))
+        c.put("/_mock/quirks", json={"transientErrors": 0})
+        keep("customer", c.post(f"{API}/Customers", headers=h, json=customer_body()))
+        keep("stock", c.put(f"{API}/WarehouseStockLevels", headers=h,
+                            json={"warehouse": "1", "productNumber": "100003", "balanceDifference": 3}))
+        orders = [o["orderNumber"] for o in c.get("/_mock/state").json()["orders"]]
+        for number in orders:
+            keep(f"pick {number}", c.post(f"/_mock/orders/{number}/pick"))  # forwarder, tracking numbers, invoice
+        keep("orders", c.get(f"{API}/CustomerOrders", headers=h, params={"modifiedDateFrom": "2026-01-01"}))
+        keep("deliveries", c.get("/_mock/deliveries"))
+        keep("truth", c.get("/_mock/truth"))
+        keep("journal", c.get("/_mock/journal", params={"format": "jsonl"}))
+    return out
 
 
-def test_the_same_seed_gives_byte_identical_answers() -> None:
-    first, second = answers(1), answers(1)
-    for path, a, b in zip(["token", *PATHS, "create", "pick", "state"], first, second, strict=True):
-        assert a == b, f"{path} differs between two runs with seed 1"
+def test_the_same_seed_gives_byte_identical_answers_ids_and_webhook_ids() -> None:
+    first, second = run(1), run(1)
+    assert [(w, s) for w, s, _ in first] == [(w, s) for w, s, _ in second]
+    for (what, _, a), (_, _, b) in zip(first, second, strict=True):
+        if what == "journal":
+            # latencyMs is wall-clock time; every other key of every record must match
+            a, b = (b"\n".join(_strip_latency(line) for line in x.splitlines()) for x in (a, b))
+        assert a == b, f"{what} differs between two runs with seed 1"
+    statuses = [s for w, s, _ in first if w.startswith("order ")]
+    assert 200 in statuses and 400 in statuses, statuses
+    deliveries = json.loads(next(body for w, _, body in first if w == "deliveries"))["items"]
+    assert len(deliveries) > 10 and all(len(d["deliveryId"]) == 32 for d in deliveries)
+
+
+def _strip_latency(line: bytes) -> bytes:
+    record = json.loads(line)
+    record.pop("latencyMs", None)
+    return json.dumps(record, sort_keys=True).encode()
 
 
 def test_another_seed_gives_another_catalogue() -> None:
-    first, other = answers(1), answers(2)
-    differing = [p for p, a, b in zip(["token", *PATHS], first, other, strict=False) if a != b]
-    # every catalogue read differs; the token differs too (ids are seeded)
-    assert set(differing) >= {"token", *PATHS[:2], PATHS[4], PATHS[7], PATHS[9]}, differing
+    first, other = run(1), run(2)
+    differing = {w for (w, _, a), (_, _, b) in zip(first[:len(READS)], other[:len(READS)], strict=True) if a != b}
+    assert differing == set(READS)

@@ -1,115 +1,133 @@
-"""Three rate-limit groups per client per rolling minute, their headers, and 429 Throttled with Retry-After."""
+"""Rate limits (docs/wire.md, "Rate limits"): rolling windows per endpoint family, each its own bucket, with
+x-ratelimit-limit / -remaining / -reset (epoch seconds on the fake's clock) on every authenticated answer, 429 and
+Retry-After past the limit; a refused call, an unauthenticated one and an injected fault's answer are not counted."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
-from tests.api.xtnd_support import assert_error, order_body
+from tests.api.xtnd_support import Xtnd, advance, assert_message, journal_since, last_seq
+from tests.conftest import API, basic
 
-FORM = {"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}
+START = 1_767_600_000  # 2026-01-05T08:00:00Z, the virtual clock's start, in epoch seconds
 
 
 @pytest.fixture
-def small() -> Iterator[TestClient]:
-    app = create_app(Settings(clock="virtual", rate_limits={"standard": 4, "list": 3, "write": 2},
-                              clients=[{"client_id": "demo", "client_secret": "demo-secret"},
-                                       {"client_id": "other", "client_secret": "x"}]))
-    with TestClient(app) as c:
-        yield c
+def settings() -> Settings:
+    return Settings(clock="virtual", seed=1, quirks={"transient_errors": 0},
+                    rate_limits={"default": 4, "window_seconds": 60,
+                                 "families": {"ProductAvailability": 6, "Customers": 300}})
 
 
-def bearer(c: TestClient, client_id: str = "demo", secret: str = "demo-secret") -> dict[str, str]:
-    token = c.post("/api/token", data={**FORM, "client_id": client_id, "client_secret": secret}).json()
-    return {"Authorization": f"Bearer {token['access_token']}"}
+@pytest.fixture
+def api(client: TestClient) -> Xtnd:
+    return Xtnd(client)
 
 
-def test_every_api_response_carries_the_rate_limit_headers_with_the_documented_defaults(
-    client: TestClient, auth_headers: dict[str, str]
-) -> None:
-    expected = {"/api/Products/100003": 300, "/api/ProductAvailability": 300,
-                "/api/ProductPrices?customerNumber=10001": 300, "/api/Products": 60, "/api/Customers": 60,
-                "/api/CustomerOrders": 60}
-    used = {300: 0, 60: 0}  # a group's calls share one budget
-    for path, limit in expected.items():
-        r = client.get(path, headers=auth_headers)
-        used[limit] += 1
-        assert r.headers["x-ratelimit-limit"] == str(limit), path
-        assert int(r.headers["x-ratelimit-remaining"]) == limit - used[limit], path
-        assert 0 <= int(r.headers["x-ratelimit-reset"]) <= 60
-    write = client.post("/api/CustomerOrders", headers=auth_headers, json=order_body())
-    assert write.headers["x-ratelimit-limit"] == "120"
-    refused = client.get("/api/Products/NOPE", headers=auth_headers)
-    assert refused.status_code == 404
-    assert refused.headers["x-ratelimit-limit"] == "300", "errors carry the headers too"
+def limits(r: object) -> tuple[int, int, int]:
+    h = r.headers  # type: ignore[attr-defined]
+    return int(h["x-ratelimit-limit"]), int(h["x-ratelimit-remaining"]), int(h["x-ratelimit-reset"])
 
 
-def test_exceeding_the_list_group_is_429_throttled_until_the_window_rolls(small: TestClient) -> None:
-    h = bearer(small)
-    remaining = [int(small.get("/api/Products", headers=h).headers["x-ratelimit-remaining"]) for _ in range(3)]
-    assert remaining == [2, 1, 0]
-    r = small.get("/api/Customers", headers=h)  # same group, another list
-    assert_error(r, 429, "Throttled", "RateLimit")
-    assert r.headers["x-ratelimit-limit"] == "3"
-    assert r.headers["x-ratelimit-remaining"] == "0"
-    retry_after = int(r.headers["retry-after"])
-    assert 1 <= retry_after <= 60
-    # other groups and other clients are counted apart
-    assert small.get("/api/Products/100003", headers=h).status_code == 200
-    assert small.get("/api/Products", headers=bearer(small, "other", "x")).status_code == 200
-    small.post("/_mock/clock/advance", json={"Seconds": retry_after - 1})
-    assert small.get("/api/Products", headers=h).status_code == 429, "still inside the rolling minute"
-    small.post("/_mock/clock/advance", json={"Seconds": 1})
-    assert small.get("/api/Products", headers=h).status_code == 200
+def test_every_authenticated_answer_carries_the_limit_headers(api: Xtnd) -> None:
+    answers = [api.get("Products/100003"), api.get("Products/NO%20SUCH"), api.get("Products?pageCount=0"),
+               api.get("Products")]
+    assert [r.status_code for r in answers] == [200, 404, 400, 200]
+    assert [limits(r) for r in answers] == [(4, 3, START + 60), (4, 2, START + 60), (4, 1, START + 60),
+                                            (4, 0, START + 60)]
 
 
-def test_a_refused_call_is_not_counted_and_the_window_is_rolling(small: TestClient) -> None:
-    h = bearer(small)
-    for _ in range(3):
-        assert small.get("/api/Products", headers=h).status_code == 200
-        small.post("/_mock/clock/advance", json={"Seconds": 20})
-    # calls at t=0, 20, 40; now t=60: the first has left the window, the others have not
-    assert small.get("/api/Products", headers=h).status_code == 200
-    for _ in range(5):
-        assert small.get("/api/Products", headers=h).status_code == 429
-    small.post("/_mock/clock/advance", json={"Seconds": 20})
-    assert small.get("/api/Products", headers=h).status_code == 200
+def test_past_the_limit_a_429_with_retry_after(client: TestClient, api: Xtnd) -> None:
+    for _ in range(4):
+        assert api.get("Products/100003").status_code == 200
+    seq = last_seq(client)
+    r = api.get("Products/100003")
+    assert_message(r, 429, contains="Too many requests")
+    assert r.headers["retry-after"] == "60"
+    assert limits(r) == (4, 0, START + 60)
+    (rec,) = journal_since(client, seq)
+    assert (rec["status"], rec["errorKind"], rec["retryAfter"], rec["rateFamily"]) == (429, "Throttled", 60,
+                                                                                       "Products")
 
 
-def test_write_group_and_token_exemption(small: TestClient) -> None:
-    h = bearer(small)
-    for i in range(2):
-        assert small.post("/api/CustomerOrders", headers=h, json=order_body(f"RL-{i}")).status_code == 201
-    over = small.post("/api/CustomerOrders", headers=h, json=order_body("RL-9"))
-    assert_error(over, 429, "Throttled")
-    assert "Write" in over.json()["Message"]
+def test_the_standard_limit_says_so() -> None:
+    with TestClient(create_app(Settings(clock="virtual", seed=1, quirks={"transient_errors": 0}))) as c:
+        api = Xtnd(c)
+        answers = [api.get("Customers/10001") for _ in range(301)]
+        assert [r.status_code for r in answers[:300]] == [200] * 300
+        assert limits(answers[0]) == (300, 299, START + 60)
+        assert answers[300].json() == {"Message": "Too many requests (Rate limit = Standard)."}
+
+
+def test_families_have_separate_buckets_and_limits(api: Xtnd) -> None:
+    for _ in range(4):
+        api.get("Products/100003")
+    assert api.get("Products/100003").status_code == 429
+    # every other family still has its whole budget
+    assert limits(api.get("ProductAvailability/100003/1")) == (6, 5, START + 60)
+    assert limits(api.get("Customers/10001")) == (300, 299, START + 60)
+    assert limits(api.get("CustomerOrders", params={"orderNumberExternal": "X"})) == (4, 3, START + 60)
+    assert limits(api.get("WarehouseStockLevels", params={"warehouse": "1"})) == (4, 3, START + 60)
+    assert limits(api.get("ProductPrices", params={"customerNumber": "10001"})) == (4, 3, START + 60)
+
+
+def test_a_family_counts_all_of_its_operations(api: Xtnd) -> None:
+    """GET list, GET one, POST, PUT, DELETE of CustomerOrders share one bucket."""
+    assert limits(api.get("CustomerOrders", params={"orderNumberExternal": "X"}))[1] == 3
+    assert limits(api.get("CustomerOrders/999999"))[1] == 2
+    assert limits(api.delete("CustomerOrders/999999"))[1] == 1
+    assert limits(api.put("CustomerOrders/999999", json={"orderHeader": {}, "orderRows": []}))[1] == 0
+    assert api.post("CustomerOrders", json={}).status_code == 429
+
+
+def test_the_window_rolls_with_the_clock_and_a_refused_call_is_not_counted(client: TestClient, api: Xtnd) -> None:
+    for t in (0, 20, 40):
+        if t:
+            advance(client, 20)
+        assert api.get("Products/100003").status_code == 200
+    advance(client, 10)  # t = 50
+    assert limits(api.get("Products/100003")) == (4, 0, START + 60)  # the fourth
+    refused = api.get("Products/100003")
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "10"
+    advance(client, 10)  # t = 60: the call at 0 leaves the window
+    assert limits(api.get("Products/100003")) == (4, 0, START + 80)
+    assert api.get("Products/100003").status_code == 429
+    advance(client, 20)  # t = 80: the call at 20 leaves; the refused ones never counted
+    assert limits(api.get("Products/100003")) == (4, 0, START + 100)
+    advance(client, 60)  # t = 140: all gone
+    assert limits(api.get("Products/100003")) == (4, 3, START + 200)
+
+
+def test_unauthenticated_and_unknown_calls_are_not_counted(client: TestClient, api: Xtnd) -> None:
     for _ in range(10):
-        assert small.post("/api/token", data=FORM).status_code == 200, "/api/token is exempt"
+        assert client.get(f"{API}/Products/100003", headers=basic("demo", "wrong")).status_code == 401
+        assert client.get(f"{API}/Productz/100003", headers=basic()).status_code == 404
+        assert client.delete(f"{API}/Products", headers=basic()).status_code == 405
+    assert limits(api.get("Products/100003")) == (4, 3, START + 60)
 
 
-def test_a_throttled_write_changes_nothing(small: TestClient) -> None:
-    h = bearer(small)
-    for i in range(2):
-        small.post("/api/CustomerOrders", headers=h, json=order_body(f"T-{i}"))
-    before = small.get("/_mock/state").json()
-    assert small.post("/api/CustomerOrders", headers=h, json=order_body("T-9")).status_code == 429
-    assert small.get("/_mock/state").json() == before
+def test_an_injected_fault_does_not_use_up_the_limit(client: TestClient, api: Xtnd) -> None:
+    for fault in ({"kind": "status", "status": 500, "route": "Products*", "times": 3},
+                  {"kind": "transient", "message": "timeout", "route": "Products*", "times": 3},
+                  {"kind": "status", "status": 429, "route": "Products*", "times": 3, "retryAfter": 2}):
+        assert client.post("/_mock/faults", json=fault).status_code == 201
+    statuses = [api.get("Products/100003", extra=[500]).status_code for _ in range(9)]
+    assert statuses == [500] * 3 + [400] * 3 + [429] * 3
+    assert limits(api.get("Products/100003")) == (4, 3, START + 60)
 
 
-def test_answers_made_by_injected_faults_never_use_up_the_clients_rate_limit(small: TestClient) -> None:
-    h = bearer(small)
-    fault = small.post("/_mock/faults", json={"Kind": "status", "Status": 503, "Route": "/api/Customers", "Times": 5})
-    assert fault.status_code == 201
-    for _ in range(5):  # the List group allows 3 per minute; these five are the harness's, not the client's
-        r = small.get("/api/Customers", headers=h)
-        assert r.status_code == 503 and r.headers["retry-after"] == "1"
-    for i in range(3):
-        r = small.get("/api/Customers", headers=h)
-        assert r.status_code == 200, (i, r.text)
-    assert_error(small.get("/api/Customers", headers=h), 429, "Throttled")
-    journal = small.get("/_mock/journal", params={"kind": "api", "path": "/api/Customers"}).json()["Items"]
-    assert [(j["Status"], j["Fault"]) for j in journal] == [(503, "status:503")] * 5 + [(200, None)] * 3 + [(429, None)]
+def test_limits_come_from_the_config_per_family() -> None:
+    s = Settings(clock="virtual", seed=1, quirks={"transient_errors": 0},
+                 rate_limits={"default": 2, "window_seconds": 10, "families": {"Products": 3}})
+    with TestClient(create_app(s)) as c:
+        api = Xtnd(c)
+        assert [api.get("Products/100003").status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert [api.get("Customers/10001").status_code for _ in range(3)] == [200, 200, 429]
+        r = api.get("Customers/10001")
+        assert r.json()["Message"] == "Too many requests (Rate limit = Customers 2)."
+        assert r.headers["retry-after"] == "10"
+        advance(c, 10)
+        assert api.get("Customers/10001").status_code == 200
