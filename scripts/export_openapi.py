@@ -1,9 +1,10 @@
-"""Write the public /api contract to contracts/openapi.json (sorted keys, indent 2).
+"""Write the fake's OpenAPI document to contracts/openapi.json (sorted keys, indent 2).
 
-    python scripts/export_openapi.py          # regenerate after changing the API
+    python scripts/export_openapi.py          # regenerate after changing the route table or the facts
     python scripts/export_openapi.py --check  # exit 1 if the committed file is stale
 
-The document is exactly what the app serves at /openapi.json with default settings (create_app(Settings())).
+The document is mock_xtnd/api/openapi.py's build_openapi() for default settings: exactly what the app serves at
+/RESTAPI/swagger/docs/v1 with create_app(Settings()).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "contracts" / "openapi.json"
@@ -20,11 +20,10 @@ TARGET = ROOT / "contracts" / "openapi.json"
 
 def render() -> str:
     sys.path.insert(0, str(ROOT))
-    from mock_xtnd.app import create_app
+    from mock_xtnd.api.openapi import build_openapi
     from mock_xtnd.settings import Settings
 
-    spec: dict[str, Any] = create_app(Settings()).openapi()
-    return json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(build_openapi(Settings()), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
