@@ -1,9 +1,14 @@
 """The harness: runs any integration (a command, any language) against the fake through a scenario, then judges
 it against XTND's code of conduct.
 
-Phases (xtnd-contract.md §3): start the fake, start the client, wait for its port, run the timeline, settle
-(outbox empty and client quiet, bounded), probe, stop the client, judge. Exit codes: 0 passed, 1 rule violations,
-2 usage or scenario error, 3 harness error.
+Phases (xtnd-contract.md §3, the harness protocol): start the fake, start the client with ``XTND_API_URL``,
+``XTND_USERNAME``, ``XTND_PASSWORD``, ``XTND_WEBHOOK_SECRET`` (random per run) and ``XTND_WEBHOOK_PORT`` (and
+``XTND_WEBHOOKS=off`` for the no-webhook fallback), wait for its port, run the timeline, settle (outbox empty and
+client quiet, bounded), probe, stop the client, judge. Exit codes: 0 passed, 1 rule violations, 2 usage or
+scenario error, 3 harness error.
+
+The harness moves the fake only through ``/_mock`` (docs/control-surface.md) and makes no API calls of its own:
+rate limits are per company, so its calls would spend the client's budget.
 
 Two ways to pace the timeline (docs/scenarios.md):
 
@@ -38,22 +43,34 @@ from typing import Any, Protocol
 
 import httpx
 
-from mock_xtnd.domain.events import ACTIONS
 from mock_xtnd.server import ServerThread, free_port
-from mock_xtnd.settings import Settings, SubscriptionSettings
+from mock_xtnd.settings import Settings
 
 from .rules import RULES_BY_ID, ApiCall, Delivery, JudgeContext, Report, judge
-from .rules.model import parse_time
+from .rules.model import lookup, order_external, order_rows, parse_time
 from .scenario import FORGEABLE_ORDER_ACTIONS, Scenario, ScenarioError, Step
 
 EXIT_PASSED, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 SUBSCRIPTION = "harness-client"
-HARNESS_CLIENT = ("harness", "harness-secret")  # never judged: the harness's own reads
+USERNAME = "integration"
 OUTAGE_FAULT = "receiver-outage"
+#: The 18 webhook triggers (xtnd-contract.md §1.4): the harness subscribes the client to all of them.
+ACTIONS = (
+    "OrderPicked", "OrderReserved", "OrderCancelled", "BalanceChanged", "AvailableBalanceChanged",
+    "OrderDeliveryDataChanged", "PurchasePartiallyDelivered", "PurchaseCancelled", "PurchaseDelivered",
+    "ProductCreated", "ProductChanged", "OrderCreated", "CustomerCreated", "CustomerChanged", "OfferCreated",
+    "OfferChanged", "CustomerInvoiceCreated", "CustomerInvoiceChanged",
+)
+SHOP_PATH = "/xtnd/shop/orders"
 
 
 class HarnessError(Exception):
     """Something went wrong that is not the client's fault under judgement (exit 3)."""
+
+
+class ShopEndpointMissing(ScenarioError):
+    """The scenario asks the client's shop for orders, and the client does not serve ``POST /xtnd/shop/orders``
+    (exit 2: this client cannot run this scenario as it is)."""
 
 
 @dataclass
@@ -79,45 +96,63 @@ class RunResult:
         return EXIT_PASSED if self.passed else EXIT_VIOLATIONS
 
 
-def fake_settings(scenario: Scenario, client_id: str, client_secret: str, webhook_secret: str, hook_url: str) -> Settings:
+def fake_settings(scenario: Scenario, username: str, password: str, webhook_secret: str, hook_url: str) -> Settings:
     subs = []
     if scenario.webhooks:
-        subs.append(SubscriptionSettings(name=SUBSCRIPTION, tech_contact_email="ci@example.com",
-                                         callback_url=hook_url, secret=webhook_secret, triggers=list(ACTIONS)))
+        subs.append({"name": SUBSCRIPTION, "tech_contact_email": "ci@example.com", "callback_url": hook_url,
+                     "secret": webhook_secret, "triggers": list(ACTIONS)})
     return Settings.model_validate({
         "seed": scenario.seed,
         "clock": scenario.clock,
         "port": 0,
-        "clients": [{"client_id": client_id, "client_secret": client_secret},
-                    {"client_id": HARNESS_CLIENT[0], "client_secret": HARNESS_CLIENT[1]}],
-        "token_lifetime_seconds": max(1, int(scenario.token_lifetime_seconds)),
+        "company": scenario.company,
+        "users": [{"username": username, "password": password}],
         "catalogue": scenario.catalogue.model_dump(),
-        "rate_limits": {**scenario.rate_limits.model_dump(), "window_seconds": 60},
-        "subscriptions": [s.model_dump() for s in subs],
+        "rate_limits": scenario.rate_limits.model_dump(),
+        "quirks": scenario.quirks.model_dump(),
+        "paging": scenario.paging.model_dump(),
+        "subscriptions": subs,
         "delivery": scenario.delivery.model_dump(),
         "delivery_faults": scenario.delivery_faults.model_dump(),
-        "api_faults": [f.settings_entry() for f in scenario.api_faults],
+        "api_faults": [f.settings_entry(scenario.company) for f in scenario.api_faults],
         "journal_max_records": 2_000_000,  # the judge needs the whole run, not the last 200,000 records
     })
 
 
-def _pascal(name: str) -> str:
-    return "".join(p.capitalize() for p in name.split("_"))
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(p.capitalize() for p in rest)
 
 
 def _iso_seconds(text: str) -> float:
     return parse_time(text)
 
 
+def _items(data: Any) -> list[dict[str, Any]]:
+    """The list of a control-surface answer (``{"items": [...]}``)."""
+    items = data.get("items") if isinstance(data, dict) else data
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+#: Which back-office moves apply to an order in each status (docs/wire.md, order lifecycle).
+MOVABLE = {
+    "reserve": {"Created"},
+    "pick": {"Created", "Reserved", "PartiallyDelivered"},
+    "cancel": {"Created", "Reserved", "PartiallyDelivered"},
+    "delivery_date": {"Created", "Reserved", "PartiallyDelivered"},
+}
+
+
 class Timeline:
     """Carries out scenario steps against the fake's control surface (and the client's shop endpoint).
 
-    Besides the steps it keeps its own follow-up events on scenario time (the end of a receiver outage), the
-    windows in which storms run, and - for ``expect.orders_at_current_price`` - the price check of each order
-    the client created."""
+    Besides the steps it keeps its own follow-up events on scenario time (the end of a receiver outage or a
+    password change), the windows in which storms run, and - for ``expect.orders_at_current_price`` - the price
+    check of each order the client created."""
 
     def __init__(self, fake: httpx.Client, shop_url: str | None, scenario: Scenario, log: Callable[[str], None],
-                 *, webhook_secret: str = "", hook_url: str | None = None) -> None:
+                 *, webhook_secret: str = "", hook_url: str | None = None, username: str = USERNAME,
+                 password: str = "", prices: PriceOracle | None = None) -> None:
         self.fake = fake
         self.shop_url = shop_url
         self.scenario = scenario
@@ -128,6 +163,7 @@ class Timeline:
         self.storms: list[str] = []
         self.storm_windows: list[tuple[float, float]] = []
         self.outages: list[dict[str, Any]] = []
+        self.password_changes: list[dict[str, Any]] = []
         self.price_checks: list[dict[str, Any]] = []
         self.price_failures: list[str] = []
         self._priced: set[str] = set()
@@ -136,12 +172,16 @@ class Timeline:
         self._now_at = 0.0
         self._secret = webhook_secret
         self.hook_url = hook_url
-        self._api_token: str | None = None
+        self.username = username
+        self.password = password
+        self.prices = prices
+        self._journal_seq = 0
         state = self._state()
-        self.products = sorted({b["ProductNumber"] for b in state["Balances"]})
-        self.warehouses = sorted({b["WarehouseNumber"] for b in state["Balances"]})
-        self.active_products = [p["ProductNumber"] for p in state.get("Products", []) if p.get("Status") == "Active"] \
-            or self.products
+        balances = state.get("balances") or []
+        self.products = sorted({str(b["productNumber"]) for b in balances})
+        self.warehouses = sorted({str(b["warehouse"]) for b in balances})
+        self.active_products = [str(p["productNumber"]) for p in state.get("products") or []
+                                if p.get("enabled", True)] or self.products
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def unknown_references(self) -> list[str]:
@@ -153,7 +193,7 @@ class Timeline:
         def check(where: str, product: str | None, warehouse: str | None) -> None:
             if product is not None and product not in products:
                 sample = ", ".join(repr(p) for p in self.active_products[:4])
-                problems.append(f"{where}.product: no product {product!r} in the catalogue of seed "
+                problems.append(f"{where}.productNumber: no product {product!r} in the catalogue of seed "
                                 f"{self.scenario.seed} with {len(products)} products (e.g. {sample})")
             if warehouse is not None and warehouse not in warehouses:
                 problems.append(f"{where}.warehouse: no warehouse {warehouse!r} (this catalogue has "
@@ -163,10 +203,10 @@ class Timeline:
             where, spec = f"timeline[{i}].{step.kind}", step.spec
             if step.kind == "shop_order":
                 check(where, None, spec.warehouse)
-                for j, line in enumerate(spec.lines):
-                    check(f"{where}.lines[{j}]", line.product, None)
-            elif step.kind in ("stock", "purchase_arrival") or step.kind == "forge":
-                check(where, spec.product, spec.warehouse)
+                for j, row in enumerate(spec.rows):
+                    check(f"{where}.rows[{j}]", row.productNumber, None)
+            elif step.kind in ("stock", "purchase_arrival", "forge"):
+                check(where, spec.productNumber, spec.warehouse)
             elif step.kind == "storm":
                 for w in spec.warehouses:
                     check(where, None, w)
@@ -174,16 +214,17 @@ class Timeline:
 
     def _state(self, products: bool = True) -> dict[str, Any]:
         r = self.fake.get("/_mock/state", params={"include": "products"} if products else None)
-        r.raise_for_status()
+        if r.status_code != 200:
+            raise HarnessError(f"GET /_mock/state answered {r.status_code}: {r.text[:300]}")
         data: dict[str, Any] = r.json()
         return data
 
     def _now(self) -> str:
-        now: str = self.fake.get("/_mock/clock").json()["Now"]
+        now: str = self.fake.get("/_mock/clock").json()["now"]
         return now
 
-    def _post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        r = self.fake.post(path, json=body or {})
+    def _post(self, path: str, body: Any = None) -> httpx.Response:
+        r = self.fake.post(path, json=body if body is not None else {})
         if r.status_code >= 500:
             raise HarnessError(f"the fake answered {r.status_code} to {path}: {r.text[:300]}")
         return r
@@ -211,24 +252,29 @@ class Timeline:
 
     # -- each step kind -------------------------------------------------------------------------------------
     def _do_shop_order(self, spec: Any) -> None:
+        shop_steps = sum(1 for s in self.scenario.timeline if s.kind == "shop_order")
         for _ in range(spec.count):
-            lines = [{"ProductNumber": ln.product or self.rng.choice(self.active_products), "Quantity": ln.quantity}
-                     for ln in spec.lines]
-            body = {"Lines": lines, "WarehouseNumber": spec.warehouse}
+            rows = [{"productNumber": row.productNumber or self.rng.choice(self.active_products),
+                     "quantity": row.quantity} for row in spec.rows]
+            body = {"rows": rows, "warehouse": spec.warehouse}
             self.shop_orders.append(body)
             if self.shop_url is None:
-                self.notes.append("shop_order skipped: the client serves no /xtnd/shop/orders")
-                continue
+                raise HarnessError("shop_order: the client's port is not known yet")
             try:
-                r = httpx.post(f"{self.shop_url}/xtnd/shop/orders", json=body, timeout=10)
+                r = httpx.post(f"{self.shop_url}{SHOP_PATH}", json=body, timeout=10)
             except httpx.HTTPError as e:
-                self.notes.append(f"shop_order: the client did not answer ({type(e).__name__})")
+                self.notes.append(f"t={self._now_at:g}s shop_order: the client did not answer POST {SHOP_PATH} "
+                                  f"({type(e).__name__})")
                 continue
-            if r.status_code == 404:
-                self.shop_url = None
-                self.notes.append("shop_order skipped: the client serves no /xtnd/shop/orders (404)")
-            elif r.status_code >= 300:
-                self.notes.append(f"shop_order: the client answered {r.status_code}")
+            if r.status_code in (404, 405, 501):
+                raise ShopEndpointMissing(
+                    f"the client does not serve POST {SHOP_PATH} (it answered {r.status_code}), but this scenario "
+                    f"has {shop_steps} shop_order step(s) that ask the shop to take orders. Serve it (the harness "
+                    "protocol: body {\"rows\": [{\"productNumber\", \"quantity\"}], \"warehouse\"}; answer 2xx and "
+                    "send the order to XTND with POST CustomerOrders), or run a scenario without shop_order steps.")
+            if r.status_code >= 300:
+                self.notes.append(f"t={self._now_at:g}s shop_order: the client answered {r.status_code} to "
+                                  f"POST {SHOP_PATH}")
 
     def _pick(self) -> tuple[str, str]:
         return self.rng.choice(self.products), self.rng.choice(self.warehouses)
@@ -236,36 +282,34 @@ class Timeline:
     def _do_stock(self, spec: Any) -> None:
         for _ in range(spec.count):
             product, warehouse = self._pick()
-            product = spec.product or product
-            warehouse = spec.warehouse or warehouse
-            body: dict[str, Any] = {"ProductNumber": product, "WarehouseNumber": warehouse}
-            if spec.on_hand is not None:
-                body["OnHand"] = spec.on_hand
+            body: dict[str, Any] = {"productNumber": spec.productNumber or product,
+                                    "warehouse": spec.warehouse or warehouse}
+            if spec.physicalBalance is not None:
+                body["physicalBalance"] = spec.physicalBalance
             else:
-                body["Delta"] = spec.delta
+                body["balanceDifference"] = spec.balanceDifference
             r = self._post("/_mock/stock", body)
-            if r.status_code == 422 and spec.delta is not None and spec.delta < 0:
+            if r.status_code == 400 and spec.balanceDifference is not None and spec.balanceDifference < 0:
                 continue  # would go below zero: skip this item
             if r.status_code >= 400:
-                raise HarnessError(f"stock move refused: {r.text[:300]}")
+                raise HarnessError(f"stock move refused: {r.status_code} {r.text[:300]}")
 
     def _do_purchase_arrival(self, spec: Any) -> None:
         for _ in range(spec.count):
             product, warehouse = self._pick()
-            product, warehouse = spec.product or product, spec.warehouse or warehouse
+            product, warehouse = spec.productNumber or product, spec.warehouse or warehouse
             r = self._post("/_mock/backoffice/purchases",
-                           {"WarehouseNumber": warehouse, "Lines": [{"ProductNumber": product, "Quantity": spec.delta}]})
-            if r.status_code == 404:  # no back office in this build: the arrival as a plain stock move
-                self._post("/_mock/stock", {"ProductNumber": product, "WarehouseNumber": warehouse, "Delta": spec.delta})
-                continue
+                           {"warehouse": warehouse, "rows": [{"productNumber": product, "quantity": spec.quantity}]})
             if r.status_code >= 400:
-                raise HarnessError(f"purchase refused: {r.text[:300]}")
-            number = r.json().get("PurchaseOrderNumber")
-            self._post(f"/_mock/backoffice/purchases/{number}/receive", {})
+                raise HarnessError(f"purchase refused: {r.status_code} {r.text[:300]}")
+            number = r.json().get("purchaseNumber")
+            r = self._post(f"/_mock/backoffice/purchases/{number}/receive", {})
+            if r.status_code >= 400:
+                raise HarnessError(f"receiving purchase {number} refused: {r.status_code} {r.text[:300]}")
 
     def _client_orders(self) -> list[dict[str, Any]]:
-        return sorted(self._state(products=False)["Orders"],
-                      key=lambda o: int(o["OrderNumber"]) if o["OrderNumber"].isdigit() else 0)
+        orders = [o for o in self._state(products=False).get("orders") or [] if o.get("orderNumber") is not None]
+        return sorted(orders, key=lambda o: (len(str(o["orderNumber"])), str(o["orderNumber"])))
 
     @staticmethod
     def _choose(orders: list[dict[str, Any]], which: str | int) -> list[dict[str, Any]]:
@@ -278,144 +322,165 @@ class Timeline:
         return orders[int(which) : int(which) + 1]
 
     def _do_order(self, spec: Any) -> None:
-        allowed = {"reserve": {"Created"}, "pick": {"Created", "Reserved"}, "cancel": {"Created", "Reserved"},
-                   "delivery_date": {"Created", "Reserved"}}[spec.action]
-        chosen = [o for o in self._choose(self._client_orders(), spec.which) if o["Status"] in allowed]
+        allowed = MOVABLE[spec.action]
+        chosen = [o for o in self._choose(self._client_orders(), spec.which) if o.get("orderStatus") in allowed]
         if not chosen:
             self.notes.append(f"t={self._now_at:g}s order {spec.action} {spec.which}: no order of the client in "
                               f"{sorted(allowed)} to move")
         for o in chosen:
-            n = o["OrderNumber"]
+            n = o["orderNumber"]
             if spec.action == "delivery_date":
                 today = date.fromisoformat(self._now()[:10])
                 moved = (today + timedelta(days=spec.days)).isoformat()
-                self._post(f"/_mock/orders/{n}/delivery-date", {"ExpectedDeliveryDate": moved})
+                r = self._post(f"/_mock/orders/{n}/delivery-date", {"askedDeliveryDate": moved})
             else:
-                self._post(f"/_mock/orders/{n}/{spec.action}")
+                r = self._post(f"/_mock/orders/{n}/{spec.action.replace('_', '-')}")
+            if r.status_code >= 400:
+                self.notes.append(f"t={self._now_at:g}s order {spec.action} {n}: the fake refused: "
+                                  f"{r.status_code} {r.text[:200]}")
 
     def _do_storm(self, spec: Any) -> None:
         r = self._post("/_mock/storm", spec.admin_body())
         if r.status_code >= 400:
             raise HarnessError(f"storm refused: {r.status_code} {r.text[:300]}")
         data = r.json()
-        self.storms.append(data["StormId"])
-        planned = float(data.get("PlannedDurationSeconds") or spec.planned_seconds)
+        self.storms.append(str(data.get("stormId")))
+        planned = float(data.get("plannedDurationSeconds") or spec.planned_seconds)
         self.storm_windows.append((self._now_at, self._now_at + planned + 0.5))
 
     def _do_api_fault(self, spec: Any) -> None:
-        r = self._post("/_mock/faults", spec.admin_body())
+        r = self._post("/_mock/faults", spec.admin_body(self.scenario.company))
         if r.status_code >= 400:
-            raise HarnessError(f"fault refused: {r.text[:300]}")
+            raise HarnessError(f"fault refused: {r.status_code} {r.text[:300]}")
 
     def _do_clear_api_faults(self, _spec: Any) -> None:
         self.fake.delete("/_mock/faults")
 
     def _do_delivery_faults(self, spec: Any) -> None:
-        r = self.fake.put("/_mock/faults/deliveries", json={_pascal(k): v for k, v in spec.model_dump().items()})
+        r = self.fake.put("/_mock/faults/deliveries", json={_camel(k): v for k, v in spec.model_dump().items()})
         if r.status_code >= 400:
-            raise HarnessError(f"delivery fault plan refused: {r.text[:300]}")
+            raise HarnessError(f"delivery fault plan refused: {r.status_code} {r.text[:300]}")
 
     def _do_forge(self, spec: Any) -> None:
         for _ in range(spec.count):
             if spec.action in FORGEABLE_ORDER_ACTIONS:
                 orders = self._choose(self._client_orders(), spec.order)
                 if not orders:
-                    self.notes.append(f"forge {spec.action}: the client has no order to name")
+                    self.notes.append(f"t={self._now_at:g}s forge {spec.action}: the client has no order to name")
                     return
                 o = orders[0]
-                details: dict[str, Any] = {"OrderNumber": o["OrderNumber"], "ExternalOrderNumber":
-                                           o["ExternalOrderNumber"], "WarehouseNumber": spec.warehouse}
+                details: dict[str, Any] = {"OrderNumber": o["orderNumber"],
+                                           "OrderNumberExternal": o.get("orderNumberExternal"),
+                                           "Warehouse": spec.warehouse}
             else:
-                details = {"ProductNumber": spec.product or self.rng.choice(self.products)}
+                details = {"ProductNumber": spec.productNumber or self.rng.choice(self.products)}
                 if spec.action != "ProductChanged":
-                    details["WarehouseNumber"] = spec.warehouse
+                    details["Warehouse"] = spec.warehouse
                 if spec.action == "AvailableBalanceChanged":
                     details["AvailableBalance"] = spec.balance
                 elif spec.action == "BalanceChanged":
                     details["Balance"] = spec.balance
-            r = self._post("/_mock/webhooks/forge", {"Action": spec.action, "Details": details,
-                                                     "Signature": spec.signature})
+            r = self._post("/_mock/webhooks/forge", {"action": spec.action, "details": details,
+                                                     "signature": spec.signature, "subscription": SUBSCRIPTION})
             if r.status_code >= 400:
                 self.notes.append(f"forge: {r.status_code} {r.text[:200]}")
 
     def _subscription(self) -> dict[str, Any] | None:
-        subs = self.fake.get("/_mock/webhooks").json()["Items"]
-        found: dict[str, Any] | None = next((s for s in subs if s["Name"] == SUBSCRIPTION), None)
-        return found
+        subs = _items(self.fake.get("/_mock/webhooks").json())
+        return next((s for s in subs if s.get("name") == SUBSCRIPTION), None)
+
+    def _point_hooks_at(self, url: str) -> None:
+        sub = self._subscription()
+        if sub is None:
+            raise HarnessError(f"the subscription {SUBSCRIPTION!r} is gone")
+        r = self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}", json={**sub, "callbackUrl": url, "secret": self._secret})
+        if r.status_code >= 400:
+            raise HarnessError(f"PUT /_mock/webhooks/{SUBSCRIPTION} refused: {r.status_code} {r.text[:300]}")
 
     def _do_receiver_outage(self, spec: Any) -> None:
-        sub = self._subscription()
-        if sub is None or self.hook_url is None:
+        if self.hook_url is None:
             self.notes.append("receiver_outage: no webhook subscription (webhooks off)")
             return
         closed = f"http://127.0.0.1:{free_port()}/xtnd/webhooks"
-        self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}", json={**sub, "CallbackUrl": closed, "Secret": self._secret})
-        outage: dict[str, Any] = {"Start": self._now(), "End": None, "Url": closed}
+        self._point_hooks_at(closed)
+        outage: dict[str, Any] = {"start": self._now(), "end": None, "url": closed}
         self.outages.append(outage)
 
         def restore() -> None:
             current = self._subscription()
-            if current is not None and current["CallbackUrl"] == closed:
-                self.fake.put(f"/_mock/webhooks/{SUBSCRIPTION}",
-                              json={**current, "CallbackUrl": self.hook_url, "Secret": self._secret})
-            outage["End"] = self._now()
+            if current is not None and current.get("callbackUrl") == closed and self.hook_url is not None:
+                self._point_hooks_at(self.hook_url)
+            outage["end"] = self._now()
 
         self.schedule(self._now_at + spec.duration_seconds, "receiver_outage ends: hooks reach the client again",
                       restore)
 
-    def _do_expire_tokens(self, _spec: Any) -> None:
-        self._post("/_mock/tokens/expire")
+    def _set_password(self, password: str) -> None:
+        r = self.fake.put("/_mock/users", json=[{"username": self.username, "password": password}])
+        if r.status_code >= 400:
+            raise HarnessError(f"PUT /_mock/users refused: {r.status_code} {r.text[:300]}")
+
+    def _do_password_change(self, spec: Any) -> None:
+        self._set_password(secrets.token_hex(12))
+        change: dict[str, Any] = {"start": self._now(), "end": None}
+        self.password_changes.append(change)
+
+        def restore() -> None:
+            self._set_password(self.password)
+            change["end"] = self._now()
+
+        self.schedule(self._now_at + spec.duration_seconds,
+                      "password_change ends: the client's credentials work again", restore)
 
     def finish(self) -> None:
         """Run every follow-up still pending (an outage that outlasted the run ends now)."""
         self.run_events_due(math.inf)
 
     # -- expect.orders_at_current_price ---------------------------------------------------------------------
-    def _api(self, path: str, params: Any = None) -> Any:
-        for _ in range(2):
-            if self._api_token is None:
-                r = self.fake.post("/api/token", data={"grant_type": "client_credentials",
-                                                       "client_id": HARNESS_CLIENT[0], "client_secret": HARNESS_CLIENT[1]})
-                r.raise_for_status()
-                self._api_token = r.json()["access_token"]
-            r = self.fake.get(path, params=params, headers={"Authorization": f"Bearer {self._api_token}"})
-            if r.status_code == 401:
-                self._api_token = None
-                continue
-            if r.status_code >= 400:
-                raise HarnessError(f"the harness's own read {path} failed: {r.status_code} {r.text[:200]}")
-            return r.json()
-        raise HarnessError(f"the harness could not authenticate for {path}")
-
     def check_order_prices(self) -> None:
-        """Compare each new order's unit prices with its customer's best price now (called before the clock
-        jumps, so "now" is within moments of when the order was created)."""
+        """Compare the unit price of each row of each new order the client sent with its customer's best price
+        now (called before the clock jumps, so "now" is within moments of when the order was created). The rows
+        come from the journal (the client's own ``POST CustomerOrders`` bodies; a row without ``unitPrice`` is
+        priced by XTND itself), the best prices from the fake's price book in-process: no API call."""
         if not self.scenario.expect.orders_at_current_price:
             return
-        for summary in self._client_orders():
-            number = summary["OrderNumber"]
-            if number in self._priced:
+        if self.prices is None:
+            raise HarnessError("orders_at_current_price: this fake offers no price book to check against")
+        page = self.fake.get("/_mock/journal", params={"kind": "api", "since": self._journal_seq}).json()
+        records = _items(page)
+        if records:
+            self._journal_seq = max(int(r["seq"]) for r in records)
+        for record in records:
+            call = ApiCall.from_record(record)
+            if not (call.is_order_create and call.result_key and (call.success or call.fault)):
                 continue
-            self._priced.add(number)
-            order = self._api(f"/api/CustomerOrders/{number}")
-            products = sorted({ln["ProductNumber"] for ln in order["Lines"]})
-            prices = self._api("/api/ProductPrices", params=[("customerNumber", order["CustomerNumber"]),
-                                                             ("pageSize", "1000"),
-                                                             *[("productNumber", p) for p in products]])
-            best = {row["ProductNumber"]: row for row in prices["Items"]}
-            for line in order["Lines"]:
-                row = best.get(line["ProductNumber"])
-                check = {"OrderNumber": number, "CustomerNumber": order["CustomerNumber"],
-                         "ProductNumber": line["ProductNumber"], "UnitPrice": line["UnitPrice"],
-                         "BestPrice": row["Price"] if row else None, "PriceSource": row["PriceSource"] if row else None,
-                         "CreatedAt": order.get("CreatedAt")}
+            if call.result_key in self._priced:
+                continue
+            self._priced.add(call.result_key)
+            customer = str(lookup(call.body, "orderHeader", "customerNumber"))
+            rows = order_rows(call.body)
+            products = sorted({str(lookup(r, "product", "productNumber")) for r in rows})
+            best = self.prices(customer, products)
+            for row in rows:
+                product = str(lookup(row, "product", "productNumber"))
+                price = lookup(row, "salesData", "unitPrice")
+                offer = best.get(product)
+                check = {"orderNumber": call.result_key, "orderNumberExternal": order_external(call.body),
+                         "customerNumber": customer, "productNumber": product, "unitPrice": price,
+                         "bestPrice": offer[0] if offer else None, "priceSource": offer[1] if offer else None,
+                         "createdAt": record.get("time")}
                 self.price_checks.append(check)
-                if row is None or abs(float(line["UnitPrice"]) - float(row["Price"])) > 0.005:
+                if price is None:
+                    continue  # XTND prices a row sent without unitPrice itself: the best price
+                if offer is None or abs(float(price) - offer[0]) > 0.005:
                     self.price_failures.append(
-                        f"orders_at_current_price: order {number} ({order['ExternalOrderNumber']}, created "
-                        f"{order.get('CreatedAt')}) line {line['ProductNumber']} has UnitPrice {line['UnitPrice']}, "
-                        f"but customer {order['CustomerNumber']}'s best price was "
-                        f"{row['Price'] if row else 'not listed'} ({row['PriceSource'] if row else '-'})")
+                        f"orders_at_current_price: order {call.result_key} ({order_external(call.body)}, created "
+                        f"{record.get('time')}) row {product} has unitPrice {price}, but customer {customer}'s best "
+                        f"price was {offer[0] if offer else 'not listed'} ({offer[1] if offer else '-'})")
+
+
+#: ``(customerNumber, productNumbers) -> {productNumber: (best price now, where it comes from)}``
+PriceOracle = Callable[[str, list[str]], dict[str, tuple[float, str]]]
 
 
 # ---------------------------------------------------------------------------------------------- pacing
@@ -432,18 +497,19 @@ class Pacer(Protocol):
 class _Activity:
     """Watches the journal for the client's API calls and for deliveries (the harness's "is it busy?")."""
 
-    def __init__(self, control: httpx.Client, client_id: str) -> None:
+    def __init__(self, control: httpx.Client, username: str) -> None:
         self.control = control
-        self.client_id = client_id
-        self.last_seq = int(control.get("/_mock/journal", params={"limit": 1}).json().get("LastSeq", 0))
+        self.username = username
+        self.last_seq = int(control.get("/_mock/journal", params={"limit": 1}).json().get("lastSeq") or 0)
         self.last_activity = time.monotonic()
 
     def poll(self) -> bool:
-        items = self.control.get("/_mock/journal", params={"since": self.last_seq}).json()["Items"]
+        items = _items(self.control.get("/_mock/journal", params={"since": self.last_seq}).json())
         if not items:
             return False
-        self.last_seq = items[-1]["Seq"]
-        active = any(r["Kind"] == "delivery" or r.get("ClientId") == self.client_id for r in items)
+        self.last_seq = max(int(r["seq"]) for r in items)
+        # a refused call carries no user: in a harness run the client is the only caller
+        active = any(r.get("kind") == "delivery" or r.get("user") in (self.username, None) for r in items)
         if active:
             self.last_activity = time.monotonic()
         return active
@@ -456,17 +522,17 @@ class _Activity:
 
 
 def _outbox_empty(control: httpx.Client) -> bool:
-    return not control.get("/_mock/deliveries", params={"status": "pending", "limit": 1}).json()["Items"]
+    return not _items(control.get("/_mock/deliveries", params={"status": "pending", "limit": 1}).json())
 
 
 class RealPacer:
     """``clock: real``: sleep until each step is due."""
 
-    def __init__(self, control: httpx.Client, scenario: Scenario, client_id: str, log: Callable[[str], None],
+    def __init__(self, control: httpx.Client, scenario: Scenario, username: str, log: Callable[[str], None],
                  on_quiet: Callable[[], None]) -> None:
         self.control = control
         self.scenario = scenario
-        self.activity = _Activity(control, client_id)
+        self.activity = _Activity(control, username)
         self.log = log
         self.on_quiet = on_quiet
         self.started = time.monotonic()
@@ -501,12 +567,12 @@ class RealPacer:
 class VirtualPacer:
     """``clock: virtual``: follow real time while the client is busy, jump while it is quiet (module doc)."""
 
-    def __init__(self, control: httpx.Client, scenario: Scenario, client_id: str, log: Callable[[str], None],
+    def __init__(self, control: httpx.Client, scenario: Scenario, username: str, log: Callable[[str], None],
                  on_quiet: Callable[[], None], timeline: Timeline) -> None:
         self.control = control
         self.scenario = scenario
         self.spec = scenario.virtual_clock
-        self.activity = _Activity(control, client_id)
+        self.activity = _Activity(control, username)
         self.log = log
         self.on_quiet = on_quiet
         self.timeline = timeline
@@ -517,20 +583,20 @@ class VirtualPacer:
         self.ticks = 0
 
     def _clock_ms(self) -> int:
-        return round(_iso_seconds(self.control.get("/_mock/clock").json()["Now"]) * 1000)
+        return round(_iso_seconds(self.control.get("/_mock/clock").json()["now"]) * 1000)
 
     def elapsed(self) -> float:
         return (self.now_ms - self.t0_ms) / 1000
 
     def _advance(self, seconds: float) -> None:
-        r = self.control.post("/_mock/clock/advance", json={"Seconds": max(0.0, round(seconds, 3))})
+        r = self.control.post("/_mock/clock/advance", json={"seconds": max(0.0, round(seconds, 3))})
         if r.status_code != 200:
             raise HarnessError(f"the fake refused to advance its clock: {r.status_code} {r.text[:200]}")
-        self.now_ms = round(_iso_seconds(r.json()["Now"]) * 1000)
+        self.now_ms = round(_iso_seconds(r.json()["now"]) * 1000)
 
     def _next_delivery_at(self) -> float | None:
-        items = self.control.get("/_mock/deliveries", params={"status": "pending", "limit": 100_000}).json()["Items"]
-        due = [_iso_seconds(d["NextAttemptAt"]) for d in items if d.get("NextAttemptAt")]
+        items = _items(self.control.get("/_mock/deliveries", params={"status": "pending", "limit": 100_000}).json())
+        due = [_iso_seconds(d["nextAttemptAt"]) for d in items if d.get("nextAttemptAt")]
         return (min(due) * 1000 - self.t0_ms) / 1000 if due else None
 
     def _busy(self) -> bool:
@@ -634,30 +700,37 @@ def run(
     log: Callable[[str], None] = lambda _m: None,
     startup_timeout: float = 30.0,
     workdir: Path | None = None,
+    client_log_path: Path | None = None,
 ) -> RunResult:
+    """Run ``client_command`` (a shell command) against a fresh fake through ``scenario`` and judge it. The
+    client's stdout and stderr go to ``client_log_path`` (default: ``client.log`` in a temporary directory)."""
     run_started = time.monotonic()
-    client_id, client_secret = "integration", secrets.token_hex(12)
+    username, password = USERNAME, secrets.token_hex(12)
     webhook_secret = secrets.token_hex(16)
     hook_port = free_port()
     hook_url = f"http://127.0.0.1:{hook_port}/xtnd/webhooks"
-    settings = fake_settings(scenario, client_id, client_secret, webhook_secret, hook_url)
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="mock-xtnd-check-"))
-    client_log_path = workdir / "client.log"
+    settings = fake_settings(scenario, username, password, webhook_secret, hook_url)
+    if client_log_path is None:
+        workdir = workdir or Path(tempfile.mkdtemp(prefix="mock-xtnd-check-"))
+        client_log_path = workdir / "client.log"
+    client_log_path.parent.mkdir(parents=True, exist_ok=True)
     overrides = scenario.expect.rule_overrides()
     with ServerThread(settings) as fake, httpx.Client(base_url=fake.base_url, timeout=60) as control:
-        log(f"fake XTND at {fake.api_url} ({scenario.clock} clock); client webhook port {hook_port}")
+        api_url = fake.api_url.rstrip("/")
+        log(f"fake XTND at {api_url} ({scenario.clock} clock); client webhook port {hook_port}")
         env = {
             **os.environ,
             **scenario.client_env,
-            "XTND_API_URL": fake.api_url,
-            "XTND_CLIENT_ID": client_id,
-            "XTND_CLIENT_SECRET": client_secret,
+            "XTND_API_URL": api_url,
+            "XTND_USERNAME": username,
+            "XTND_PASSWORD": password,
             "XTND_WEBHOOK_SECRET": webhook_secret,
             "XTND_WEBHOOK_PORT": str(hook_port),
         }
         env.pop("XTND_WEBHOOKS", None)
         timeline = Timeline(control, None, scenario, log, webhook_secret=webhook_secret,
-                            hook_url=hook_url if scenario.webhooks else None)
+                            hook_url=hook_url if scenario.webhooks else None, username=username,
+                            password=password, prices=price_oracle(fake))
         if problems := timeline.unknown_references():
             raise ScenarioError("scenario refers to what the seeded fake does not have\n"
                                 + "\n".join(f"  {p}" for p in problems))
@@ -678,9 +751,9 @@ def run(
                 timeline.shop_url = shop
                 pacer: Pacer
                 if scenario.clock == "virtual":
-                    pacer = VirtualPacer(control, scenario, client_id, log, timeline.check_order_prices, timeline)
+                    pacer = VirtualPacer(control, scenario, username, log, timeline.check_order_prices, timeline)
                 else:
-                    pacer = RealPacer(control, scenario, client_id, log, timeline.check_order_prices)
+                    pacer = RealPacer(control, scenario, username, log, timeline.check_order_prices)
 
                 def reach(at: float) -> None:
                     while (event_at := timeline.next_event_at()) is not None and event_at <= at:
@@ -698,7 +771,7 @@ def run(
                 if (last := timeline.next_event_at()) is not None:
                     reach(last)
                 timeline.finish()
-                done = _settle_condition(control, scenario, client_id, shop, timeline, hook_url, overrides)
+                done = _settle_condition(control, scenario, username, shop, timeline, hook_url, overrides)
                 if pacer.settle(done):
                     log(f"settled ({scenario.settle.until})")
                 else:
@@ -711,27 +784,30 @@ def run(
                         f"{time.monotonic() - run_started:.0f} s ({pacer.jumps} jumps, {pacer.ticks} ticks)")
             finally:
                 stop_client(proc)
-                ended_at = control.get("/_mock/clock").json()["Now"]
+                ended_at = control.get("/_mock/clock").json()["now"]
         exported = control.get("/_mock/journal").json()
-        journal = exported["Items"]
-        if exported.get("Dropped"):
-            raise HarnessError(f"the journal dropped {exported['Dropped']} records: the judge would see only part "
+        journal = _items(exported)
+        if exported.get("dropped"):
+            raise HarnessError(f"the journal dropped {exported['dropped']} records: the judge would see only part "
                                "of the run (shorten the scenario)")
         truth = control.get("/_mock/state").json()
         storms = [control.get(f"/_mock/storm/{sid}").json() for sid in timeline.storms]
     urls = label_outages(journal, timeline.outages, hook_url)
+    limits = scenario.rate_limits
     ctx = JudgeContext(
-        journal, client_id=client_id, probe=probe, truth=truth, webhooks_enabled=scenario.webhooks,
-        rate_limits={"Standard": scenario.rate_limits.standard, "List": scenario.rate_limits.list,
-                     "Write": scenario.rate_limits.write},
+        journal, user=username, probe=probe, truth=truth, webhooks_enabled=scenario.webhooks,
+        rate_limit_default=limits.default, rate_limit_families=dict(limits.families),
+        rate_limit_window_seconds=float(limits.window_seconds),
         shop_orders_requested=timeline.shop_orders, webhook_urls=urls, ended_at=ended_at,
     )
     report = judge(ctx, overrides=overrides)
     result = RunResult(report, scenario, journal, truth, probe,
                        client_log=client_log_path.read_text(errors="replace")[-20_000:], notes=timeline.notes)
-    result.metrics = metrics(journal, client_id, storms, webhook_urls=urls)
+    result.metrics = metrics(journal, username, storms, webhook_urls=urls)
     if timeline.price_checks:
-        result.metrics["OrderPriceChecks"] = timeline.price_checks
+        result.metrics["orderPriceChecks"] = timeline.price_checks
+    if timeline.password_changes:
+        result.metrics["passwordChanges"] = timeline.password_changes
     result.expectation_failures = expectation_failures(result) + timeline.price_failures
     if scenario.expect.orders_at_current_price and not timeline.price_checks:
         result.expectation_failures.append("orders_at_current_price: the client created no order to check")
@@ -741,24 +817,47 @@ def run(
     return result
 
 
+def price_oracle(fake: ServerThread) -> PriceOracle:
+    """The customer's best price now, from the fake's own price book, read in-process (no API call: the harness
+    never spends the client's rate limit; ``/_mock`` has no price endpoint). Read-only, and asked only while the
+    client is quiet."""
+    rt = fake.runtime
+
+    def prices(customer: str, products: list[str]) -> dict[str, tuple[float, str]]:
+        state = rt.backend.state
+        buyer = state.customers.get(customer)
+        if buyer is None:
+            return {}
+        now = rt.clock.now_ms()
+        found: dict[str, tuple[float, str]] = {}
+        for number in products:
+            product = state.products.get(number)
+            if product is not None:
+                best = rt.backend.best_price(buyer, product, now)
+                found[number] = (best.price, best.source)
+        return found
+
+    return prices
+
+
 def label_outages(journal: list[dict[str, Any]], outages: list[dict[str, Any]], hook_url: str) -> list[str]:
     """Label the delivery attempts a receiver outage refused (the harness caused them) and return every URL the
     client's deliveries were journalled under: a delivery keeps the callback URL it was created with, so hooks
     created during an outage carry the closed URL even when a later attempt reached the client."""
-    windows = [(_iso_seconds(o["Start"]), _iso_seconds(o["End"]) if o["End"] else math.inf) for o in outages]
+    windows = [(_iso_seconds(o["start"]), _iso_seconds(o["end"]) if o["end"] else math.inf) for o in outages]
     for record in journal:
-        if record.get("Kind") != "delivery" or record.get("Forged") or record.get("Fault") is not None:
+        if record.get("kind") != "delivery" or record.get("forged") or record.get("fault") is not None:
             continue
-        if record.get("Status") is not None:
+        if record.get("status") is not None:
             continue
-        moment = _iso_seconds(record["Time"])
+        moment = _iso_seconds(record["time"])
         if any(start <= moment <= end for start, end in windows):
-            record["Fault"] = "drop"
-            record["HarnessFault"] = OUTAGE_FAULT
-    return [hook_url, *(o["Url"] for o in outages)]
+            record["fault"] = "drop"
+            record["harnessFault"] = OUTAGE_FAULT
+    return [hook_url, *(o["url"] for o in outages)]
 
 
-def _settle_condition(control: httpx.Client, scenario: Scenario, client_id: str, shop: str, timeline: Timeline,
+def _settle_condition(control: httpx.Client, scenario: Scenario, username: str, shop: str, timeline: Timeline,
                       hook_url: str, overrides: dict[str, dict[str, Any]]) -> Callable[[], bool]:
     if scenario.settle.until == "quiet":
         return lambda: True
@@ -770,9 +869,9 @@ def _settle_condition(control: httpx.Client, scenario: Scenario, client_id: str,
         probe = _probe(shop)
         if probe is None:
             return True  # nothing to wait for: converges will say NOT CHECKED
-        journal = control.get("/_mock/journal").json()["Items"]
+        journal = _items(control.get("/_mock/journal").json())
         urls = label_outages(journal, timeline.outages, hook_url)
-        ctx = JudgeContext(journal, client_id=client_id, probe=probe, truth=control.get("/_mock/state").json(),
+        ctx = JudgeContext(journal, user=username, probe=probe, truth=control.get("/_mock/state").json(),
                            webhooks_enabled=scenario.webhooks, webhook_urls=urls)
         return rule.evaluate(ctx).status == "passed"
 
@@ -797,13 +896,14 @@ def _pct(values: list[float], p: float) -> float | None:
     return round(values[min(len(values) - 1, int(p * len(values)))], 3) if values else None
 
 
-def balance_lags(journal: list[dict[str, Any]], client_id: str, webhook_urls: list[str] | None = None) -> tuple[list[float], int]:
+def balance_lags(journal: list[dict[str, Any]], username: str,
+                 webhook_urls: list[str] | None = None) -> tuple[list[float], int]:
     """Seconds from each acknowledged genuine AvailableBalanceChanged to the client's first good availability
-    read at or after it that covers the item (a fetch naming the product for its warehouse, or a list/changedSince
-    read). Returns the lags and how many hooks were never followed."""
-    calls = [ApiCall.from_record(r) for r in journal if r.get("Kind") == "api" and r.get("ClientId") == client_id]
-    reads = [c for c in calls if c.is_availability and c.ok]
-    deliveries = [Delivery.from_record(r) for r in journal if r.get("Kind") == "delivery"]
+    read at or after it that covers the item (a read of the product for its warehouse, or an availability list
+    that is not a lookup of other products). Returns the lags and how many hooks were never followed."""
+    calls = [ApiCall.from_record(r) for r in journal if r.get("kind") == "api" and r.get("user") == username]
+    reads = sorted((c for c in calls if c.is_availability and c.ok), key=lambda c: c.time)
+    deliveries = [Delivery.from_record(r) for r in journal if r.get("kind") == "delivery"]
     acked: dict[str, tuple[float, str, str | None]] = {}
     for d in deliveries:
         if d.forged or not d.delivered or (webhook_urls is not None and d.url not in webhook_urls):
@@ -811,13 +911,13 @@ def balance_lags(journal: list[dict[str, Any]], client_id: str, webhook_urls: li
         for note in d.notifications:
             if note.action == "AvailableBalanceChanged" and note.product and d.delivery_id not in acked:
                 acked[d.delivery_id] = (d.time, note.product, note.warehouse)
-    reads.sort(key=lambda c: c.time)
     times = [c.time for c in reads]
     lags: list[float] = []
     unfollowed = 0
     for moment, product, warehouse in acked.values():
         for call in reads[bisect.bisect_left(times, moment):]:
-            names = not call.product_numbers or product in call.product_numbers
+            products = {key for kind, key in call.item_subjects if kind == "product"}
+            names = product in products if products else not call.is_lookup
             covers = not call.warehouses or warehouse is None or warehouse in call.warehouses
             if names and covers:
                 lags.append(call.time - moment)
@@ -827,31 +927,33 @@ def balance_lags(journal: list[dict[str, Any]], client_id: str, webhook_urls: li
     return sorted(lags), unfollowed
 
 
-def metrics(journal: list[dict[str, Any]], client_id: str, storms: list[dict[str, Any]],
+def metrics(journal: list[dict[str, Any]], username: str, storms: list[dict[str, Any]],
             webhook_urls: list[str] | None = None) -> dict[str, Any]:
     """The figures load testers ask for: API calls per balance change, deliveries, delivery latency, lag."""
-    calls = [r for r in journal if r["Kind"] == "api" and r.get("ClientId") == client_id]
-    deliveries = [r for r in journal if r["Kind"] == "delivery" and not r.get("Forged")]
-    balance_events = {r["DeliveryId"] for r in deliveries
-                      if any(n["Action"] == "AvailableBalanceChanged" for n in r["Notifications"])}
-    availability_calls = [r for r in calls if r.get("Resource") == "ProductAvailability"]
-    latencies = sorted(r["LatencyMs"] for r in deliveries if r.get("Status"))
-    lags, unfollowed = balance_lags(journal, client_id, webhook_urls)
+    calls = [r for r in journal if r.get("kind") == "api" and r.get("user") in (username, None)]
+    deliveries = [r for r in journal if r.get("kind") == "delivery" and not r.get("forged")]
+    balance_events = {r["deliveryId"] for r in deliveries
+                      if any(n.get("Action") == "AvailableBalanceChanged" for n in r.get("notifications") or ())}
+    availability_calls = [r for r in calls if r.get("resource") == "ProductAvailability"]
+    latencies = sorted(float(r["latencyMs"]) for r in deliveries if r.get("status"))
+    lags, unfollowed = balance_lags(journal, username, webhook_urls)
     return {
-        "ApiCalls": len(calls),
-        "AvailabilityCalls": len(availability_calls),
-        "BalanceEvents": len(balance_events),
-        "CallsPerBalanceEvent": round(len(availability_calls) / len(balance_events), 4) if balance_events else None,
-        "DeliveryAttempts": len(deliveries),
-        "Delivered": sum(1 for r in deliveries if r["Outcome"] == "delivered"),
-        "DeadLettered": len({r["DeliveryId"] for r in deliveries if r["Outcome"] == "dead"}),
-        "DeliveryP50Ms": _pct(latencies, 0.5),
-        "DeliveryP99Ms": _pct(latencies, 0.99),
-        "BalanceLagP50Seconds": _pct(lags, 0.5),
-        "BalanceLagP99Seconds": _pct(lags, 0.99),
-        "BalanceLagMaxSeconds": round(lags[-1], 3) if lags else None,
-        "BalanceHooksNeverFetched": unfollowed,
-        "Storms": storms,
+        "apiCalls": len(calls),
+        "availabilityCalls": len(availability_calls),
+        "balanceEvents": len(balance_events),
+        "callsPerBalanceEvent": round(len(availability_calls) / len(balance_events), 4) if balance_events else None,
+        "transient400s": sum(1 for r in calls if r.get("errorKind") == "Transient"),
+        "refused401s": sum(1 for r in calls if r.get("status") == 401),
+        "deliveryAttempts": len(deliveries),
+        "delivered": sum(1 for r in deliveries if r.get("outcome") == "delivered"),
+        "deadLettered": len({r["deliveryId"] for r in deliveries if r.get("outcome") == "dead"}),
+        "deliveryP50Ms": _pct(latencies, 0.5),
+        "deliveryP99Ms": _pct(latencies, 0.99),
+        "balanceLagP50Seconds": _pct(lags, 0.5),
+        "balanceLagP99Seconds": _pct(lags, 0.99),
+        "balanceLagMaxSeconds": round(lags[-1], 3) if lags else None,
+        "balanceHooksNeverFetched": unfollowed,
+        "storms": storms,
     }
 
 
@@ -887,16 +989,16 @@ def expectation_failures(result: RunResult) -> list[str]:
     conv = by_id.get("converges")
     if exp.converges and "converges" not in exp.must_fail and conv is not None and conv.status == "not_checked":
         out.append(f"converges: expected, but not checked ({conv.message})")
-    ratio = result.metrics.get("CallsPerBalanceEvent")
+    ratio = result.metrics.get("callsPerBalanceEvent")
     if exp.max_calls_per_balance_event is not None and ratio is not None and ratio > exp.max_calls_per_balance_event:
         out.append(f"max_calls_per_balance_event: {ratio} ProductAvailability calls per balance hook > "
                    f"{exp.max_calls_per_balance_event}")
     if exp.max_lag_seconds is not None:
-        lag = result.metrics.get("BalanceLagMaxSeconds")
-        never = result.metrics.get("BalanceHooksNeverFetched") or 0
+        lag = result.metrics.get("balanceLagMaxSeconds")
+        never = result.metrics.get("balanceHooksNeverFetched") or 0
         if lag is not None and lag > exp.max_lag_seconds:
             out.append(f"max_lag_seconds: a balance hook waited {lag} s for its fetch (p99 "
-                       f"{result.metrics.get('BalanceLagP99Seconds')} s) > {exp.max_lag_seconds} s")
+                       f"{result.metrics.get('balanceLagP99Seconds')} s) > {exp.max_lag_seconds} s")
         if never:
             out.append(f"max_lag_seconds: {never} acknowledged balance hook(s) were never followed by a fetch")
     return out

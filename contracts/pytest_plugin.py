@@ -2,10 +2,11 @@
 
     def test_my_sync_follows_hooks(xtnd):
         xtnd.subscribe("http://127.0.0.1:9000/xtnd/webhooks", secret="s3cret")
-        ... start your integration against xtnd.api_url with xtnd.client_id / xtnd.client_secret ...
-        xtnd.stock("100001", "1", delta=5)
+        ... start your integration against xtnd.api_url (http://127.0.0.1:<port>/RESTAPI/v1_0/demo) with
+            xtnd.username / xtnd.password (the ExtendBasicAuthorization header: xtnd.auth_header()) ...
+        xtnd.stock("100001", "1", balance_difference=5)
         xtnd.advance(60)                  # virtual clock: retries and back-office timers run, no sleeping
-        xtnd.assert_conduct(probe=my_sync.view())
+        xtnd.assert_conduct(probe=my_sync.view())   # {"balances": [...], "orders": [...]}, as GET /xtnd/probe
 
 The fake is session-scoped (one real server on a loopback port, virtual clock by default) and reset before each
 test that uses ``xtnd``. Heavy imports happen only when a fixture is used.
@@ -43,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("xtnd_clock", "clock of the session fake: virtual or real", default="virtual")
     parser.addini("xtnd_client", "client command to run scenario files against", default="")
     parser.addini("xtnd_products", "catalogue size of the session fake", default="200")
+    parser.addini("xtnd_transient_errors",
+                  "share of calls the session fake answers with a transient 400 (default: the fake's, 0.01)",
+                  default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -127,71 +131,93 @@ class ScenarioItem(pytest.Item):
         return self.path, 0, f"xtnd scenario {self.path.name}"
 
 
+#: The session fake's API user (the fake's default, docs/wire.md).
+DEFAULT_USERNAME, DEFAULT_PASSWORD = "demo", "demo-secret"
+
+
 class ConductError(AssertionError):
     """assert_conduct() failed: the message is the judge's full report."""
 
 
 class XtndFake:
-    """Drive the fake: back office, stock, clock, faults, webhooks; read the truth and the journal; judge."""
+    """Drive the fake: back office, stock, clock, faults, webhooks, users, quirks; read the truth and the journal;
+    judge. Everything goes through ``/_mock`` (camelCase bodies, docs/control-surface.md) except ``api()``, an
+    authenticated client of the API itself for your own assertions."""
 
-    client_id = "demo"
-    client_secret = "demo-secret"
-
-    def __init__(self, server: ServerThread) -> None:
+    def __init__(self, server: ServerThread, username: str = DEFAULT_USERNAME,
+                 password: str = DEFAULT_PASSWORD) -> None:
         import httpx
 
         self.server = server
         self.base_url = server.base_url
-        self.api_url = server.api_url
-        self.token_url = f"{server.api_url}/token"
+        #: ``http://127.0.0.1:<port>/RESTAPI/v1_0/<company>``, no trailing slash (as ``XTND_API_URL``).
+        self.api_url = server.api_url.rstrip("/")
+        self.username = username
+        self.password = password
         self.control: httpx.Client = httpx.Client(base_url=server.base_url, timeout=30)
 
     # -- plumbing
-    def _post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        r = self.control.post(path, json=dict(body or {}))
+    def _send(self, method: str, path: str, body: Any = None) -> Any:
+        r = self.control.request(method, path, json=body if body is not None else {})
         if r.status_code >= 400:
-            raise AssertionError(f"POST {path} -> {r.status_code}: {r.text[:500]}")
-        data: dict[str, Any] = r.json()
+            raise AssertionError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
+        return r.json() if r.content else None
+
+    def _post(self, path: str, body: Any = None) -> dict[str, Any]:
+        data: dict[str, Any] = self._send("POST", path, body)
         return data
 
     def reset(self) -> None:
         self._post("/_mock/reset")
 
-    def token(self) -> str:
-        r = self.control.post("/api/token", data={"grant_type": "client_credentials", "client_id": self.client_id,
-                                                  "client_secret": self.client_secret})
-        r.raise_for_status()
-        token: str = r.json()["access_token"]
-        return token
+    def auth_header(self, username: str | None = None, password: str | None = None) -> dict[str, str]:
+        """``{"ExtendBasicAuthorization": "Basic <base64(username:password)>"}`` (not ``Authorization``)."""
+        import base64
+
+        pair = f"{username or self.username}:{password if password is not None else self.password}"
+        return {"ExtendBasicAuthorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")}
 
     def api(self) -> httpx.Client:
-        """An httpx client for the public API with a fresh bearer token (for your own assertions)."""
+        """An httpx client for the API, authenticated, relative to the company:
+        ``api.get("ProductAvailability", params={"productNumber": "100001"})``."""
         import httpx
 
-        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token()}"}, timeout=30)
+        return httpx.Client(base_url=self.api_url + "/", headers=self.auth_header(), timeout=30)
 
     # -- truth and evidence
-    def state(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.control.get("/_mock/state").json()
+    def state(self, include_products: bool = False) -> dict[str, Any]:
+        """``GET /_mock/state``: ``{"now", "balances": [...], "orders": [...]}``."""
+        params = {"include": "products"} if include_products else None
+        data: dict[str, Any] = self.control.get("/_mock/state", params=params).json()
+        return data
+
+    def truth(self) -> dict[str, Any]:
+        """``GET /_mock/truth``: every record the fake holds, as persisted."""
+        data: dict[str, Any] = self.control.get("/_mock/truth").json()
         return data
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.control.get("/_mock/journal", params=filters).json()["Items"]
+        items: list[dict[str, Any]] = self.control.get("/_mock/journal", params=filters).json()["items"]
         return items
 
     def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.control.get("/_mock/deliveries", params=filters).json()["Items"]
+        items: list[dict[str, Any]] = self.control.get("/_mock/deliveries", params=filters).json()["items"]
         return items
 
-    # -- back office and time
+    # -- back office, users, quirks and time
     def advance(self, seconds: float) -> str:
         """Virtual clock: run every timer and delivery attempt that falls due, then return the new time."""
-        now: str = self._post("/_mock/clock/advance", {"Seconds": seconds})["Now"]
+        now: str = self._post("/_mock/clock/advance", {"seconds": seconds})["now"]
         return now
 
-    def stock(self, product: str, warehouse: str, *, delta: int | None = None, on_hand: int | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"ProductNumber": product, "WarehouseNumber": warehouse}
-        body.update({"Delta": delta} if delta is not None else {"OnHand": on_hand})
+    def stock(self, product: str, warehouse: str, *, balance_difference: int | None = None,
+              physical_balance: int | None = None) -> dict[str, Any]:
+        """A back-office stock move on the real ledger (fires BalanceChanged and AvailableBalanceChanged)."""
+        body: dict[str, Any] = {"productNumber": product, "warehouse": warehouse}
+        if physical_balance is not None:
+            body["physicalBalance"] = physical_balance
+        else:
+            body["balanceDifference"] = 5 if balance_difference is None else balance_difference
         return self._post("/_mock/stock", body)
 
     def reserve(self, order_number: str) -> dict[str, Any]:
@@ -203,50 +229,66 @@ class XtndFake:
     def cancel(self, order_number: str) -> dict[str, Any]:
         return self._post(f"/_mock/orders/{order_number}/cancel")
 
-    def move_delivery_date(self, order_number: str, date: str) -> dict[str, Any]:
-        return self._post(f"/_mock/orders/{order_number}/delivery-date", {"ExpectedDeliveryDate": date})
+    def move_delivery_date(self, order_number: str, asked_delivery_date: str) -> dict[str, Any]:
+        return self._post(f"/_mock/orders/{order_number}/delivery-date", {"askedDeliveryDate": asked_delivery_date})
 
-    def expire_tokens(self) -> None:
-        self._post("/_mock/tokens/expire")
+    def set_password(self, password: str, username: str | None = None) -> None:
+        """Change a user's password (``PUT /_mock/users``): the next call with the old one answers 401. The
+        fixture's own ``password`` follows, so ``api()`` keeps working; ``reset()`` does not restore it."""
+        who = username or self.username
+        self._send("PUT", "/_mock/users", [{"username": who, "password": password}])
+        if who == self.username:
+            self.password = password
+
+    def quirks(self, **changes: Any) -> dict[str, Any]:
+        """Switch production quirks (``PUT /_mock/quirks``), e.g. ``quirks(transientErrors=0)``; returns them."""
+        current: dict[str, Any] = self.control.get("/_mock/quirks").json()
+        data: dict[str, Any] = self._send("PUT", "/_mock/quirks", {**current, **changes})
+        return data
 
     def storm(self, **spec: Any) -> dict[str, Any]:
-        """POST /_mock/storm with PascalCase fields, e.g. storm(Shape="burst", Rate=500, Count=2000)."""
+        """``POST /_mock/storm`` with camelCase fields, e.g. ``storm(shape="burst", rate=500, count=2000)``."""
         return self._post("/_mock/storm", spec)
 
     # -- webhooks and faults
     def subscribe(self, url: str, secret: str, *, name: str = "test", triggers: Sequence[str] | None = None,
                   warehouses: Sequence[str] = ()) -> dict[str, Any]:
-        from mock_xtnd.domain.events import ACTIONS
+        """Subscribe ``url`` (to every one of the 18 actions unless ``triggers`` says otherwise)."""
+        from .harness import ACTIONS
 
-        return self._post("/_mock/webhooks", {"Name": name, "CallbackUrl": url, "Secret": secret,
-                                               "Triggers": list(triggers or ACTIONS),
-                                               "WarehouseFilter": list(warehouses)})
+        return self._post("/_mock/webhooks", {"name": name, "callbackUrl": url, "secret": secret,
+                                               "triggers": list(triggers or ACTIONS),
+                                               "warehouseFilter": list(warehouses)})
 
     def fault(self, **spec: Any) -> dict[str, Any]:
-        """POST /_mock/faults, e.g. fault(Kind="status", Status=503, Route="/api/*", Times=2)."""
+        """``POST /_mock/faults`` with camelCase fields, e.g. ``fault(kind="transient", message="deadlock",
+        route="ProductAvailability*", times=1)``: a route glob may be the path after the company."""
+        from urllib.parse import urlsplit
+
+        route = str(spec.get("route", "*"))
+        if route != "*" and not route.startswith("/") and "_" not in route:
+            spec["route"] = f"{urlsplit(self.api_url).path}/{route}"
         return self._post("/_mock/faults", spec)
 
     def delivery_faults(self, **plan: Any) -> dict[str, Any]:
-        r = self.control.put("/_mock/faults/deliveries", json=plan)
-        r.raise_for_status()
-        data: dict[str, Any] = r.json()
+        data: dict[str, Any] = self._send("PUT", "/_mock/faults/deliveries", plan)
         return data
 
     # -- judgement
-    def judge(self, probe: Mapping[str, Any] | None = None, *, client_id: str | None = None,
+    def judge(self, probe: Mapping[str, Any] | None = None, *, user: str | None = None,
               webhooks: bool = True, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Report:
         from .rules import JudgeContext, judge
 
-        ctx = JudgeContext(self.journal(), client_id=client_id or self.client_id, probe=probe, truth=self.state(),
+        ctx = JudgeContext(self.journal(), user=user or self.username, probe=probe, truth=self.state(),
                            webhooks_enabled=webhooks)
         return judge(ctx, overrides=overrides)
 
-    def assert_conduct(self, probe: Mapping[str, Any] | None = None, *, client_id: str | None = None,
+    def assert_conduct(self, probe: Mapping[str, Any] | None = None, *, user: str | None = None,
                        webhooks: bool = True, overrides: Mapping[str, Mapping[str, Any]] | None = None,
                        require: Sequence[str] = ()) -> Report:
         """Fail with the judge's report if any error-severity rule failed, or a rule in ``require`` was not
         checked or not applicable (never counted as passed)."""
-        report = self.judge(probe, client_id=client_id, webhooks=webhooks, overrides=overrides)
+        report = self.judge(probe, user=user, webhooks=webhooks, overrides=overrides)
         unmet = [r.rule_id for r in report.results if r.rule_id in require and r.status != "passed"]
         if not report.passed or unmet:
             extra = f"\nrequired but not passed: {unmet}" if unmet else ""
@@ -265,7 +307,9 @@ def xtnd_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
     clock = request.config.getoption("--xtnd-clock") or request.config.getini("xtnd_clock")
     seed = request.config.getoption("--xtnd-seed") or 1
     products = int(request.config.getini("xtnd_products"))
-    settings = Settings(clock=clock, seed=seed, port=0, catalogue={"products": products})
+    transient = str(request.config.getini("xtnd_transient_errors") or "").strip()
+    quirks = {"transient_errors": float(transient)} if transient else {}
+    settings = Settings(clock=clock, seed=seed, port=0, catalogue={"products": products}, quirks=quirks)
     with ServerThread(settings) as server:
         yield server
 
@@ -278,4 +322,6 @@ def xtnd(xtnd_server: ServerThread) -> Iterator[XtndFake]:
     try:
         yield fake
     finally:
+        if fake.password != DEFAULT_PASSWORD:  # a test changed it: the next one starts with the default
+            fake.set_password(DEFAULT_PASSWORD)
         fake.close()

@@ -1,4 +1,6 @@
-"""The scenario model: what a scenario file (YAML, snake_case) may say. The JSON Schema at
+"""The scenario model: what a scenario file (YAML) may say. One vocabulary with the API: where a scenario names a
+field of a record it uses the API's name (``productNumber``, ``warehouse``, ``balanceDifference``,
+``physicalBalance``); structural keys stay snake_case like the config file. The JSON Schema at
 scenarios/scenario.schema.json is generated from these models (``mock-xtnd scenario schema``); every file is
 validated before anything runs, and a bad file gets an error naming the file, the line, the field and what was
 expected. The format is documented in docs/scenarios.md.
@@ -155,51 +157,93 @@ class DeliveryFaultsSpec(_M):
 
 
 class RateLimitSpec(_M):
-    """Calls per client per rolling minute, per group."""
+    """Calls per company per rolling window, per endpoint family (xtnd-contract.md §1.1: "Standard" is 300;
+    observed: limits differ per family). ``families`` overrides the default for some, e.g.
+    ``{ProductAvailability: 600}``."""
 
-    standard: int = Field(300, ge=1)
-    list: int = Field(60, ge=1)
-    write: int = Field(120, ge=1)
+    default: int = Field(300, ge=1, le=1_000_000)
+    window_seconds: int = Field(60, ge=1, le=3600)
+    families: dict[str, int] = Field(default_factory=dict, description="endpoint family (the resource) -> limit")
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, limit in v.items():
+            if name not in RATE_FAMILIES:
+                near = difflib.get_close_matches(name, RATE_FAMILIES, n=1)
+                hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(RATE_FAMILIES)}"
+                raise _problem(f"unknown endpoint family {name!r} ({hint})", name)
+            if not 1 <= limit <= 1_000_000:
+                raise _problem(f"a limit must be from 1 to 1,000,000; got {limit}", name)
+        return v
+
+
+#: Endpoint families (the resources a client of the fake calls).
+RATE_FAMILIES = ("CustomerOrders", "Products", "ProductAvailability", "ProductPrices", "Customers",
+                 "WarehouseStockLevels")
+
+
+class QuirksSpec(_M):
+    """The production quirks (xtnd-contract.md §1.2, docs/wire.md): on by default, as on a real tenant."""
+
+    transient_errors: float = Field(
+        0.01, ge=0, le=1, description="share of calls answered with a transient 400 (deadlock or timeout); 0 = off")
+    page_past_end_400: bool = Field(True, description="a scheme A page past the end answers 400")
+    orders_list_needs_modified_date: bool = Field(
+        True, description="GET CustomerOrders without modifiedDateFrom answers the timeout 400")
+    products_modified_misses_new: bool = Field(
+        True, description="GET Products by modifiedDateFrom leaves out products never changed since created")
+
+
+class PagingSpec(_M):
+    """Page sizes and live paging (docs/wire.md, Paging)."""
+
+    page_size: int = Field(100, ge=1, le=10_000, description="scheme B page size (XTND's: 100)")
+    default_page_count: int = Field(100, ge=1, le=10_000, description="scheme A pageCount when none is sent")
+    max_page_count: int = Field(1000, ge=1, le=100_000, description="scheme A: a larger pageCount is a 400")
+    stable_snapshots: bool = Field(False, description="fix a pass's result set at its first page (default: live)")
 
 
 # ---------------------------------------------------------------------------------------------- steps
-class ShopOrderLine(_M):
-    product: str | None = Field(None, description="product number; omitted = a seeded random active product")
+class ShopOrderRow(_M):
+    productNumber: str | None = Field(None, description="omitted = a seeded random enabled product")
     quantity: int = Field(1, ge=1, le=1000)
 
 
 class ShopOrder(_M):
-    """Ask the client's shop to take an order (POST /xtnd/shop/orders on the client)."""
+    """Ask the client's shop to take an order (``POST /xtnd/shop/orders`` on the client, body
+    ``{"rows": [{productNumber, quantity}], "warehouse"}``)."""
 
-    lines: list[ShopOrderLine] = Field(default_factory=lambda: [ShopOrderLine()], min_length=1)
+    rows: list[ShopOrderRow] = Field(default_factory=lambda: [ShopOrderRow()], min_length=1)
     warehouse: str = "1"
     count: int = Field(1, ge=1, le=100, description="how many such orders")
 
 
 class StockMove(_M):
-    """A back-office stock move (``/_mock/stock``): fires AvailableBalanceChanged (and BalanceChanged)."""
+    """A back-office stock move (``POST /_mock/stock``): fires BalanceChanged and AvailableBalanceChanged."""
 
-    product: str | None = Field(None, description="omitted = a seeded random product")
+    productNumber: str | None = Field(None, description="omitted = a seeded random product")
     warehouse: str | None = Field(None, description="omitted = a seeded random warehouse")
-    delta: int | None = Field(None, description="change of on-hand (default +5 when on_hand is not given)")
-    on_hand: int | None = Field(None, ge=0, description="set on-hand to this")
+    balanceDifference: int | None = Field(
+        None, description="change of the physical balance (default +5 when physicalBalance is not given)")
+    physicalBalance: int | None = Field(None, ge=0, description="set the physical balance to this")
     count: int = Field(1, ge=1, le=10_000, description="repeat (a fixed product repeats on the same item)")
 
     @model_validator(mode="after")
     def _one(self) -> StockMove:
-        if self.delta is not None and self.on_hand is not None:
-            raise _problem("give delta or on_hand, not both", "on_hand")
-        if self.delta is None and self.on_hand is None:
-            self.delta = 5
+        if self.balanceDifference is not None and self.physicalBalance is not None:
+            raise _problem("give balanceDifference or physicalBalance, not both", "physicalBalance")
+        if self.balanceDifference is None and self.physicalBalance is None:
+            self.balanceDifference = 5
         return self
 
 
 class PurchaseArrival(_M):
     """A purchase order is placed and its goods arrive (PurchaseDelivered; stock rises)."""
 
-    product: str | None = Field(None, description="omitted = a seeded random product")
+    productNumber: str | None = Field(None, description="omitted = a seeded random product")
     warehouse: str | None = Field(None, description="omitted = a seeded random warehouse")
-    delta: int = Field(10, ge=1, le=100_000, description="quantity that arrives")
+    quantity: int = Field(10, ge=1, le=100_000, description="quantity that arrives")
     count: int = Field(1, ge=1, le=1000, description="how many purchases")
 
 
@@ -207,7 +251,9 @@ Which = Literal["first", "last", "all"] | Annotated[int, Field(ge=0)]
 
 
 class OrderMove(_M):
-    """A back-office move of the client's orders, found in the fake's state (oldest first)."""
+    """A back-office move of the client's orders, found in the fake's state (oldest first): ``reserve``
+    (picking starts: Reserved), ``pick`` (ships what is on hand: Terminated or PartiallyDelivered), ``cancel``
+    (Annulled), ``delivery_date`` (``askedDeliveryDate`` moves ``days`` from the fake's today)."""
 
     action: Literal["reserve", "pick", "cancel", "delivery_date"]
     which: Which = Field("all", description="first, last, all, or an index (0 = the oldest order)")
@@ -244,23 +290,31 @@ class StormSpec(_M):
         return self
 
     def admin_body(self) -> dict[str, Any]:
-        """The ``POST /_mock/storm`` body."""
-        return {_pascal(k): v for k, v in self.model_dump().items() if v not in (None, [])}
+        """The ``POST /_mock/storm`` body (camelCase, docs/control-surface.md)."""
+        return {_camel(k): v for k, v in self.model_dump().items() if v not in (None, [])}
 
     @property
     def planned_seconds(self) -> float:
         return self._planned_seconds
 
 
-class ApiFaultStep(_M):
-    """An API fault (the fault plan's fields, see ``/_mock/faults`` and docs/scenarios.md). Its window starts
-    when the step runs (plus ``starts_after_seconds``)."""
+OLD_BASE = re.compile(r"^/?api(/|$)", re.IGNORECASE)
 
-    kind: Literal["latency", "status", "outage", "drop", "truncate", "commit-then-drop"]
-    route: str = Field("*", description="glob over the path or route template, e.g. /api/ProductAvailability*")
+
+class ApiFaultStep(_M):
+    """An API fault (the fault plan's fields, see ``/_mock/faults`` and docs/wire.md). Its window starts when
+    the step runs (plus ``starts_after_seconds``). ``route`` is a glob (case-insensitive) over the path, the route
+    template, the path after the company (``ProductAvailability*``, ``CustomerOrders/*``) or the operation id."""
+
+    kind: Literal["transient", "status", "latency", "drop", "truncate", "outage", "commit-then-drop"]
+    route: str = Field("*", description="glob over the path, the route template, the path after the company "
+                       "(e.g. ProductAvailability*) or the operation id")
     method: str | None = Field(None, description="only this HTTP method")
-    status: int | None = Field(None, description="kind status: 429, 500, 502, 503 or 504")
-    retry_after: int = Field(1, ge=0, le=3600, description="Retry-After of 429/503 answers, seconds")
+    message: Literal["deadlock", "timeout"] | None = Field(
+        None, description="kind transient: SQL Server's deadlock-victim or execution-timeout message (default "
+        "deadlock)")
+    status: int | None = Field(None, description="kind status: 429 (with Retry-After) or 500")
+    retry_after: int = Field(1, ge=0, le=3600, description="Retry-After of 429 answers, seconds")
     latency_ms: float = Field(0, ge=0, le=120_000)
     latency_max_ms: float | None = Field(None, ge=0, le=120_000)
     latency_distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
@@ -269,22 +323,45 @@ class ApiFaultStep(_M):
     starts_after_seconds: Seconds = Field(0, ge=0)
     duration_seconds: Seconds | None = Field(None, gt=0, description="omitted = until cleared")
 
+    @field_validator("route")
+    @classmethod
+    def _route(cls, v: str) -> str:
+        if OLD_BASE.match(v.strip()):
+            raise _problem(f"{v!r}: the /api paths are gone; name the resource (e.g. ProductAvailability*) or the "
+                           "full path /RESTAPI/v1_0/<company>/...")
+        return v.strip() or "*"
+
     @model_validator(mode="after")
     def _as_the_fake_checks(self) -> ApiFaultStep:
-        if self.kind == "status" and self.status not in (429, 500, 502, 503, 504):
-            raise _problem("kind status needs status: one of 429, 500, 502, 503, 504", "status")
+        if self.kind == "status" and self.status not in (429, 500):
+            raise _problem("kind status needs status: 429 or 500", "status")
         if self.kind != "status" and self.status is not None:
             raise _problem(f"status only goes with kind status (this is kind {self.kind})", "status")
+        if self.kind != "transient" and self.message is not None:
+            raise _problem(f"message only goes with kind transient (this is kind {self.kind})", "message")
+        if self.kind == "transient" and self.message is None:
+            self.message = "deadlock"
         if self.kind == "latency" and self.latency_ms <= 0:
             raise _problem("kind latency needs latency_ms > 0", "latency_ms")
         return self
 
-    def admin_body(self) -> dict[str, Any]:
-        """The ``POST /_mock/faults`` body."""
-        return {_pascal(k): v for k, v in self.model_dump().items() if v is not None}
+    def full_route(self, company: str) -> str:
+        """The glob the harness hands the fake: a path after the company gets the company's base path in front
+        (``ProductAvailability*`` -> ``/RESTAPI/v1_0/<company>/ProductAvailability*``), so it means the same
+        whichever of its names the fake matches it against."""
+        route = self.route
+        if route == "*" or route.startswith("/") or "_" in route:  # absolute, everything, or an operation id
+            return route
+        return f"/RESTAPI/v1_0/{company}/{route}"
 
-    def settings_entry(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+    def admin_body(self, company: str) -> dict[str, Any]:
+        """The ``POST /_mock/faults`` body (camelCase, docs/control-surface.md)."""
+        return {**{_camel(k): v for k, v in self.model_dump().items() if v is not None},
+                "route": self.full_route(company)}
+
+    def settings_entry(self, company: str) -> dict[str, Any]:
+        """The same fault as an ``api_faults`` entry of the fake's settings (snake_case)."""
+        return {**{k: v for k, v in self.model_dump().items() if v is not None}, "route": self.full_route(company)}
 
 
 FORGEABLE_ORDER_ACTIONS = ("OrderReserved", "OrderPicked", "OrderCancelled", "OrderDeliveryDataChanged")
@@ -296,9 +373,10 @@ class ForgeStep(_M):
     action: Literal["AvailableBalanceChanged", "BalanceChanged", "OrderReserved", "OrderPicked", "OrderCancelled",
                     "OrderDeliveryDataChanged", "ProductChanged"] = "AvailableBalanceChanged"
     signature: Literal["bad", "missing"] = "bad"
-    product: str | None = Field(None, description="balance/product actions; omitted = a seeded random product")
+    productNumber: str | None = Field(None, description="balance/product actions; omitted = a seeded random product")
     warehouse: str = "1"
-    balance: int = Field(99_999, description="the AvailableBalance it claims (a value the truth never takes)")
+    balance: int = Field(99_999, description="the AvailableBalance (or Balance) it claims: a value the truth "
+                         "never takes")
     order: Which = Field("last", description="order actions: which of the client's orders it names")
     count: int = Field(1, ge=1, le=100)
 
@@ -306,15 +384,23 @@ class ForgeStep(_M):
 class ReceiverOutage(_M):
     """The client's receiver is unreachable from the fake for this long: deliveries are refused and retried,
     and those whose whole retry schedule falls inside the outage are dead-lettered. Attempts refused during the
-    outage are labelled ``Fault: drop`` (``HarnessFault: receiver-outage``) in the journal: the harness caused
+    outage are labelled ``fault: drop`` (``harnessFault: receiver-outage``) in the journal: the harness caused
     them, so they never count against ``ack-hooks-fast``."""
 
     duration_seconds: Seconds = Field(gt=0, le=86_400 * 7)
 
 
+class PasswordChange(_M):
+    """The client's password is changed (an administrator rotates it, ``PUT /_mock/users``) for this long, then
+    put back: meanwhile every call with the old one answers 401. A client must back off and alert, not hammer,
+    and carry on once the credentials work again."""
+
+    duration_seconds: Seconds = Field(gt=0, le=86_400)
+
+
 STEP_KINDS = ("shop_order", "stock", "order", "storm", "purchase_arrival", "api_fault", "clear_api_faults",
-              "forge", "receiver_outage", "expire_tokens", "delivery_faults")
-_FLAG_KINDS = ("clear_api_faults", "expire_tokens")
+              "forge", "receiver_outage", "password_change", "delivery_faults")
+_FLAG_KINDS = ("clear_api_faults",)
 
 
 class Step(_M):
@@ -331,7 +417,7 @@ class Step(_M):
     clear_api_faults: bool = Field(False, description="true: remove every API fault")
     forge: ForgeStep | None = None
     receiver_outage: ReceiverOutage | None = None
-    expire_tokens: bool = Field(False, description="true: every issued token expires (the next call gets 401)")
+    password_change: PasswordChange | None = None
     delivery_faults: DeliveryFaultsSpec | None = Field(None, description="replace the delivery fault plan")
 
     @model_validator(mode="after")
@@ -421,7 +507,7 @@ class Expectations(_M):
         return data
 
 
-HARNESS_VARIABLES = ("XTND_API_URL", "XTND_CLIENT_ID", "XTND_CLIENT_SECRET", "XTND_WEBHOOK_SECRET",
+HARNESS_VARIABLES = ("XTND_API_URL", "XTND_USERNAME", "XTND_PASSWORD", "XTND_WEBHOOK_SECRET",
                      "XTND_WEBHOOK_PORT", "XTND_WEBHOOKS")
 
 
@@ -440,9 +526,12 @@ class Scenario(_M):
     client_env: dict[str, str] = Field(
         default_factory=dict, description="extra environment for the client (the XTND_* harness variables are "
         "set by the harness and cannot be overridden)")
+    company: str = Field("demo", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$",
+                         description="the tenant: XTND_API_URL ends in /RESTAPI/v1_0/<company>")
     catalogue: CatalogueSpec = Field(default_factory=CatalogueSpec)
     rate_limits: RateLimitSpec = Field(default_factory=RateLimitSpec)
-    token_lifetime_seconds: Seconds = Field(3600, ge=1, description="lifetime of the client's bearer tokens")
+    quirks: QuirksSpec = Field(default_factory=QuirksSpec)
+    paging: PagingSpec = Field(default_factory=PagingSpec)
     delivery: DeliveryProfile = Field(default_factory=DeliveryProfile)
     delivery_faults: DeliveryFaultsSpec = Field(default_factory=DeliveryFaultsSpec)
     api_faults: list[ApiFaultStep] = Field(default_factory=list, description="API faults from the start")
@@ -485,6 +574,7 @@ class Scenario(_M):
     def duration(self) -> float:
         """When the last thing happens: the last step, or the end of an outage or a storm."""
         ends = [s.at + (s.receiver_outage.duration_seconds if s.receiver_outage else 0.0)
+                + (s.password_change.duration_seconds if s.password_change else 0.0)
                 + (s.storm.planned_seconds if s.storm else 0.0) for s in self.timeline]
         return max(ends, default=0.0)
 
@@ -508,8 +598,10 @@ def _human(seconds: float) -> str:
     return "".join(parts)
 
 
-def _pascal(name: str) -> str:
-    return "".join(p.capitalize() for p in name.split("_"))
+def _camel(name: str) -> str:
+    """``reorder_window_seconds`` -> ``reorderWindowSeconds`` (the control surface's names)."""
+    first, *rest = name.split("_")
+    return first + "".join(p.capitalize() for p in rest)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -769,34 +861,34 @@ def schema() -> dict[str, Any]:
 DEFAULT_SCENARIO: dict[str, Any] = {
     "name": "default",
     "description": "About a minute that gives every rule a chance to fire: shop orders and their back-office "
-    "moves, stock moves, a small storm, a window of 429/503 answers, token expiry, forged hooks.",
+    "moves, stock moves, a small storm, 429, transient-400 and 500 windows, a password change, forged hooks.",
     "seed": 1,
     "catalogue": {"products": 200, "warehouses": 3, "customers": 30},
     "delivery": {"retry_delays_seconds": [2, 5], "timeout_seconds": 5},
     "timeline": [
-        {"at": 1, "shop_order": {"count": 3, "lines": [{"quantity": 1}, {"quantity": 2}]}},
-        {"at": 3, "stock": {"count": 10, "delta": 4}},
+        {"at": 1, "shop_order": {"count": 3, "rows": [{"quantity": 1}, {"quantity": 2}]}},
+        {"at": 3, "stock": {"count": 10, "balanceDifference": 4}},
         {"at": 6, "order": {"action": "reserve", "which": "first"}},
         {"at": 7, "order": {"action": "cancel", "which": "last"}},
         {"at": 8, "storm": {"shape": "burst", "rate": 60, "count": 300, "products": 40, "skew": "zipf"}},
         {"at": 12, "order": {"action": "pick", "which": "first"}},
         {"at": 14, "order": {"action": "delivery_date", "which": 1, "days": 5}},
-        {"at": 16, "api_fault": {"kind": "status", "status": 429, "retry_after": 2, "route": "/api/*",
+        {"at": 16, "api_fault": {"kind": "status", "status": 429, "retry_after": 2, "route": "*",
                                  "duration_seconds": 4}},
-        {"at": 17, "stock": {"count": 5, "delta": -1}},
-        {"at": 22, "api_fault": {"kind": "status", "status": 503, "retry_after": 1, "route": "/api/*",
-                                 "duration_seconds": 3}},
-        {"at": 23, "purchase_arrival": {"count": 5, "delta": 20}},
+        {"at": 17, "stock": {"count": 5, "balanceDifference": -1}},
+        {"at": 22, "api_fault": {"kind": "transient", "message": "deadlock", "route": "ProductAvailability*",
+                                 "times": 2}},
+        {"at": 23, "purchase_arrival": {"count": 5, "quantity": 20}},
         {"at": 28, "forge": {"signature": "bad"}},
         {"at": 29, "forge": {"signature": "missing"}},
-        {"at": 32, "expire_tokens": True},
-        {"at": 33, "stock": {"count": 10, "delta": 3}},
-        {"at": 36, "api_fault": {"kind": "status", "status": 500, "route": "/api/ProductAvailability*",
-                                 "times": 2}},
-        {"at": 37, "stock": {"count": 5, "delta": 2}},
-        {"at": 40, "shop_order": {"count": 1}},
+        {"at": 32, "password_change": {"duration_seconds": 4}},
+        {"at": 33, "stock": {"count": 5, "balanceDifference": 1}},
+        {"at": 37, "stock": {"count": 10, "balanceDifference": 3}},
+        {"at": 38, "api_fault": {"kind": "status", "status": 500, "route": "ProductAvailability*", "times": 2}},
+        {"at": 39, "stock": {"count": 5, "balanceDifference": 2}},
+        {"at": 41, "shop_order": {"count": 1}},
         {"at": 44, "order": {"action": "pick", "which": "last"}},
-        {"at": 48, "stock": {"count": 8, "delta": -1}},
+        {"at": 48, "stock": {"count": 8, "balanceDifference": -1}},
     ],
     "settle": {"quiet_seconds": 3, "max_seconds": 25},
 }

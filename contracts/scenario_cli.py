@@ -114,7 +114,8 @@ def run_one(path: Path, sc: Scenario, client: str, report_dir: str | None, quiet
     click.echo(f"=== {sc.name} ({path})")
     started = time.monotonic()
     try:
-        result = run(sc, client, log=log)
+        client_log = Path(report_dir) / f"{sc.name}.client.log" if report_dir else None
+        result = run(sc, client, log=log, client_log_path=client_log)
     except ScenarioError as e:
         click.echo(f"mock-xtnd scenario run: {path}: {e}", err=True)
         outcome = Outcome(path, sc, EXIT_USAGE, round(time.monotonic() - started, 1), error=str(e))
@@ -124,10 +125,10 @@ def run_one(path: Path, sc: Scenario, client: str, report_dir: str | None, quiet
     else:
         print_result(result)
         m = result.metrics
-        if m.get("BalanceLagMaxSeconds") is not None:
-            click.echo(f"Balance lag (hook acknowledged -> fetch): p50 {m['BalanceLagP50Seconds']} s, "
-                       f"p99 {m['BalanceLagP99Seconds']} s, max {m['BalanceLagMaxSeconds']} s; "
-                       f"{m['BalanceHooksNeverFetched']} hook(s) never fetched")
+        if m.get("balanceLagMaxSeconds") is not None:
+            click.echo(f"Balance lag (hook acknowledged -> read): p50 {m['balanceLagP50Seconds']} s, "
+                       f"p99 {m['balanceLagP99Seconds']} s, max {m['balanceLagMaxSeconds']} s; "
+                       f"{m['balanceHooksNeverFetched']} hook(s) never followed")
         click.echo(f"Duration: {result.duration_seconds:.1f} s")
         outcome = Outcome(path, sc, result.exit_code(), result.duration_seconds, result)
     if report_dir:
@@ -140,18 +141,20 @@ def write_reports(directory: Path, outcome: Outcome) -> None:
     base = directory / outcome.scenario.name
     result = outcome.result
     if result is None:
-        data: dict[str, object] = {"Scenario": outcome.scenario.name, "File": str(outcome.path), "Passed": False,
-                                   "HarnessError": outcome.error, "DurationSeconds": outcome.seconds}
+        data: dict[str, object] = {"scenario": outcome.scenario.name, "file": str(outcome.path), "passed": False,
+                                   "error": outcome.error, "durationSeconds": outcome.seconds}
         base.with_suffix(".json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
         return
-    data = {**result_json(result), "File": str(outcome.path), "DurationSeconds": result.duration_seconds,
-            "Notes": result.notes}
+    data = {**result_json(result), "file": str(outcome.path), "durationSeconds": result.duration_seconds,
+            "notes": result.notes}
     base.with_suffix(".json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     text = result.report.to_text()
     if result.expectation_failures:
         text += "\nExpectations not met:\n" + "".join(f"  - {f}\n" for f in result.expectation_failures)
     Path(f"{base}.txt").write_text(text, encoding="utf-8")
-    Path(f"{base}.client.log").write_text(result.client_log, encoding="utf-8")
+    client_log = Path(f"{base}.client.log")
+    if not client_log.exists():  # the harness streams it there; write the tail it kept otherwise
+        client_log.write_text(result.client_log, encoding="utf-8")
     Path(f"{base}.journal.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in result.journal))
 
 
@@ -168,8 +171,8 @@ def summary_table(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         m = o.result.metrics if o.result else {}
         status = {EXIT_PASSED: "PASS", EXIT_VIOLATIONS: "FAIL", EXIT_USAGE: "BAD"}.get(o.exit_code, "ERROR")
-        rows.append((o.scenario.name, status, f"{o.seconds:.1f}", str(m.get("ApiCalls", "-")),
-                     str(m.get("CallsPerBalanceEvent", "-")), str(m.get("BalanceLagMaxSeconds", "-")),
+        rows.append((o.scenario.name, status, f"{o.seconds:.1f}", str(m.get("apiCalls", "-")),
+                     str(m.get("callsPerBalanceEvent", "-")), str(m.get("balanceLagMaxSeconds", "-")),
                      str(len(o.result.expectation_failures)) if o.result else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["", "Summary"]

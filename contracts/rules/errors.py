@@ -68,8 +68,8 @@ def _gaps_text(chain: Sequence[ApiCall]) -> str:
 
 def retries(first: ApiCall, later: ApiCall) -> bool:
     """Does ``later`` try again what ``first`` asked (not necessarily byte for byte)? The same record (path),
-    the same order (``orderNumberExternal``, sent again or looked up), the same list query, or a read of the same
-    resource that covers the products ``first`` named."""
+    the same order (``orderNumberExternal``, sent again or looked up), the same page of the same list query (or
+    the pass started over), or a read of the same resource that covers the products ``first`` named."""
     if later.seq <= first.seq or later.resource != first.resource or later.resource is None:
         return False
     if later.signature == first.signature:
@@ -84,8 +84,10 @@ def retries(first: ApiCall, later: ApiCall) -> bool:
     if not first.is_listing:
         if later.path.lower() == first.path.lower():
             return True
-    elif later.is_listing and later.pass_key == first.pass_key:
-        return True
+    elif later.is_listing and later.pass_key == first.pass_key and (
+        later.page == first.page or later.is_first_page
+    ):
+        return True  # the same page again, or the pass started over
     wanted = {key for _, key in first.item_subjects}
     if not wanted:
         return False

@@ -351,8 +351,8 @@ class ApiCall:
             return ()
         if self.resource == "ProductAvailability":
             return (("product", self.key),)
-        kind = SINGLE_READ_SUBJECT.get(self.resource)
-        return ((kind, self.key),) if kind else ()
+        single = SINGLE_READ_SUBJECT.get(self.resource)
+        return ((single, self.key),) if single else ()
 
     @property
     def is_product_fetch(self) -> bool:

@@ -11,7 +11,15 @@ from pydantic import Field
 
 from .base import Rule, RuleParams, RuleResult, Violation
 from .context import JudgeContext
-from .model import ORDER_ACTION_STATUS, ApiCall, Delivery, canonical_sha256, lookup, order_external, order_rows
+from .model import (
+    ORDER_ACTION_STATUS,
+    ApiCall,
+    Delivery,
+    canonical_sha256,
+    lookup,
+    order_external,
+    order_rows,
+)
 
 ALREADY_EXISTS = re.compile(r"already exists", re.IGNORECASE)
 LOCKED = re.compile(r"no longer be changed|locked", re.IGNORECASE)

@@ -56,6 +56,13 @@ OPERATIONS = {
 SCHEME_A = frozenset({"CustomerOrders", "Products"})
 
 
+def _int(values: Sequence[str] | None, default: int) -> int:
+    try:
+        return int(values[0]) if values else default
+    except ValueError:
+        return default
+
+
 def iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -78,15 +85,15 @@ def route_of(method: str, path: str) -> dict[str, str | None]:
         return empty
     template = f"/RESTAPI/v1_0/{{client}}/{resource}"
     key = warehouse = None
+    # keys are URL-decoded in the journal's path, and product numbers may hold "/": the warehouse is the last
+    # segment, the key everything between
     if resource == "ProductAvailability" and rest:
-        if len(rest) != 2:
+        if len(rest) < 2:
             return empty
-        key, warehouse = rest
+        key, warehouse = "/".join(rest[:-1]), rest[-1]
         template += "/{productNumber}/{warehouse}"
     elif rest:
-        if len(rest) != 1:
-            return empty
-        key = rest[0]
+        key = "/".join(rest)
         template += "/{id}"
     return {"route": template, "operation": operation, "resource": resource, "key": key, "warehouse": warehouse}
 
@@ -228,10 +235,10 @@ class JournalBuilder:
         if listing:
             scheme = "A" if resource in SCHEME_A else "B"
             if scheme == "A":
-                page = int(q.get("pageOffset", ["0"])[0])
-                size = int(q.get("pageCount", ["100"])[0])
+                page = _int(q.get("pageOffset"), 0)
+                size = _int(q.get("pageCount"), 100)
             else:
-                page = int(q.get("pageNumber", ["1"])[0])
+                page = _int(q.get("pageNumber"), 1)
                 size = 100
             record.update({"pageScheme": scheme, "page": page, "pageSize": size})
             if 200 <= status < 300:

@@ -416,6 +416,26 @@ def test_a_transient_400_retried_at_once_or_endlessly_fails() -> None:
     assert any("resent 7 times after transient 400s (at most 5" in v.explanation for v in result.violations)
 
 
+def test_skipping_a_page_that_answered_a_transient_400_is_not_a_retry() -> None:
+    b = JournalBuilder()
+    b.availability(0.0, total_pages=3)
+    failed = b.availability(0.1, page=2, total_pages=3, status=400, quirk="transient-deadlock")
+    b.availability(0.2, page=3, total_pages=3)  # moved on: page 2 is lost
+    b.item(30.0, "Z", "1")
+    report = judge(Run(b, dict(EMPTY), None).context())
+    assert [v.seqs for v in report.result("no-retry-of-validation-errors").violations] == [[failed["seq"]]]
+    assert report.result("follow-pagination").status == "failed"  # and the pass is incomplete
+    again = JournalBuilder()
+    again.availability(0.0, total_pages=3)
+    again.availability(0.1, page=2, total_pages=3, status=400, quirk="transient-deadlock")
+    again.availability(0.6, page=2, total_pages=3)
+    again.availability(0.7, page=3, total_pages=3)
+    again.item(30.0, "Z", "1")
+    report = judge(Run(again, dict(EMPTY), None).context())
+    assert report.result("no-retry-of-validation-errors").status == "passed"
+    assert report.result("follow-pagination").status == "passed"
+
+
 def test_transient_retried_in_another_shape_or_order_looked_up_is_a_retry() -> None:
     b = JournalBuilder()
     b.item(0.0, "A", "1", status=400, quirk="transient-deadlock")

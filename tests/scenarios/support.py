@@ -21,7 +21,7 @@ def quick(name: str = "quick", **extra: object) -> str:
     """A scenario that runs in a few seconds: a small catalogue, one stock move, a short settle."""
     lines = [MODELINE, f"name: {name}", "catalogue: {products: 20, warehouses: 1, customers: 3}",
              "delivery: {retry_delays_seconds: [1, 1], timeout_seconds: 2}",
-             "timeline:", "  - {at: 0.3, stock: {count: 2, delta: 1}}",
+             "timeline:", "  - {at: 0.3, stock: {count: 2, balanceDifference: 1}}",
              "settle: {quiet_seconds: 0.5, max_seconds: 4}"]
     expect = extra.pop("expect", "{converges: false}")
     lines.append(f"expect: {expect}")

@@ -65,9 +65,9 @@ def test_run_exit_codes_report_dir_junit_and_summary(tmp_path: Path) -> None:
     assert "ignores-hooks" in summary and "FAIL" in summary and "negative" in summary and "PASS" in summary
     assert "1 of 2 scenario(s) passed" in summary
     data = json.loads((reports / "ignores-hooks.json").read_text())
-    assert data["Passed"] is False and data["ExpectationFailures"]
+    assert data["passed"] is False and data["expectationFailures"]
     assert (reports / "ignores-hooks.txt").read_text().startswith("XTND code of conduct: FAILED")
-    assert (reports / "negative.journal.jsonl").read_text().count('"Kind":"delivery"') >= 2
+    assert (reports / "negative.journal.jsonl").read_text().count('"kind":"delivery"') >= 2
     suites = ET.parse(junit).getroot().findall("testsuite")
     assert [s.get("name") for s in suites] == ["xtnd-scenario.ignores-hooks", "xtnd-scenario.negative"]
     assert suites[0].find("testcase[@name='expectations']/failure") is not None
@@ -84,7 +84,8 @@ def test_a_client_that_dies_is_a_harness_error(tmp_path: Path) -> None:
     code, out = invoke("run", str(path), "--client", tiny("exit"), "--quiet", "--report-dir", str(reports))
     assert code == 3
     assert "harness error" in out and "exited with code 4" in out and "exiting on purpose" in out
-    assert json.loads((reports / "quick.json").read_text())["HarnessError"]
+    assert json.loads((reports / "quick.json").read_text())["error"]
+    assert "exiting on purpose" in (reports / "quick.client.log").read_text()
 
 
 def test_schema_command_prints_the_committed_schema(tmp_path: Path) -> None:

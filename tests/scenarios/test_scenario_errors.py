@@ -13,16 +13,19 @@ HEAD = "# yaml-language-server: $schema=./scenario.schema.json\nname: bad\n"
 
 BAD: dict[str, tuple[str, list[str]]] = {
     "unknown key, with a suggestion and the keys allowed there": (
-        "timeline:\n  - at: 1\n    stock: {delat: 3}\n",
-        [":5: timeline[0].stock.delat: unknown key 'delat'; did you mean 'delta'?",
-         "allowed here: product, warehouse, delta, on_hand, count"]),
+        "timeline:\n  - at: 1\n    stock: {balanceDiference: 3}\n",
+        [":5: timeline[0].stock.balanceDiference: unknown key 'balanceDiference'; did you mean 'balanceDifference'?",
+         "allowed here: productNumber, warehouse, balanceDifference, physicalBalance, count"]),
+    "an old snake_case record field, with the API's name suggested": (
+        "timeline:\n  - at: 1\n    stock: {product: '100001'}\n",
+        [":5: timeline[0].stock.product: unknown key 'product'", "allowed here: productNumber, warehouse"]),
     "unknown top-level key": (
         "timline: []\n", [":3: timline: unknown key 'timline'; did you mean 'timeline'?"]),
     "wrong type": (
         "seed: seven\n", [":3: seed: expected a whole number; got 'seven'"]),
     "wrong type deep down": (
-        "timeline:\n  - at: 1\n    shop_order: {lines: [{quantity: two}]}\n",
-        ["timeline[0].shop_order.lines[0].quantity: expected a whole number; got 'two'"]),
+        "timeline:\n  - at: 1\n    shop_order: {rows: [{quantity: two}]}\n",
+        ["timeline[0].shop_order.rows[0].quantity: expected a whole number; got 'two'"]),
     "a value out of range": (
         "delivery_faults: {duplicate: 1.5}\n", ["delivery_faults.duplicate: expected a value <= 1; got 1.5"]),
     "a choice that does not exist": (
@@ -32,15 +35,18 @@ BAD: dict[str, tuple[str, list[str]]] = {
         "timeline:\n  - at: 1\n    order: {action: pick, which: middle}\n",
         ["timeline[0].order.which: expected 'first', 'last' or 'all' or a whole number; got 'middle'"]),
     "steps out of order": (
-        "timeline:\n  - {at: 5, expire_tokens: true}\n  - {at: 3, expire_tokens: true}\n",
+        "timeline:\n  - {at: 5, clear_api_faults: true}\n  - {at: 3, clear_api_faults: true}\n",
         [":5: timeline[1].at: at 3s comes before the previous step's at 5s: steps must be in time order"]),
     "a step doing two things": (
-        "timeline:\n  - at: 1\n    stock: {delta: 1}\n    expire_tokens: true\n",
-        [":4: timeline[0]: a step does exactly one thing; this one does 2 things (stock, expire_tokens)"]),
+        "timeline:\n  - at: 1\n    stock: {balanceDifference: 1}\n    clear_api_faults: true\n",
+        [":4: timeline[0]: a step does exactly one thing; this one does 2 things (stock, clear_api_faults)"]),
+    "a step of the old dialect": (
+        "timeline:\n  - {at: 1, expire_tokens: true}\n",
+        ["timeline[0].expire_tokens: unknown key 'expire_tokens'"]),
     "a step doing nothing": (
         "timeline:\n  - {at: 1, note: hello}\n", ["timeline[0]: a step does exactly one thing; this one does nothing"]),
     "a bad duration": (
-        "timeline:\n  - {at: soon, expire_tokens: true}\n",
+        "timeline:\n  - {at: soon, clear_api_faults: true}\n",
         ["timeline[0].at: expected seconds or a duration such as '90s', '10m', '1h30m', '2d'; got 'soon'"]),
     "unknown rule id in must_fail": (
         "expect: {must_fail: [no-per-product-poling]}\n",
@@ -72,8 +78,20 @@ BAD: dict[str, tuple[str, list[str]]] = {
         "timeline:\n  - at: 1\n    storm: {rate: 10}\n",
         ["timeline[0].storm.count: give count or duration_seconds (exactly one)"]),
     "an API fault the fake would refuse": (
-        "api_faults: [{kind: status, status: 404}]\n",
-        ["api_faults[0].status: kind status needs status: one of 429, 500, 502, 503, 504"]),
+        "api_faults: [{kind: status, status: 503}]\n",
+        ["api_faults[0].status: kind status needs status: 429 or 500"]),
+    "a fault kind of the old dialect's paths": (
+        "api_faults: [{kind: transient, route: /api/ProductAvailability*}]\n",
+        ["api_faults[0].route: '/api/ProductAvailability*': the /api paths are gone"]),
+    "a message on a fault that is not transient": (
+        "api_faults: [{kind: drop, message: deadlock}]\n",
+        ["api_faults[0].message: message only goes with kind transient (this is kind drop)"]),
+    "an unknown endpoint family": (
+        "rate_limits: {families: {ProductAvailabilty: 10}}\n",
+        ["rate_limits.families.ProductAvailabilty: unknown endpoint family 'ProductAvailabilty' "
+         "(did you mean 'ProductAvailability'?)"]),
+    "a quirk share out of range": (
+        "quirks: {transient_errors: 2}\n", ["quirks.transient_errors: expected a value <= 1; got 2"]),
     "a harness variable in client_env": (
         "client_env: {XTND_WEBHOOK_PORT: '1'}\n",
         ["client_env.XTND_WEBHOOK_PORT: XTND_WEBHOOK_PORT is set by the harness (it cannot be overridden)"]),
@@ -83,10 +101,10 @@ BAD: dict[str, tuple[str, list[str]]] = {
         "webhooks: false\ntimeline:\n  - {at: 1, forge: {}}\n",
         ["timeline[0].forge: forge needs webhooks (this scenario has webhooks: false)"]),
     "a real-clock timeline too long to sleep through": (
-        "timeline:\n  - {at: 2h, expire_tokens: true}\n",
+        "timeline:\n  - {at: 2h, clear_api_faults: true}\n",
         ["timeline[0].at: a real-clock timeline of 7200s (2h) is too long to sleep through"]),
     "a missing required field": (
-        "timeline:\n  - {expire_tokens: true}\n", ["timeline[0].at: required, but missing"]),
+        "timeline:\n  - {clear_api_faults: true}\n", ["timeline[0].at: required, but missing"]),
 }
 
 
@@ -142,8 +160,9 @@ def test_durations_and_the_model_used_directly() -> None:
     assert parse_duration("90") == 90
     assert parse_duration(12) == 12
     scenario = Scenario.model_validate({"name": "direct", "clock": "virtual",
-                                        "timeline": [{"at": "2d", "expire_tokens": True}],
+                                        "timeline": [{"at": "2d", "password_change": {"duration_seconds": "10m"}}],
                                         "expect": {"rule_params": {"no-per-product-polling": {"budget": 3}}}})
     assert scenario.timeline[0].at == 172_800
+    assert scenario.duration == 172_800 + 600  # a password change lasts
     assert scenario.expect.rule_overrides() == {"no-per-product-polling": {"budget": 3}}
     assert Scenario.model_validate({"name": "plain"}).expect.rule_overrides() == {}

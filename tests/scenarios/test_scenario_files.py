@@ -13,9 +13,9 @@ from .support import LIBRARY, MODELINE, SCENARIOS
 
 def test_the_library_is_there() -> None:
     names = {p.stem for p in LIBRARY}
-    assert len(LIBRARY) >= 14
+    assert len(LIBRARY) >= 16
     for must in ("order-happy-path", "b2b-campaign-expires", "forged-signatures", "fallback-no-webhooks",
-                 "large-catalogue-paging", "receiver-outage-catch-up"):
+                 "large-catalogue-paging", "receiver-outage-catch-up", "credentials-change", "transient-400s"):
         assert must in names
 
 

@@ -32,7 +32,7 @@ def run_file(path: Path) -> RunResult:
 def test_representative_scenarios(name: str) -> None:
     result = run_file(SCENARIOS / f"{name}.yaml")
     if name == "b2b-campaign-expires":  # the campaign price before the end, the list price after it
-        sources = [c["PriceSource"] for c in result.metrics["OrderPriceChecks"]]
+        sources = [c["priceSource"] for c in result.metrics["orderPriceChecks"]]
         assert sources == ["Campaign", "Campaign", "PriceList", "PriceList"]
         assert result.duration_seconds < 60
 
