@@ -730,7 +730,7 @@ def run(
         env.pop("XTND_WEBHOOKS", None)
         timeline = Timeline(control, None, scenario, log, webhook_secret=webhook_secret,
                             hook_url=hook_url if scenario.webhooks else None, username=username,
-                            password=password, prices=price_oracle(fake))
+                            password=password, prices=price_oracle(control))
         if problems := timeline.unknown_references():
             raise ScenarioError("scenario refers to what the seeded fake does not have\n"
                                 + "\n".join(f"  {p}" for p in problems))
@@ -817,25 +817,15 @@ def run(
     return result
 
 
-def price_oracle(fake: ServerThread) -> PriceOracle:
-    """The customer's best price now, from the fake's own price book, read in-process (no API call: the harness
-    never spends the client's rate limit; ``/_mock`` has no price endpoint). Read-only, and asked only while the
-    client is quiet."""
-    rt = fake.runtime
+def price_oracle(control: httpx.Client) -> PriceOracle:
+    """The customer's best price now, from the fake's price book through ``GET /_mock/prices`` (no API call: the
+    harness never spends the client's rate limit). Asked only while the client is quiet."""
 
     def prices(customer: str, products: list[str]) -> dict[str, tuple[float, str]]:
-        state = rt.backend.state
-        buyer = state.customers.get(customer)
-        if buyer is None:
+        r = control.get("/_mock/prices", params={"customerNumber": customer, "productNumber": products})
+        if r.status_code != 200:
             return {}
-        now = rt.clock.now_ms()
-        found: dict[str, tuple[float, str]] = {}
-        for number in products:
-            product = state.products.get(number)
-            if product is not None:
-                best = rt.backend.best_price(buyer, product, now)
-                found[number] = (best.price, best.source)
-        return found
+        return {item["productNumber"]: (float(item["price"]), str(item["priceSource"])) for item in r.json()["items"]}
 
     return prices
 

@@ -33,9 +33,9 @@ class JudgeContext:
     """Everything a rule may look at. Build it once per run and hand it to ``judge``.
 
     ``records`` is the journal as exported (both kinds, any order; they are sorted by ``seq``). Only API calls
-    made as ``user`` are judged (all API calls when it is None); calls the fake could not authenticate carry no
-    user and are judged too while ``include_unauthenticated`` is true (the fake cannot tell whose they were: in a
-    harness run the client is the only caller). Deliveries are those sent to ``webhook_urls`` (all when None).
+    made as ``user`` are judged (all API calls when it is None); a refused call counts as the user its header
+    named (``claimedUser``), and one without a readable header is judged too while ``include_unauthenticated`` is
+    true (the fake cannot tell whose it was: in a harness run the client is the only caller). Deliveries are those sent to ``webhook_urls`` (all when None).
     Records with ``fault`` set were produced by the harness, deliveries with ``forged: true`` were forged by it
     on purpose, and records with ``quirk`` set are the real system's habits.
     """
@@ -76,7 +76,8 @@ class JudgeContext:
                 mine = (
                     self.user is None
                     or call.user == self.user
-                    or (call.user is None and self.include_unauthenticated)
+                    or (call.user is None and (call.claimed_user == self.user if call.claimed_user is not None
+                                               else self.include_unauthenticated))
                 )
                 if mine and (cutoff is None or call.time <= cutoff):
                     calls.append(call)

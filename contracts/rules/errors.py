@@ -432,8 +432,9 @@ class BackOffOnUnauthorized(Rule[UnauthorizedParams]):
     """A 401 means the credentials were refused (a password changed, a user removed): resending cannot fix it,
     only someone changing the configuration can. After a 401 the client slows down - waits, alerts, tries again
     now and then - instead of hammering: more than ``budget`` 401 answers besides the first in any
-    ``window_seconds`` fail. The fake cannot name the user of a refused call, so 401s are judged when
-    ``include_unauthenticated`` is on (the harness's default: the client is the only caller)."""
+    ``window_seconds`` fail. A refused call is the judged client's when its header named the client's user
+    (``claimedUser``); one without a readable header is judged when ``include_unauthenticated`` is on (the harness's
+    default: the client is the only caller)."""
 
     id: ClassVar[str] = "back-off-on-unauthorized"
     description: ClassVar[str] = "after a 401 the client backs off (wrong credentials are not fixed by resending)"

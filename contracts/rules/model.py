@@ -159,6 +159,8 @@ class ApiCall:
     seq: int
     time: float
     user: str | None
+    #: the user the auth header named even when it was refused (journals before it: None)
+    claimed_user: str | None
     method: str
     path: str
     route: str | None
@@ -195,6 +197,7 @@ class ApiCall:
             seq=int(record["seq"]),
             time=parse_time(record["time"]),
             user=_str_or_none(record.get("user")),
+            claimed_user=_str_or_none(record.get("claimedUser")),
             method=str(record.get("method") or "").upper(),
             path=str(record.get("path") or ""),
             route=_str_or_none(record.get("route")),

@@ -141,6 +141,23 @@ def router(rt: Runtime) -> APIRouter:
                               ("askedDeliveryDate", "Expected an ISO 8601 date, e.g. 2026-01-09."))
         return json_response(order_full(b, b.move_delivery_date(orderNumber, ms), dates))
 
+    @r.get("/prices", summary="A customer's best price now per product, with where it comes from (the price book "
+                              "behind ProductPrices, without using up the API's rate limit)")
+    async def prices(customerNumber: Annotated[str, Query(min_length=1, max_length=100)],
+                     productNumber: Annotated[list[str], Query(max_length=200)]) -> Response:
+        customer = b.customer(customerNumber)
+        now = rt.clock.now_ms()
+        items = []
+        for number in dict.fromkeys(productNumber):
+            product = b.state.products.get(number)
+            if product is None:
+                continue
+            best = b.best_price(customer, product, now)
+            items.append({"productNumber": number, "price": best.price, "listPrice": best.list_price,
+                          "currency": best.currency, "priceSource": best.source,
+                          "validTo": iso_ms(best.valid_to) if best.valid_to is not None else None})
+        return json_response({"customerNumber": customerNumber, "items": items})
+
     @r.get("/users", summary="The API users (passwords masked)")
     async def users() -> Response:
         return json_response({"items": [{"username": u, "password": "***"} for u in rt.users]})

@@ -123,39 +123,41 @@ class XtndPipeline:
         return Classified(canonical, route, dict(zip(route.params, tail, strict=True)), resource=resource)
 
     # ------------------------------------------------------------------ auth
-    def _authenticate(self, scope: Scope) -> str | None:
+    def _authenticate(self, scope: Scope) -> tuple[str | None, str | None]:
+        """(the authenticated user or None, the user the header names even when refused - for the journal)."""
         header = b""
         for name, value in scope["headers"]:
             if name == AUTH_HEADER:
                 header = value
                 break
         if not header:
-            return None
+            return None, None
         users = self.rt.users
         if users is not self._auth_users:  # users changed (PUT /_mock/users): forget what was accepted
             self._auth_cache = {}
             self._auth_users = users
         cached = self._auth_cache.get(header)
         if cached is not None:
-            return cached
+            return cached, cached
         scheme, _, encoded = header.decode("latin-1").strip().partition(" ")
         if scheme.lower() != "basic":
-            return None
+            return None, None
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return None
+            return None, None
         username, sep, password = decoded.partition(":")
         if not sep:
-            return None
+            return None, None
+        claimed = username[:200]
         expected = users.get(username)
         # compare in constant time, and compare even for an unknown user so timing tells nothing
         good = hmac.compare_digest(password.encode(), (expected if expected is not None else password + "x").encode())
         if not good or expected is None:
-            return None
+            return None, claimed
         if len(self._auth_cache) < 64:
             self._auth_cache[header] = username
-        return username
+        return username, claimed
 
     # ------------------------------------------------------------------ the request path
     async def _api(self, scope: Scope, receive: Receive, send: Send, where: Classified) -> None:
@@ -166,7 +168,8 @@ class XtndPipeline:
         route = where.route
         raw_query = self._raw_query(scope.get("query_string", b""), route)
         record: dict[str, Any] = {
-            "kind": "api", "time": iso_ms(now), "user": None, "method": method, "path": where.canonical,
+            "kind": "api", "time": iso_ms(now), "user": None, "claimedUser": None, "method": method,
+            "path": where.canonical,
             "route": route.template if route else None, "operation": route.op_id if route else None,
             "resource": where.resource, "key": None, "warehouse": None, "query": raw_query, "productNumbers": [],
             "status": 0, "errorKind": None, "message": None, "rateFamily": None, "retryAfter": None,
@@ -223,7 +226,7 @@ class XtndPipeline:
         assert route is not None
 
         # 1. auth, before the body is read: an unauthenticated upload costs nothing
-        user = self._authenticate(scope)
+        user, record["claimedUser"] = self._authenticate(scope)
         if user is None:
             raise ApiError(401, UNAUTHORIZED, headers={"WWW-Authenticate": 'Basic realm="XTND"'})
         record["user"] = user
