@@ -1,11 +1,12 @@
 """Wiring, and the shop's HTTP surface (plain Starlette: about twice FastAPI's rate for the webhook receiver).
 
-* ``POST /xtnd/webhooks``: verify ``ms-signature``, persist what to fetch, answer 204. Nothing slower than one
-  small SQLite commit happens before the answer; the fetching is the worker's job. A bare ASGI handler in front
-  of Starlette (``WebhookReceiver``): it is the route a storm hits.
+* ``POST /xtnd/webhooks``: verify ``ms-signature``, persist what to read, answer 204. Nothing slower than one
+  small SQLite commit (shared by every hook that arrives meanwhile) happens before the answer; the reading is the
+  worker's job. Hooks are answered in parallel: each request is its own task. A bare ASGI handler in front of
+  Starlette (``WebhookReceiver``): it is the route a storm hits.
 * ``GET /xtnd/probe``: the shop's view (balances and our orders), for the harness.
-* ``POST /xtnd/shop/orders`` (and ``/xtnd/shop/customers``): the shop takes an order and answers 202 with its
-  ExternalOrderNumber at once; pushing it to XTND is the outbox's job. The shop does not depend on XTND being up.
+* ``POST /xtnd/shop/orders``: the shop takes an order and answers 202 with its orderNumberExternal at once;
+  pushing it to XTND is the outbox's job. The shop does not depend on XTND being up.
 * ``GET /xtnd/status``: counters, pending work, parked items: what an operator looks at.
 """
 
@@ -27,14 +28,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_xtnd.asgi import read_body
-from mock_xtnd.webhooks.signing import SIGNATURE_HEADER, verify
-
 from .client import Credentials, XtndClient
 from .clock import Clock, SystemClock
 from .config import SyncConfig
 from .inbox import GroupCommit
 from .shop import InvalidShopRequest
+from .signing import SIGNATURE_HEADER, verify_signature
 from .store import Store
 from .sync import Sync
 from .webhooks import Delivery, MalformedDelivery, parse_delivery
@@ -63,16 +62,16 @@ def build_service(
     rng: random.Random | None = None,
 ) -> Service:
     """Everything the service needs. Pass ``http`` to choose the transport (e.g. ``httpx.ASGITransport``);
-    its ``base_url`` must be the API root."""
+    its ``base_url`` must be the company's API root (``.../RESTAPI/v1_0/<company>``)."""
     clock = clock or SystemClock()
     http = http or httpx.AsyncClient(base_url=config.api_url, timeout=config.request_timeout)
     store = Store(config.db_path)
     client = XtndClient(
         http,
-        Credentials(config.client_id, config.client_secret),
+        Credentials(config.username, config.password),
         clock=clock,
         rng=rng or random.Random(),
-        page_size=config.page_size,
+        page_count=config.page_count,
     )
     return Service(config, store, http, client, Sync(config, store, client, clock))
 
@@ -103,14 +102,7 @@ def create_app(service: Service, *, run_worker: bool = True) -> ASGIApp:
             external = sync.take_shop_order(await _read_json(request))
         except InvalidShopRequest as error:
             return _json({"Message": str(error)}, 400)
-        return _json({"ExternalOrderNumber": external}, 202)
-
-    async def shop_customer(request: Request) -> Response:
-        try:
-            external = sync.take_shop_customer(await _read_json(request))
-        except InvalidShopRequest as error:
-            return _json({"Message": str(error)}, 400)
-        return _json({"ExternalCustomerNumber": external}, 202)
+        return _json({"orderNumberExternal": external}, 202)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -129,7 +121,6 @@ def create_app(service: Service, *, run_worker: bool = True) -> ASGIApp:
             Route("/xtnd/probe", probe, methods=["GET"]),
             Route("/xtnd/status", status, methods=["GET"]),
             Route("/xtnd/shop/orders", shop_order, methods=["POST"]),
-            Route("/xtnd/shop/customers", shop_customer, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
@@ -145,7 +136,7 @@ def create_app(service: Service, *, run_worker: bool = True) -> ASGIApp:
 
 class WebhookReceiver:
     """``POST /xtnd/webhooks`` as a bare ASGI handler: verify ``ms-signature`` over the exact bytes, parse, persist
-    what to fetch (group commit), answer 204.
+    what to read (group commit), answer 204.
 
     This is the one route a storm hits thousands of times a second, so it skips the framework: no Request object,
     middleware stack or router. That took the sync's CPU per hook from 280 to 207 us in the storm benchmark, and
@@ -164,9 +155,11 @@ class WebhookReceiver:
         if body is None:
             await _answer(send, 413, {"Message": f"a webhook body over {MAX_HOOK_BYTES} bytes"})
             return
-        signature = next((v.decode("latin-1") for k, v in scope["headers"] if k == SIGNATURE_HEADER_BYTES), None)
+        signature = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == SIGNATURE_HEADER_BYTES), None
+        )
         # Verify the exact raw bytes before reading anything from them. No secret configured: nothing verifies.
-        if self.secret is None or not verify(self.secret, body, signature):
+        if self.secret is None or not verify_signature(self.secret, body, signature):
             await _answer(send, 401, {"Message": "invalid or missing ms-signature"})
             return
         try:
@@ -180,9 +173,37 @@ class WebhookReceiver:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _answer(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), *(headers or [])]})
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it is larger than ``limit`` bytes: said by its Content-Length (then
+    nothing is read) or found while reading."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _answer(
+    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *(headers or [])],
+        }
+    )
     await send({"type": "http.response.body", "body": orjson.dumps(body)})
 
 

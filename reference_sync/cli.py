@@ -1,7 +1,7 @@
 """``reference-sync run``: the webshop-side XTND integration as a service.
 
-Configured by the same environment variables the contract harness sets (``XTND_API_URL``, ``XTND_CLIENT_ID``,
-``XTND_CLIENT_SECRET``, ``XTND_WEBHOOK_SECRET``, ``XTND_WEBHOOK_PORT``, ``XTND_WEBHOOKS=off``), or by flags.
+Configured by the same environment variables the contract harness sets (``XTND_API_URL``, ``XTND_USERNAME``,
+``XTND_PASSWORD``, ``XTND_WEBHOOK_SECRET``, ``XTND_WEBHOOK_PORT``, ``XTND_WEBHOOKS=off``), or by flags.
 """
 
 from __future__ import annotations
@@ -26,9 +26,14 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--api-url", envvar="XTND_API_URL", required=True, help="XTND API root, ending in /api.")
-@click.option("--client-id", envvar="XTND_CLIENT_ID", required=True)
-@click.option("--client-secret", envvar="XTND_CLIENT_SECRET", required=True)
+@click.option(
+    "--api-url",
+    envvar="XTND_API_URL",
+    required=True,
+    help="The company's API root: https://host/RESTAPI/v1_0/<company> (no trailing slash).",
+)
+@click.option("--username", envvar="XTND_USERNAME", required=True)
+@click.option("--password", envvar="XTND_PASSWORD", required=True)
 @click.option("--webhook-secret", envvar="XTND_WEBHOOK_SECRET", help="Secret of the hook subscription.")
 @click.option("--port", envvar="XTND_WEBHOOK_PORT", type=int, default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -37,30 +42,44 @@ def main() -> None:
     envvar="XTND_WEBHOOKS",
     default=True,
     show_default=True,
-    help="Off (XTND_WEBHOOKS=off): the documented fallback, changedSince polling.",
+    help="Off (XTND_WEBHOOKS=off): the documented fallback, modifiedDateFrom polling.",
 )
 @click.option("--db", "db_path", envvar="XTND_SYNC_DB", help="SQLite file. Default: a new temporary file.")
 @click.option(
-    "--balance-window", type=float, default=0.3, show_default=True, help="Coalescing window, seconds."
+    "--balance-quiet",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Read balances once no hook came for this many seconds.",
 )
 @click.option(
-    "--reconcile-interval", envvar="XTND_SYNC_RECONCILE_INTERVAL", type=float, default=60.0, show_default=True,
+    "--balance-max-wait",
+    type=float,
+    default=2.5,
+    show_default=True,
+    help="... or at the latest this many seconds after the first pending hook (a storm).",
+)
+@click.option(
+    "--reconcile-interval",
+    envvar="XTND_SYNC_RECONCILE_INTERVAL",
+    type=float,
+    default=60.0,
+    show_default=True,
     help="Seconds, with webhooks.",
 )
 @click.option(
-    "--poll-interval", envvar="XTND_SYNC_POLL_INTERVAL", type=float, default=5.0, show_default=True,
+    "--poll-interval",
+    envvar="XTND_SYNC_POLL_INTERVAL",
+    type=float,
+    default=5.0,
+    show_default=True,
     help="Seconds, without webhooks.",
 )
-@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
-@click.option("--products/--no-products", "sync_products", default=False, show_default=True)
-@click.option("--customers/--no-customers", "sync_customers", default=False, show_default=True)
-@click.option("--prices/--no-prices", "sync_prices", default=False, show_default=True)
 @click.option(
     "--customer-number", envvar="XTND_SHOP_CUSTOMER", help="Order as this customer (default: first listed)."
 )
-@click.option("--delivery-method", help="DeliveryMethod on orders (default: XTND's).")
-@click.option("--currency", default="SEK", show_default=True)
-@click.option("--order-prefix", help="ExternalOrderNumber prefix (default: WEB-<random per database>).")
+@click.option("--delivery-method", help="deliveryMethod on orders (default: XTND's).")
+@click.option("--order-prefix", help="orderNumberExternal prefix (default: WEB-<random per database>).")
 @click.option("--log-level", default="INFO", show_default=True)
 def run(db_path: str | None, log_level: str, **options: object) -> None:
     """Serve the webhook receiver, probe and shop endpoints, and run the sync worker."""
@@ -69,7 +88,8 @@ def run(db_path: str | None, log_level: str, **options: object) -> None:
     if db_path is None:
         fd, db_path = tempfile.mkstemp(prefix="reference-sync-", suffix=".db")
         os.close(fd)
-    config = SyncConfig(db_path=db_path, **options)  # type: ignore[arg-type]
+    api_url = str(options.pop("api_url")).rstrip("/")
+    config = SyncConfig(api_url=api_url, db_path=db_path, **options)  # type: ignore[arg-type]
     if config.webhooks and not config.webhook_secret:
         raise click.UsageError("webhooks are on but no XTND_WEBHOOK_SECRET / --webhook-secret is set")
     log.info(

@@ -1,19 +1,20 @@
-"""The XTND API client: OAuth2 client credentials, errors by kind, rate-limit pacing, pagination.
+"""The XTND API client: header auth, errors by kind, rate-limit pacing per endpoint family, both paging schemes.
 
-It takes an ``httpx.AsyncClient`` whose ``base_url`` is the API root (``.../api``): the transport seam. Tests
-give it ``httpx.ASGITransport(app)`` to run against an app in-process; the service gives it a real network
-client. The code path is the same.
+It takes an ``httpx.AsyncClient`` whose ``base_url`` is the company's API root
+(``https://host/RESTAPI/v1_0/<company>``): the transport seam. Tests give it ``httpx.ASGITransport(app)`` to run
+against an app in-process; the service gives it a real network client. The code path is the same.
 
-Every call goes through ``request()``, which reads top to bottom: wait for a rate-limit slot, attach a token,
-send, and on failure act by kind (see errors.py). The resource helpers below it only build paths and params.
+Every call goes through ``request()``, which reads top to bottom: wait for a rate-limit slot in the call's family,
+send with the ``ExtendBasicAuthorization`` header, and on failure act by kind (see errors.py). The helpers below it
+only build paths and parameters, and walk pages.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import logging
 import random
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -23,51 +24,41 @@ import orjson
 
 from .clock import Clock
 from .errors import ErrorKind, XtndError
-from .ratelimit import RateGroup, RateLimitPacer
-from .timestamps import BEGINNING
+from .ratelimit import RateLimitPacer
 
 log = logging.getLogger(__name__)
 
 Params = Sequence[tuple[str, str | int]]
 Json = Any
 
-# ProductAvailability answers at most this many product numbers per call (XTND's documented filter limit).
-MAX_PRODUCT_NUMBERS = 200
-
-RECORD_PATHS = {"order": "CustomerOrders", "product": "Products", "customer": "Customers"}
+MAX_PRICE_PRODUCTS = 10  # ProductPrices: productNumberList takes at most 10 product numbers
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    client_id: str
-    client_secret: str
+    username: str
+    password: str
+
+    def header(self) -> str:
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
+        return f"Basic {token}"
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How hard to try before giving an error back to the caller (all chosen here, all configurable)."""
 
-    internal_attempts: int = 5  # Internal (500, no answer): tries in all, then the caller parks the item
-    backoff_base: float = 0.5  # seconds; failure n waits between half and all of base * 2**n ("equal jitter")
+    attempts: int = 5  # Internal (500, no answer) and Transient (deadlock/timeout 400): tries in all
+    backoff_base: float = (
+        0.25  # seconds; failure n waits between half and all of base * 2**n ("equal jitter")
+    )
     backoff_cap: float = 30.0
     throttled_waits: int = 20  # Throttled: waits of Retry-After before the caller gets the error back
-    default_retry_after: float = 1.0  # a 429/503 without Retry-After
-    token_margin: float = 30.0  # renew a token this many seconds before it expires
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Json]
-    page: int
-    page_size: int
-    total_count: int
-    total_pages: int
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    created: bool  # 201: created now; 200: it already existed (a retry of a committed write)
-    record: Json
+    default_retry_after: float = 1.0  # a 429 without Retry-After
+    # After a 401 no call goes out until one probe, after 2 s, then 4, 8, ... at most a minute apart: wrong
+    # credentials stay wrong until someone changes them, so the sync alerts and waits instead of hammering.
+    auth_backoff_base: float = 2.0
+    auth_backoff_cap: float = 60.0
 
 
 class XtndClient:
@@ -80,124 +71,101 @@ class XtndClient:
         rng: random.Random,
         policy: RetryPolicy | None = None,
         pacer: RateLimitPacer | None = None,
-        page_size: int = 1000,
+        page_count: int = 100,
     ) -> None:
         self.http = http
-        self.credentials = credentials
+        self.auth_header = credentials.header()
         self.clock = clock
         self.rng = rng
         self.policy = policy or RetryPolicy()
         self.pacer = pacer or RateLimitPacer(clock)
-        self.page_size = page_size
-        self._token: str | None = None
-        self._token_expires_at = 0.0
-        self._token_lock = asyncio.Lock()
-        self.calls = 0  # API calls sent (token requests excluded); what the storm benchmark divides by
-
-    # ------------------------------------------------------------------ token
-    async def _current_token(self) -> str:
-        async with self._token_lock:
-            if self._token is None or self.clock.now() >= self._token_expires_at:
-                await self._fetch_token()
-            assert self._token is not None
-            return self._token
-
-    async def _fetch_token(self) -> None:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-        }
-        for attempt in range(1, self.policy.internal_attempts + 1):
-            try:
-                response = await self.http.post("token", data=form)
-            except httpx.TransportError as exc:
-                error = XtndError(ErrorKind.INTERNAL, f"token request got no answer: {exc!r}")
-            else:
-                if response.status_code == 200:
-                    body = orjson.loads(response.content)
-                    lifetime = float(body.get("expires_in", 3600))
-                    self._token = str(body["access_token"])
-                    self._token_expires_at = self.clock.now() + max(
-                        lifetime / 2, lifetime - self.policy.token_margin
-                    )
-                    return
-                error = XtndError.from_response(response)
-                if error.kind is ErrorKind.THROTTLED:
-                    await self.clock.sleep(error.retry_after or self.policy.default_retry_after)
-                    continue
-                if error.kind is not ErrorKind.INTERNAL:
-                    raise error  # wrong credentials: nothing a retry can fix
-            if attempt < self.policy.internal_attempts:
-                await self.clock.sleep(self._backoff(attempt))
-        raise error
+        self.page_count = page_count  # scheme A page size (CustomerOrders)
+        self.calls = 0  # API calls sent; what the storm benchmark divides by
+        self.unauthorized: XtndError | None = None  # the last 401, until a call succeeds again
+        self._auth_failures = 0
+        self._auth_retry_at = 0.0
+        self._auth_probing = False
 
     # ------------------------------------------------------------------ the one request path
     async def request(
         self,
         method: str,
         path: str,
-        group: RateGroup,
+        family: str,
         *,
         params: Params | None = None,
         body: bytes | None = None,
+        resend_unanswered: bool = True,
     ) -> httpx.Response:
         """Send one API call and return its 2xx answer, or raise XtndError with the kind that ended it.
 
-        ``body`` is sent byte for byte: a retried write is the identical request.
+        ``family``: the rate-limit bucket (the resource). ``body`` is sent byte for byte. With
+        ``resend_unanswered=False`` (a create) a call without an answer is not sent again here: it may have been
+        committed, and only the caller can look that up first.
         """
-        internal_failures = 0
+        failures = 0
         throttled_waits = 0
-        renewed_token = False
-        headers = {"content-type": "application/json"} if body is not None else {}
+        headers = {"ExtendBasicAuthorization": self.auth_header}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         while True:
-            await self.pacer.acquire(group)
-            token = await self._current_token()
-            self.calls += 1
+            refused = self.unauthorized
+            if refused is not None and (self._auth_probing or self.clock.now() < self._auth_retry_at):
+                raise refused  # refused credentials stay refused: only one probe now and then
+            self._auth_probing = refused is not None
             try:
+                await self.pacer.acquire(family)
+                self.calls += 1
                 response = await self.http.request(
-                    method,
-                    path,
-                    params=list(params) if params else None,
-                    content=body,
-                    headers={**headers, "authorization": f"Bearer {token}"},
+                    method, path, params=list(params) if params else None, content=body, headers=headers
                 )
             except httpx.TransportError as exc:
                 # No answer: the request may or may not have been applied. Same treatment as a 500.
                 error = XtndError(ErrorKind.INTERNAL, f"{method} {path} got no answer: {exc!r}")
             else:
-                self.pacer.observe(group, response.headers)
+                self.pacer.observe(family, response.headers)
                 if response.is_success:
+                    self.unauthorized, self._auth_failures = None, 0
                     return response
                 error = XtndError.from_response(response)
+            finally:
+                self._auth_probing = False
 
-            if error.kind is ErrorKind.UNAUTHORIZED and not renewed_token:
-                renewed_token = True
-                self._forget_token(token)
-                continue
+            if error.kind is ErrorKind.UNAUTHORIZED:
+                self.unauthorized = error
+                self._auth_failures += 1
+                wait = min(
+                    self.policy.auth_backoff_cap,
+                    self.policy.auth_backoff_base * 2 ** (self._auth_failures - 1),
+                )
+                self._auth_retry_at = self.clock.now() + wait
+                log.error(
+                    "XTND refused the credentials (%s): no calls until one more try in %.0fs", error, wait
+                )
+                raise error
             if error.kind is ErrorKind.THROTTLED:
                 wait = error.retry_after if error.retry_after is not None else self.policy.default_retry_after
-                # A 429 closes its rate group; a 503 says the whole service is busy, so it closes every group.
-                # Either way for every task, not just this one, and even if this caller gives up now.
-                self.pacer.throttled(group if error.status == 429 else None, wait)
+                # Closes the family for every task, not just this one, and even if this caller gives up now.
+                self.pacer.throttled(family, wait)
                 if throttled_waits < self.policy.throttled_waits:
                     throttled_waits += 1
-                    log.info("%s %s throttled (%s): waiting %.1fs", method, path, error.status, wait)
+                    log.info("%s %s throttled: waiting %.1fs", method, path, wait)
                     continue  # pacer.acquire() does the waiting
-            if error.kind is ErrorKind.INTERNAL:
-                internal_failures += 1
-                if internal_failures < self.policy.internal_attempts:
-                    wait = self._backoff(internal_failures)
-                    log.warning(
-                        "%s %s failed (%s), retry %d in %.2fs", method, path, error, internal_failures, wait
-                    )
+            retryable = error.kind is ErrorKind.TRANSIENT or (
+                error.kind is ErrorKind.INTERNAL and resend_unanswered
+            )
+            if retryable:
+                failures += 1
+                if failures < self.policy.attempts:
+                    wait = self._backoff(failures)
+                    log.warning("%s %s failed (%s), retry %d in %.2fs", method, path, error, failures, wait)
                     await self.clock.sleep(wait)
                     continue
             raise error
 
-    def _forget_token(self, token: str) -> None:
-        if self._token == token:  # another task may already have renewed it
-            self._token = None
+    def auth_wait(self) -> float:
+        """Seconds until a call may try refused credentials again (0: none were refused)."""
+        return 0.0 if self.unauthorized is None else max(0.0, self._auth_retry_at - self.clock.now())
 
     def _backoff(self, failures: int) -> float:
         """Equal jitter: the gaps still grow (each at least the previous one's ceiling), and the random half
@@ -205,76 +173,95 @@ class XtndClient:
         ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2**failures)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
-    async def get_json(self, path: str, group: RateGroup, params: Params | None = None) -> Json:
-        response = await self.request("GET", path, group, params=params)
+    async def get_json(self, path: str, family: str, params: Params | None = None) -> Json:
+        response = await self.request("GET", path, family, params=params)
         return orjson.loads(response.content)
 
-    async def pages(self, path: str, group: RateGroup, params: Params) -> AsyncIterator[Page]:
-        """Every page of a list, in order. The page count is read from page 1 (XTND's paging is stable: the set of
-        matching records is fixed when page 1 is asked for)."""
+    # ------------------------------------------------------------------ paging
+    async def pages_b(
+        self, resource: str, list_key: str, params: Params = ()
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Scheme B (every list but CustomerOrders and Products): ``pageNumber`` from 1 until
+        ``paginationInfo.currentPage >= totalPages``."""
         page_number = 1
         while True:
-            body = await self.get_json(
-                path, group, [*params, ("page", page_number), ("pageSize", self.page_size)]
-            )
-            page = Page(
-                items=list(body.get("Items") or []),
-                page=int(body.get("Page", page_number)),
-                page_size=int(body.get("PageSize", self.page_size)),
-                total_count=int(body.get("TotalCount", 0)),
-                total_pages=int(body.get("TotalPages", 0)),
-            )
-            yield page
-            if page_number >= page.total_pages or not page.items:
+            body = await self.get_json(resource, resource, [*params, ("pageNumber", page_number)])
+            items = list(body.get(list_key) or [])
+            info = body.get("paginationInfo") or {}
+            yield items
+            if not items or int(info.get("currentPage") or page_number) >= int(info.get("totalPages") or 0):
                 return
             page_number += 1
 
+    async def pages_a(self, resource: str, params: Params = ()) -> AsyncIterator[list[dict[str, Any]]]:
+        """Scheme A (CustomerOrders, Products): ``pageCount`` rows per page, ``pageOffset`` the page index from 0,
+        until a page shorter than ``pageCount``. A tenant may answer a page past the end with 400 instead of an
+        empty page (seen in production): that ends the list too."""
+        page_offset = 0
+        while True:
+            paging = [("pageCount", self.page_count), ("pageOffset", page_offset)]
+            try:
+                items = list(await self.get_json(resource, resource, [*params, *paging]))
+            except XtndError as error:
+                if page_offset > 0 and error.kind is ErrorKind.VALIDATION and error.status == 400:
+                    return
+                raise
+            yield items
+            if len(items) < self.page_count:
+                return
+            page_offset += 1
+
     # ------------------------------------------------------------------ resources
-    def product_availability(
-        self,
-        *,
-        product_numbers: Iterable[str] = (),
-        warehouse_numbers: Iterable[str] = (),
-        changed_since: str | None = None,
-    ) -> AsyncIterator[Page]:
-        products = list(product_numbers)
-        if len(products) > MAX_PRODUCT_NUMBERS:
-            raise ValueError(
-                f"ProductAvailability takes at most {MAX_PRODUCT_NUMBERS} product numbers per call"
-            )
-        params: list[tuple[str, str | int]] = [("productNumber", p) for p in products]
-        params += [("warehouseNumber", w) for w in warehouse_numbers]
-        if changed_since is not None:
-            params.append(("changedSince", changed_since))
-        return self.pages("ProductAvailability", RateGroup.STANDARD, params)
+    def availability(self, modified_from: str | None) -> AsyncIterator[list[dict[str, Any]]]:
+        """``GET ProductAvailability``: every item, or those changed since ``modified_from`` (inclusive)."""
+        params = [] if modified_from is None else [("modifiedDateFrom", modified_from)]
+        return self.pages_b("ProductAvailability", "productAvailabilityList", params)
 
-    def product_prices(
-        self, customer_number: str, *, product_numbers: Iterable[str] = (), changed_since: str | None = None
-    ) -> AsyncIterator[Page]:
+    async def availability_item(self, product_number: str, warehouse: str) -> Json:
+        # Keys are free text (spaces, slashes): always encode each path segment completely.
+        path = f"ProductAvailability/{quote(product_number, safe='')}/{quote(warehouse, safe='')}"
+        return await self.get_json(path, "ProductAvailability")
+
+    async def product_prices(
+        self, customer_number: str, product_numbers: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The customer's best price now for up to 10 products (every page of the answer)."""
+        if len(product_numbers) > MAX_PRICE_PRODUCTS:
+            raise ValueError(f"ProductPrices takes at most {MAX_PRICE_PRODUCTS} product numbers")
         params: list[tuple[str, str | int]] = [("customerNumber", customer_number)]
-        params += [("productNumber", p) for p in product_numbers]
-        if changed_since is not None:
-            params.append(("changedSince", changed_since))
-        return self.pages("ProductPrices", RateGroup.STANDARD, params)
+        params += [("productNumberList", p) for p in product_numbers]
+        return [
+            row
+            async for page in self.pages_b("ProductPrices", "productPriceItemList", params)
+            for row in page
+        ]
 
-    def list_changed(self, kind: str, changed_since: str) -> AsyncIterator[Page]:
-        """The documented fallback list: keys and ChangedAt of the orders/products/customers changed since."""
-        return self.pages(RECORD_PATHS[kind], RateGroup.LIST, [("changedSince", changed_since)])
+    def orders_changed(self, modified_from: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """``GET CustomerOrders?modifiedDateFrom=``: a tenant times out on this list without a date filter."""
+        return self.pages_a("CustomerOrders", [("modifiedDateFrom", modified_from)])
 
-    async def get_record(self, kind: str, key: str) -> Json:
-        # Keys are free text (spaces, slashes): always encode the path segment completely.
-        return await self.get_json(f"{RECORD_PATHS[kind]}/{quote(key, safe='')}", RateGroup.STANDARD)
+    async def find_order(self, order_number_external: str) -> dict[str, Any] | None:
+        """The order XTND holds for the shop's ``orderNumberExternal``, as a list item, or None."""
+        async for page in self.pages_a("CustomerOrders", [("orderNumberExternal", order_number_external)]):
+            for item in page:
+                if item.get("orderNumberExternal") == order_number_external:  # the filter may match more
+                    return item
+        return None
 
-    async def create(self, kind: str, body: bytes) -> WriteResult:
-        """POST an order or customer. The body carries its idempotency key (External...Number)."""
-        response = await self.request("POST", RECORD_PATHS[kind], RateGroup.WRITE, body=body)
-        return WriteResult(created=response.status_code == 201, record=orjson.loads(response.content))
+    async def get_order(self, order_number: str) -> Json:
+        return await self.get_json(f"CustomerOrders/{quote(order_number, safe='')}", "CustomerOrders")
+
+    async def post_order(self, body: bytes) -> Json:
+        response = await self.request(
+            "POST", "CustomerOrders", "CustomerOrders", body=body, resend_unanswered=False
+        )
+        return orjson.loads(response.content)
 
     async def first_customer_number(self) -> str | None:
-        """The first customer XTND lists. Every page is read, as for any list (a client that stops at page 1
-        is not following pagination); the caller remembers the answer, so this happens once."""
+        """The first customer XTND lists. Every page is read, as for any list; the caller remembers the answer,
+        so this happens once. (In production, configure the shop's customer instead.)"""
         first: str | None = None
-        async for page in self.list_changed("customer", BEGINNING):
-            if first is None and page.items:
-                first = str(page.items[0]["CustomerNumber"])
+        async for page in self.pages_b("Customers", "customerList"):
+            if first is None and page:
+                first = str(page[0]["customerNumber"])
         return first

@@ -2,7 +2,8 @@
 of these, so tests advance time instead of sleeping on it (trio's MockClock, Twisted's task.Clock).
 
 Times are float seconds since the Unix epoch. They are only ever compared with other local times; XTND's own
-``ChangedAt`` values are never mixed with them (the server's clock is not ours).
+``changeDate`` values are never compared with them (the server's clock is not ours). Only a local *duration*,
+how long a pass took, is applied to XTND's dates (cursor.py).
 """
 
 from __future__ import annotations

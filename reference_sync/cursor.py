@@ -26,7 +26,9 @@ class ModifiedSincePass:
     """One pass over a ``modifiedDateFrom`` list. Feed it every page in order; ``next_cursor`` is where the next
     pass starts. Cursors are epoch milliseconds of the server's clock; None: nothing read yet (a full read)."""
 
-    def __init__(self, cursor: int | None, overlap_seconds: float, started_at: float, date_field: str) -> None:
+    def __init__(
+        self, cursor: int | None, overlap_seconds: float, started_at: float, date_field: str
+    ) -> None:
         self.cursor = cursor
         self.started_at = started_at  # our clock, seconds
         self.date_field = date_field

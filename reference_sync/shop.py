@@ -1,12 +1,12 @@
-"""The shop's side of writes: what a shop order or customer looks like, and the exact XTND body made from it.
+"""The shop's side of orders: what a shop order looks like, and the exact ``POST CustomerOrders`` body made from it.
 
-The shop checks the *shape* of what it is asked to do (400 at the door); XTND checks the business rules
-(unknown product, quantity <= 0, ...) and its Validation answer parks the item. One authority per rule.
+The shop checks the *shape* of what it is asked to do (400 at the door); XTND checks the business rules (unknown
+product, quantity <= 0, ...) and its 400 parks the order. One authority per rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -21,90 +21,68 @@ class NotBuildable(Exception):
 
 
 def parse_shop_order(payload: Any) -> dict[str, Any]:
-    """``{Lines: [{ProductNumber, Quantity}], WarehouseNumber}`` -> the normalized request kept in the outbox."""
+    """``{"rows": [{"productNumber", "quantity"}], "warehouse"}`` -> the request kept in the outbox."""
     if not isinstance(payload, dict):
         raise InvalidShopRequest("the body must be a JSON object")
-    lines = payload.get("Lines")
-    if not isinstance(lines, list) or not lines:
-        raise InvalidShopRequest("Lines must be a non-empty list")
+    rows = payload.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidShopRequest("rows must be a non-empty list")
     normalized = []
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise InvalidShopRequest(f"Lines[{i}] must be an object")
-        product, quantity = line.get("ProductNumber"), line.get("Quantity")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InvalidShopRequest(f"rows[{i}] must be an object")
+        product, quantity = row.get("productNumber"), row.get("quantity")
         if not isinstance(product, str) or not product:
-            raise InvalidShopRequest(f"Lines[{i}].ProductNumber must be a non-empty string")
+            raise InvalidShopRequest(f"rows[{i}].productNumber must be a non-empty string")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
-            raise InvalidShopRequest(f"Lines[{i}].Quantity must be an integer")
-        normalized.append({"ProductNumber": product, "Quantity": quantity})
-    warehouse = payload.get("WarehouseNumber")
-    if warehouse is not None and not isinstance(warehouse, str | int):
-        raise InvalidShopRequest("WarehouseNumber must be a string")
-    return {"Lines": normalized, "WarehouseNumber": None if warehouse is None else str(warehouse)}
+            raise InvalidShopRequest(f"rows[{i}].quantity must be an integer")
+        normalized.append({"productNumber": product, "quantity": quantity})
+    warehouse = payload.get("warehouse")
+    if warehouse is not None and (not isinstance(warehouse, str | int) or isinstance(warehouse, bool)):
+        raise InvalidShopRequest("warehouse must be a string")
+    return {"rows": normalized, "warehouse": None if warehouse is None else str(warehouse)}
 
 
-CUSTOMER_FIELDS = (
-    "Name",
-    "OrganizationNumber",
-    "Email",
-    "Phone",
-    "CustomerGroup",
-    "PriceList",
-    "InvoiceAddress",
-    "DeliveryAddress",
-)
-
-
-def parse_shop_customer(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise InvalidShopRequest("the body must be a JSON object")
-    if not isinstance(payload.get("Name"), str) or not payload["Name"].strip():
-        raise InvalidShopRequest("Name must be a non-empty string")
-    return {k: payload[k] for k in CUSTOMER_FIELDS if payload.get(k) is not None}
+def best_price_row(rows: Sequence[Mapping[str, Any]], quantity: int) -> Mapping[str, Any] | None:
+    """The ``ProductPrices`` row that applies to ``quantity``: the highest ``fromQuantity`` not above it."""
+    applicable = [r for r in rows if (r.get("fromQuantity") or 1) <= quantity] or list(rows)
+    return max(applicable, key=lambda r: r.get("fromQuantity") or 1, default=None)
 
 
 def order_body(
-    external_order_number: str,
+    order_number_external: str,
     request: Mapping[str, Any],
     *,
-    customer: Mapping[str, Any],
-    prices: Mapping[str, tuple[Any, str | None]],
-    delivery_method: str | None,
-    default_currency: str,
+    customer_number: str,
+    prices: Mapping[str, Sequence[Mapping[str, Any]]],
+    delivery_method: str | None = None,
 ) -> bytes:
-    """The POST CustomerOrders body, as the bytes that every attempt will send.
+    """The ``POST CustomerOrders`` body, as the bytes that every attempt will send.
 
-    Prices are the customer's prices as the shop charges them: XTND keeps an order's prices exactly as sent.
+    Each row carries the customer's price as ``ProductPrices`` gave it just now (price, sales unit, VAT, currency):
+    XTND keeps an order's prices exactly as sent, so the shop decides them, once. ``salesData.unit`` is required.
     """
-    lines = []
-    for line in request["Lines"]:
-        product = line["ProductNumber"]
-        if product not in prices:
-            raise NotBuildable(
-                f"no price for product {product!r} for customer {customer.get('CustomerNumber')!r}"
-            )
-        price, currency = prices[product]
-        lines.append(
-            {
-                "ProductNumber": product,
-                "Quantity": line["Quantity"],
-                "UnitPrice": price,
-                "Currency": currency or customer.get("Currency") or default_currency,
-            }
-        )
-    body: dict[str, Any] = {
-        "ExternalOrderNumber": external_order_number,
-        "CustomerNumber": customer["CustomerNumber"],
-    }
-    if request.get("WarehouseNumber") is not None:
-        body["WarehouseNumber"] = request["WarehouseNumber"]
-    if isinstance(customer.get("DeliveryAddress"), dict):
-        body["DeliveryAddress"] = customer["DeliveryAddress"]
+    order_rows = []
+    for row in request["rows"]:
+        product, quantity = row["productNumber"], row["quantity"]
+        price = best_price_row(prices.get(product, ()), quantity)
+        if price is None:
+            raise NotBuildable(f"no price for product {product!r} for customer {customer_number!r}")
+        sales_data = {
+            "quantity": quantity,
+            "unit": price["salesUnit"],
+            "unitPrice": price["price"],
+            "vatPercent": price.get("vatPercent"),
+            "currency": price.get("currency"),
+        }
+        order_row: dict[str, Any] = {
+            "product": {"productNumber": product},
+            "salesData": {k: v for k, v in sales_data.items() if v is not None},
+        }
+        if request.get("warehouse") is not None:
+            order_row["warehouse"] = request["warehouse"]
+        order_rows.append(order_row)
+    header: dict[str, Any] = {"orderNumberExternal": order_number_external, "customerNumber": customer_number}
     if delivery_method:
-        body["DeliveryMethod"] = delivery_method
-    body["Lines"] = lines
-    return orjson.dumps(body)
-
-
-def customer_body(external_customer_number: str, request: Mapping[str, Any]) -> bytes:
-    return orjson.dumps({"ExternalCustomerNumber": external_customer_number, **request})
+        header["deliveryMethod"] = delivery_method
+    return orjson.dumps({"orderHeader": header, "orderRows": order_rows})

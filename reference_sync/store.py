@@ -287,10 +287,13 @@ class Store:
             raise MalformedRecord(f"CustomerOrder {order!r:.200}: {exc}") from exc
         return number
 
-    def add_order_if_absent(self, number: str, external: str, status: str, document: Mapping[str, Any]) -> None:
+    def add_order_if_absent(
+        self, number: str, external: str, status: str, document: Mapping[str, Any]
+    ) -> None:
         """Keep a first copy of an order (a POST's answer, a list row); a copy read later always wins over it."""
         self.db.execute(
-            "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, NULL, ?)", (number, external, status, _dumps(document))
+            "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, NULL, ?)",
+            (number, external, status, _dumps(document)),
         )
 
     def order_version(self, order_number: str) -> tuple[str, int | None] | None:
@@ -328,9 +331,7 @@ class Store:
         self.db.execute("INSERT OR IGNORE INTO cursors VALUES (?, ?)", (stream, ms))
 
     # ------------------------------------------------------------------ outbox
-    _OUTGOING = (
-        "SELECT id, order_number_external, request, body, state, in_doubt, order_number, attempts FROM outbox "
-    )
+    _OUTGOING = "SELECT id, order_number_external, request, body, state, in_doubt, order_number, attempts FROM outbox "
 
     def add_outgoing(self, external: str, request: Mapping[str, Any], now: float) -> int:
         cursor = self.db.execute(
@@ -355,7 +356,9 @@ class Store:
     @staticmethod
     def _outgoing(row: tuple[Any, ...]) -> Outgoing:
         i, external, request, body, state, in_doubt, number, attempts = row
-        return Outgoing(int(i), external, orjson.loads(request), body, state, bool(in_doubt), number, int(attempts))
+        return Outgoing(
+            int(i), external, orjson.loads(request), body, state, bool(in_doubt), number, int(attempts)
+        )
 
     def next_outgoing_due(self) -> float | None:
         row = self.db.execute(

@@ -1,12 +1,12 @@
-"""What a webhook means to the shop: *what to fetch*, never the data itself.
+"""What a webhook means to the shop: *what to read*, never the data itself.
 
 XTND's hooks are triggers. An ``AvailableBalanceChanged`` hook names a product and a warehouse and carries a
 balance, but hooks arrive late, out of order and more than once (several senders in parallel, retries 1 and 5
 minutes later), so the balance in it may be stale by the time it lands. The shop asks ProductAvailability
-instead, whose rows carry ``ChangedAt``. Likewise an order hook means "GET that order".
+instead, whose rows carry ``changeDate``. Likewise an order hook means "GET that order".
 
-This module is pure: bytes in, fetch targets out. Verification is the shared signing module's job, and the
-receiver endpoint (app.py) does it before anything here runs.
+This module is pure: bytes in, read targets out. The receiver (app.py) verifies the signature before anything
+here runs.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from .store import ALL_WAREHOUSES, Pair
 ORDER_ACTIONS = frozenset(
     {"OrderCreated", "OrderReserved", "OrderPicked", "OrderCancelled", "OrderDeliveryDataChanged"}
 )
-PRODUCT_ACTIONS = frozenset({"ProductCreated", "ProductChanged"})
-CUSTOMER_ACTIONS = frozenset({"CustomerCreated", "CustomerChanged"})
-# Acknowledged and ignored: BalanceChanged moves on-hand stock, and any change to what is *available* fires its
-# own AvailableBalanceChanged; purchases, offers and invoices are not part of this shop's integration.
+# Acknowledged and ignored: BalanceChanged moves physical stock, and any change to what is *available* fires its own
+# AvailableBalanceChanged; products, customers, purchases, offers and invoices are not part of this integration.
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +34,9 @@ class Delivery:
 
 
 @dataclass(slots=True)
-class FetchTargets:
+class ReadTargets:
     balances: list[Pair] = field(default_factory=list)
-    records: list[tuple[str, str]] = field(default_factory=list)  # (kind, key): kind order|product|customer
+    orders: list[str] = field(default_factory=list)  # order numbers
 
 
 class MalformedDelivery(ValueError):
@@ -67,17 +65,14 @@ def parse_delivery(body: bytes) -> Delivery:
     )
 
 
-def fetch_targets(
-    notifications: Iterable[dict[str, Any]],
-    *,
-    products: bool,
-    customers: Callable[[str], bool],
-) -> FetchTargets:
-    """Translate notifications into keys to fetch. Only keys are read from Details, never values.
+def read_targets(
+    notifications: Iterable[dict[str, Any]], *, is_our_order: Callable[[str, str | None], bool]
+) -> ReadTargets:
+    """Translate notifications into keys to read. Only keys are taken from Details, never values.
 
-    ``products``: whether product master data is synced. ``customers``: whether a customer is of interest.
+    ``is_our_order(orderNumber, orderNumberExternal)``: other sales channels' orders are not the shop's business.
     """
-    targets = FetchTargets()
+    targets = ReadTargets()
     for notification in notifications:
         action = notification.get("Action")
         details = notification.get("Details")
@@ -86,20 +81,11 @@ def fetch_targets(
         if action == "AvailableBalanceChanged":
             product = _key(details, "ProductNumber")
             if product is not None:
-                warehouse = _key(details, "WarehouseNumber") or ALL_WAREHOUSES
-                targets.balances.append((product, warehouse))
+                targets.balances.append((product, _key(details, "Warehouse") or ALL_WAREHOUSES))
         elif action in ORDER_ACTIONS:
             order = _key(details, "OrderNumber")
-            if order is not None:
-                targets.records.append(("order", order))
-        elif action in PRODUCT_ACTIONS and products:
-            product = _key(details, "ProductNumber")
-            if product is not None:
-                targets.records.append(("product", product))
-        elif action in CUSTOMER_ACTIONS:
-            customer = _key(details, "CustomerNumber")
-            if customer is not None and customers(customer):
-                targets.records.append(("customer", customer))
+            if order is not None and is_our_order(order, _key(details, "OrderNumberExternal")):
+                targets.orders.append(order)
     return targets
 
 

@@ -14,7 +14,15 @@ import pytest
 from reference_sync.app import Service, build_service
 from reference_sync.clock import ManualClock
 from reference_sync.config import SyncConfig
-from tests.reference_sync.rsync_doubles import API, SECRET, DroppingTransport, ServiceFactory, XtndDouble
+from tests.reference_sync.rsync_doubles import (
+    API,
+    PASSWORD,
+    SECRET,
+    USERNAME,
+    DroppingTransport,
+    ServiceFactory,
+    XtndDouble,
+)
 
 
 @pytest.fixture
@@ -31,18 +39,19 @@ def clock() -> ManualClock:
 def config(tmp_path: Path) -> SyncConfig:
     return SyncConfig(
         api_url=API,
-        client_id="shop",
-        client_secret="shop-secret",
+        username=USERNAME,
+        password=PASSWORD,
         webhook_secret=SECRET,
         db_path=str(tmp_path / "sync.db"),
-        balance_window=0.25,
         order_prefix="WEB-T",
     )
 
 
 @pytest.fixture
-def xtnd_double() -> XtndDouble:
-    return XtndDouble()
+def xtnd_double(clock: ManualClock) -> XtndDouble:
+    double = XtndDouble()
+    double.epoch_now = clock.now  # the double's x-ratelimit-reset is an epoch on the sync's clock
+    return double
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from reference_sync.cli import main
 from reference_sync.config import SyncConfig
 
 HARNESS_ENV = {
-    "XTND_API_URL": "http://127.0.0.1:9/api",
-    "XTND_CLIENT_ID": "demo",
-    "XTND_CLIENT_SECRET": "demo-secret",
+    "XTND_API_URL": "http://127.0.0.1:9/RESTAPI/v1_0/demo",
+    "XTND_USERNAME": "demo",
+    "XTND_PASSWORD": "demo-secret",
     "XTND_WEBHOOK_SECRET": "s3cret",
     "XTND_WEBHOOK_PORT": "18123",
 }
@@ -39,18 +39,28 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[SyncConfig]:
 
 def test_the_harness_environment_configures_the_service(started: list[SyncConfig], tmp_path: Path) -> None:
     env = {**HARNESS_ENV, "XTND_WEBHOOKS": "off", "XTND_SYNC_DB": str(tmp_path / "s.db")}
-    result = CliRunner().invoke(main, ["run", "--balance-window", "0.5"], env=env)
+    result = CliRunner().invoke(main, ["run", "--balance-max-wait", "1.5"], env=env)
     assert result.exit_code == 0, result.output
     [config] = started
-    assert (config.api_url, config.client_id, config.client_secret) == (
-        "http://127.0.0.1:9/api",
+    assert (config.api_url, config.username, config.password) == (
+        "http://127.0.0.1:9/RESTAPI/v1_0/demo",
         "demo",
         "demo-secret",
     )
     assert (config.webhook_secret, config.port, config.host) == ("s3cret", 18123, "127.0.0.1")
     assert config.webhooks is False
     assert config.db_path == str(tmp_path / "s.db")
-    assert config.balance_window == 0.5
+    assert config.balance_max_wait == 1.5
+
+
+def test_a_trailing_slash_on_the_api_url_is_dropped(started: list[SyncConfig], tmp_path: Path) -> None:
+    env = {
+        **HARNESS_ENV,
+        "XTND_API_URL": "http://127.0.0.1:9/RESTAPI/v1_0/demo/",
+        "XTND_SYNC_DB": str(tmp_path / "s.db"),
+    }
+    assert CliRunner().invoke(main, ["run"], env=env).exit_code == 0
+    assert started[0].api_url == "http://127.0.0.1:9/RESTAPI/v1_0/demo"
 
 
 def test_a_temporary_database_is_made_when_none_is_given(started: list[SyncConfig]) -> None:
