@@ -72,7 +72,7 @@ def state_view(rt: Runtime, include_products: bool = False) -> dict[str, Any]:
         ],
         "orders": [
             {"orderNumber": o.number, "orderNumberExternal": o.external_number, "orderStatus": o.status}
-            for o in sorted(st.orders.values(), key=lambda o: int(o.number) if o.number.isdigit() else 0)
+            for o in sorted(st.orders.values(), key=lambda o: int(o.number) if o.number.isdecimal() else 0)
         ],
     }
     if include_products:
@@ -87,6 +87,9 @@ def truth_view(rt: Runtime) -> bytes:
     records: dict[str, dict[str, Any]] = {}
     for kind, key, obj in state_records(rt.backend.state):
         records.setdefault(kind, {})[key] = obj
+    for part in rt.parts:  # the parts' own persisted records: subscriptions, sales channels' holds
+        for kind, key, obj in getattr(part, "truth_records", list)():
+            records.setdefault(kind, {})[key] = obj
     outbox = rt.webhooks.outbox_records() if rt.webhooks is not None else []
     return orjson.dumps({"records": records, "counters": rt.ids.counters, "outbox": outbox,
                          "users": sorted(rt.users)}, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)

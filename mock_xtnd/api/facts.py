@@ -157,7 +157,7 @@ class Facts:
         if raw == "" and base != "string":
             return None  # an empty value binds null to a nullable parameter
         if base in self.enums:  # by name or by index, as ASP.NET binds an enum from a query string
-            return self._enum(base, int(raw) if raw.strip().isdigit() else raw, param.name, errors)
+            return self._enum(base, int(raw) if raw.strip().isdecimal() else raw, param.name, errors)
         if base == "string":
             return raw
         return primitive(base, raw, param.name, errors)

@@ -11,9 +11,10 @@ the contract: PascalCase with the API's names), since a hook's body is a domain 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from .changes import ChangeIndex
@@ -71,14 +72,51 @@ class State:
 
 
 def _number_order(number: str) -> tuple[int, str]:
-    return (int(number), "") if number.isdigit() else (1 << 62, number)
+    return (int(number), "") if number.isdecimal() else (1 << 62, number)
+
+
+# the state dict that holds each kind of persisted record (stock is keyed by (product, warehouse): _container)
+_STATE_DICTS = {"warehouse": "warehouses", "product": "products", "customer": "customers",
+                "price_list": "price_lists", "discount_list": "discount_lists", "order": "orders",
+                "purchase": "purchases", "offer": "offers", "price_changed": "price_changed_at"}
+_FLAT = (StockItem, Warehouse, Product)  # records whose fields are all immutable values: a shallow copy is a copy
+
+
+class _Absent:
+    """The pre-image of a record a unit of work created."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _snapshot(obj: Any) -> Any:
+    if isinstance(obj, _FLAT):
+        return copy.copy(obj)
+    if isinstance(obj, PriceList):  # the standard list holds every product: copy its dict, not 100,000 floats
+        saved = copy.copy(obj)
+        saved.prices, saved.customer_groups = dict(obj.prices), list(obj.customer_groups)
+        return saved
+    return copy.deepcopy(obj)
+
+
+def _copy_fields(source: Any, target: Any) -> None:
+    for f in fields(target):
+        setattr(target, f.name, getattr(source, f.name))
 
 
 class ChangeSink(Protocol):
     """Receives a committed unit of work: the records it touched and the events it caused."""
 
     def on_change(self, touched: dict[tuple[str, str], Any], events: list[DomainEvent]) -> list[tuple[str, str, Any]]:
-        """Return extra records (kind, key, object) to persist in the same transaction (e.g. outbox rows)."""
+        """Return extra records (kind, key, object) to persist in the same transaction (e.g. outbox rows), staged
+        until the commit (``after_commit``) or dropped (``on_rollback``)."""
+        ...
+
+    def on_rollback(self) -> None:
+        """The unit of work failed (its commit included): forget what ``on_change`` staged."""
         ...
 
 
@@ -158,6 +196,10 @@ class Backend:
         self._depth = 0
         self._touched: dict[tuple[str, str], Any] = {}
         self._events: list[DomainEvent] = []
+        # the current unit's pre-images: (kind, key) -> (the live record or _ABSENT, its copy or _ABSENT)
+        self._before: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._undo: list[Callable[[], None]] = []
+        self._counters_before: dict[str, int] | None = None
         self.origin: str | None = None  # set by a caller (a storm) around its units of work
         self.state = State()
 
@@ -194,6 +236,15 @@ class Backend:
                     if not numbers:
                         del self.incoming[key]
 
+    def _unindex_purchase(self, po: PurchaseOrder) -> None:
+        for pn in po.lines:
+            key = (pn, po.warehouse_number)
+            numbers = self.incoming.get(key)
+            if numbers is not None:
+                numbers.discard(po.number)
+                if not numbers:
+                    del self.incoming[key]
+
     def purchase_changed(self, po: PurchaseOrder) -> None:
         """A purchase order was placed, received or cancelled: what its items expect changed now (call inside the
         unit of work; the stock items' changeDate moves, no balance hook fires)."""
@@ -222,38 +273,128 @@ class Backend:
     # ------------------------------------------------------------------ unit of work
     @contextmanager
     def unit_of_work(self) -> Iterator[None]:
+        """Run a change as one unit: applied to memory only if its transaction commits.
+
+        Inside the block an operation ``touch``es every record *before* it changes it (so its pre-image is kept),
+        then changes it and ``emit``s events. On leaving the outermost block the change is handed to the sinks and
+        the store in one transaction. If anything fails - the block itself, a sink, or the commit (the database
+        locked by another process, a full disk) - the unit is rolled back in memory: records, the indexes derived
+        from them, the id counters, and what the sinks staged. So memory never shows a change the database does
+        not hold, and a client whose write failed retries against the state as it was. Nested blocks join the
+        outermost one."""
+        if self._depth == 0:
+            self._counters_before = dict(self.ids.counters)
         self._depth += 1
         try:
             yield
         except BaseException:
-            if self._depth == 1:
-                # Operations validate before they mutate; anything touched here is only dirty bookkeeping.
-                self._touched, self._events = {}, []
-            raise
-        finally:
             self._depth -= 1
+            if self._depth == 0:
+                self._rollback()
+            raise
+        self._depth -= 1
         if self._depth == 0:
             self._commit()
 
     def _commit(self) -> None:
         touched, events = self._touched, self._events
-        self._touched, self._events = {}, []
         if not touched and not events:
+            self._forget()
             return
-        extra: list[tuple[str, str, Any]] = []
-        for sink in self.sinks:
-            extra.extend(sink.on_change(touched, events))
-        if self.store is not None:
-            records = [(kind, key, obj) for (kind, key), obj in touched.items()] + extra
-            self.store.write(records, self.meta())
+        try:
+            extra: list[tuple[str, str, Any]] = []
+            for sink in self.sinks:
+                extra.extend(sink.on_change(touched, events))
+            if self.store is not None:
+                records = [(kind, key, obj) for (kind, key), obj in touched.items()] + extra
+                self.store.write(records, self.meta())
+        except BaseException:
+            self._rollback()
+            raise
+        self._forget()
         for callback in self.after_commit:
             callback(events)
 
+    def _forget(self) -> None:
+        self._touched, self._events, self._before, self._undo = {}, [], {}, []
+        self._counters_before = None
+
+    def _rollback(self) -> None:
+        """Put memory back as it was before the outermost unit began (see ``unit_of_work``)."""
+        before, undo, counters = self._before, self._undo, self._counters_before
+        self._forget()
+        for fn in reversed(undo):
+            fn()
+        for (kind, key), (live, saved) in before.items():
+            self._restore(kind, key, live, saved)
+        if counters is not None:
+            self.ids.counters.clear()
+            self.ids.counters.update(counters)
+        for sink in self.sinks:
+            sink.on_rollback()
+
+    def _container(self, kind: str, key: str) -> tuple[dict[Any, Any], Any] | None:
+        """The state dict holding records of ``kind`` and the record's key in it; None for kinds kept elsewhere
+        (their owners register an ``on_rollback`` undo instead)."""
+        st = self._state
+        if kind == "stock":
+            pn, _, wh = key.partition("\x1f")
+            return st.stock, (pn, wh)
+        attr = _STATE_DICTS.get(kind)
+        return (getattr(st, attr), key) if attr is not None else None
+
+    def _restore(self, kind: str, key: str, live: Any, saved: Any) -> None:
+        where = self._container(kind, key)
+        if where is None:
+            return
+        container, dict_key = where
+        if saved is _ABSENT:  # the unit created it: it goes
+            removed = container.pop(dict_key, None)
+            if kind == "order" and removed is not None and removed.external_number is not None \
+                    and self._state.orders_by_external.get(removed.external_number) == key:
+                del self._state.orders_by_external[removed.external_number]
+            elif kind == "stock":
+                self.stock_changes.discard(dict_key)
+                self.catalogue_changed()
+            elif kind == "product":
+                self.catalogue_changed()
+            elif kind == "purchase" and removed is not None:
+                self._unindex_purchase(removed)
+            return
+        if kind == "price_changed":
+            container[dict_key] = saved
+            return
+        # in place, so whoever holds the object sees it as it was; the stock change index may keep a later time
+        # for the item, which only makes it a candidate a little longer (readers check the item's own time)
+        _copy_fields(saved, live)
+        container[dict_key] = live
+        if kind == "purchase":
+            self._index_purchase(live)
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Register how to undo a change to memory the backend does not own (an owner's own index, e.g. a sales
+        channel's holds), should the current unit of work fail."""
+        self._undo.append(undo)
+
     def meta(self) -> dict[str, Any]:
-        return {"counters": self.ids.counters, "now": self.clock.now_ms(), "seed": self.ids.seed}
+        return {"counters": self.ids.counters, "now": self.clock.now_ms(), "seed": self.ids.seed,
+                "epoch": self.ids.epoch}
 
     def touch(self, kind: str, key: str, obj: Any) -> None:
+        """``obj`` (the record ``kind``/``key``, None to delete it) is changed by this unit and persisted with it.
+        Call it *before* changing the record: the first touch keeps its pre-image for a rollback."""
+        if (kind, key) not in self._before:
+            self._keep(kind, key)
         self._touched[(kind, key)] = obj
+
+    def _keep(self, kind: str, key: str) -> None:
+        where = self._container(kind, key)
+        if where is None:
+            self._before[(kind, key)] = (None, _ABSENT)
+            return
+        container, dict_key = where
+        live = container.get(dict_key, _ABSENT)
+        self._before[(kind, key)] = (live, live if live is _ABSENT or kind == "price_changed" else _snapshot(live))
 
     def emit(self, action: str, details: dict[str, Any], warehouse: str | None) -> None:
         self._events.append(DomainEvent(action, details, warehouse, self.clock.now_ms(), self.origin))
@@ -305,19 +446,23 @@ class Backend:
 
     def add_stock_item(self, item: StockItem) -> None:
         key = (item.product_number, item.warehouse_number)
+        self.touch("stock", f"{key[0]}\x1f{key[1]}", item)  # before it exists: a rollback removes it
         self._state.stock[key] = item
         self.catalogue_changed()
         self.touch_stock(item)
 
     def touch_stock(self, item: StockItem) -> None:
-        """The item's figures (or what is expected to arrive) changed now."""
-        item.changed_at = self.now()
+        """The item's figures (or what is expected to arrive) change now: call before changing them."""
         key = (item.product_number, item.warehouse_number)
-        self.stock_changes.touch(key, item.changed_at)
         self.touch("stock", f"{key[0]}\x1f{key[1]}", item)
+        item.changed_at = self.now()
+        self.stock_changes.touch(key, item.changed_at)
 
     def move_stock(self, changes: Mapping[tuple[str, str], tuple[int, int]]) -> None:
-        """Apply (on-hand delta, allocated delta) per item; one event per item per kind of balance that moved."""
+        """Apply (on-hand delta, allocated delta) per item; one event per item per kind of balance that moved.
+        A move past what a 32-bit integer holds is refused (callers check first, naming their own fields; this
+        is the backstop for every other path, and the unit of work rolls back)."""
+        self.check_stock(changes)
         for (pn, wh), (d_on_hand, d_allocated) in changes.items():
             if d_on_hand == 0 and d_allocated == 0:
                 continue
@@ -325,10 +470,10 @@ class Backend:
             if item is None:
                 item = StockItem(pn, wh, 0, 0, self.now())
                 self.add_stock_item(item)
+            self.touch_stock(item)
             before_available = item.available
             item.on_hand += d_on_hand
             item.allocated += d_allocated
-            self.touch_stock(item)
             if d_on_hand:
                 self.emit("BalanceChanged", {"ProductNumber": pn, "Warehouse": wh, "Balance": item.on_hand}, wh)
             if item.available != before_available:
@@ -362,9 +507,9 @@ class Backend:
                 if stored is None:
                     stored = StockItem(product_number, warehouse, 0, 0, self.now())
                     self.add_stock_item(stored)
+                self.touch_stock(stored)
                 before = stored.available
                 stored.blocked = blocked
-                self.touch_stock(stored)
                 if stored.available != before:
                     self.emit("AvailableBalanceChanged", {"ProductNumber": product_number, "Warehouse": warehouse,
                                                           "AvailableBalance": stored.available}, warehouse)
@@ -468,21 +613,21 @@ class Backend:
         rows = self._build_rows(data, customer)
         allocate = self._allocations(rows, +1)
         self.check_stock(allocate)
-        self._number_rows(rows)
         now = self.now()
-        number = str(self.ids.next("order", start=100001))
-        while number in self._state.orders:
-            number = str(self.ids.next("order", start=100001))
         # without an asked date the order is due two days after it was placed (chosen: XTND computes one too)
         asked = data.asked_delivery_date if data.asked_delivery_date is not None else now + 2 * DAY_MS
-        order = Order(number=number, external_number=data.external_number, customer_number=customer.number,
-                      warehouse=rows[0].warehouse, asked_delivery_date=asked, rows=rows,
-                      status="Created", created_at=now, changed_at=now, header=dict(data.header))
-        with self.unit_of_work():
+        with self.unit_of_work():  # ids are drawn inside: a failed commit gives them back
+            self._number_rows(rows)
+            number = str(self.ids.next("order", start=100001))
+            while number in self._state.orders:
+                number = str(self.ids.next("order", start=100001))
+            order = Order(number=number, external_number=data.external_number, customer_number=customer.number,
+                          warehouse=rows[0].warehouse, asked_delivery_date=asked, rows=rows,
+                          status="Created", created_at=now, changed_at=now, header=dict(data.header))
+            self.touch("order", number, order)
             self._state.orders[number] = order
             if order.external_number is not None:
                 self._state.orders_by_external.setdefault(order.external_number, number)
-            self.touch("order", number, order)
             self.emit("OrderCreated", self._order_details(order), order.warehouse)
             self.move_stock(allocate)
         return order
@@ -507,10 +652,11 @@ class Backend:
             for key, (_, d) in self._allocations(new_rows, +1).items():
                 net[key] = (0, net.get(key, (0, 0))[1] + d)
             self.check_stock(net)
-            self._number_rows(new_rows)
         date_moved = "askedDeliveryDate" in data.given and data.asked_delivery_date != order.asked_delivery_date
         with self.unit_of_work():
+            self.touch("order", number, order)
             if new_rows is not None:
+                self._number_rows(new_rows)
                 order.rows = new_rows
                 order.warehouse = new_rows[0].warehouse
                 self.move_stock(net)
@@ -518,7 +664,6 @@ class Backend:
             if date_moved:
                 order.asked_delivery_date = data.asked_delivery_date
             order.changed_at = self.now()
-            self.touch("order", number, order)
             if date_moved:
                 self.emit("OrderDeliveryDataChanged", self._delivery_details(order), order.warehouse)
         return order
@@ -537,12 +682,12 @@ class Backend:
             raise refused(f"Order {number} is {order.status}; it cannot be cancelled.", "orderNumber")
         release = self._allocations(order.rows, -1)
         with self.unit_of_work():
+            self.touch("order", number, order)
             for row in order.rows:
                 if row.outstanding:
                     row.status = "Annulled"
             order.status = "Terminated" if any(r.picked for r in order.rows) else "Annulled"
             order.changed_at = self.now()
-            self.touch("order", number, order)
             self.move_stock(release)
             self.emit("OrderCancelled", self._order_details(order), order.warehouse)
         return order
@@ -552,12 +697,12 @@ class Backend:
         order = self.order(number)
         check_move(number, order.status, "Reserved", "backoffice")
         with self.unit_of_work():
+            self.touch("order", number, order)
             order.status = "Reserved"
             for row in order.rows:
                 if row.status == "Created":
                     row.status = "Reserved"
             order.changed_at = self.now()
-            self.touch("order", number, order)
             self.emit("OrderReserved", self._order_details(order), order.warehouse)
         return order
 
@@ -582,10 +727,11 @@ class Backend:
                 plan.append((row, take))
         if not plan:
             raise refused(f"Nothing of order {number} is on hand to pick.", "orderNumber")
-        if order.status == "Created":
-            self.reserve_order(number)
-        rng = self.ids.rng("shipment-dice")
-        with self.unit_of_work():
+        with self.unit_of_work():  # the reservation and the pick commit together, or neither does
+            if order.status == "Created":
+                self.reserve_order(number)
+            self.touch("order", number, order)
+            rng = self.ids.rng("shipment-dice")
             now = self.now()
             forwarder, prefix = FORWARDERS[rng.randrange(len(FORWARDERS))]
             shipment = Shipment(f"SH{self.ids.next('shipment', start=500001)}", forwarder,
@@ -608,7 +754,6 @@ class Backend:
             invoice = str(self.ids.next("invoice", start=700001))
             order.invoice_numbers.append(invoice)
             order.changed_at = now
-            self.touch("order", number, order)
             self.move_stock(changes)
             self.emit("OrderPicked", self._order_details(order), order.warehouse)
             self.emit("CustomerInvoiceCreated", {"InvoiceNumber": invoice, "OrderNumber": order.number}, None)
@@ -622,9 +767,9 @@ class Backend:
         if asked_delivery_date == order.asked_delivery_date:
             return order
         with self.unit_of_work():
+            self.touch("order", number, order)
             order.asked_delivery_date = asked_delivery_date
             order.changed_at = self.now()
-            self.touch("order", number, order)
             self.emit("OrderDeliveryDataChanged", self._delivery_details(order), order.warehouse)
         return order
 
@@ -655,20 +800,21 @@ class Backend:
             raise refused(f"Customer '{data.number}' already exists.", f"{data.path}.customerNumber")
         self._check_group(data)
         now = self.now()
-        number = data.number
-        if number is None:
-            number = str(self.ids.next("customer", start=10001))
-            while number in self._state.customers:  # the seeded customers hold the first numbers: never reuse one
-                number = str(self.ids.next("customer", start=10001))
         group = data.customer_group or "RETAIL"
-        customer = Customer(
-            number=number, name=data.name.strip(), org_number=data.org_number or "", email=data.email or "",
-            phone=data.phone or "", customer_group=group, price_list=PRICE_LIST_OF_GROUP.get(group, "STD"),
-            salesperson="", currency="SEK", invoice_address=data.invoice_address or data.delivery_address,
-            delivery_address=data.delivery_address, created_at=now, changed_at=now, extra=dict(data.extra) or None)
         with self.unit_of_work():
-            self._state.customers[number] = customer
+            number = data.number
+            if number is None:
+                number = str(self.ids.next("customer", start=10001))
+                while number in self._state.customers:  # the seeded customers hold the first numbers: never reuse
+                    number = str(self.ids.next("customer", start=10001))
+            customer = Customer(
+                number=number, name=data.name.strip(), org_number=data.org_number or "", email=data.email or "",
+                phone=data.phone or "", customer_group=group, price_list=PRICE_LIST_OF_GROUP.get(group, "STD"),
+                salesperson="", currency="SEK", invoice_address=data.invoice_address or data.delivery_address,
+                delivery_address=data.delivery_address, created_at=now, changed_at=now,
+                extra=dict(data.extra) or None)
             self.touch("customer", number, customer)
+            self._state.customers[number] = customer
             self.emit("CustomerCreated", {"CustomerNumber": number}, None)
         return customer
 
@@ -684,6 +830,7 @@ class Backend:
             raise bad_request("The name is required.", (f"{data.path}.name", "The name field is required."))
         self._check_group(data)
         with self.unit_of_work():
+            self.touch("customer", number, customer)
             if data.name is not None:
                 customer.name = data.name.strip()
             for attr in ("org_number", "email", "phone"):
@@ -700,7 +847,6 @@ class Backend:
             if data.extra:
                 customer.extra = {**(customer.extra or {}), **data.extra}
             customer.changed_at = self.now()
-            self.touch("customer", number, customer)
             self.emit("CustomerChanged", {"CustomerNumber": number}, None)
         return customer
 
@@ -759,28 +905,28 @@ class Backend:
         if unknown:
             raise bad_request(f"Cannot edit {sorted(unknown)}.", *((u, "Not editable.") for u in sorted(unknown)))
         with self.unit_of_work():
+            self.touch("product", number, product)
             for k, v in changes.items():
                 setattr(product, k, v)
             product.changed_at = self.now()
             if "base_price" in changes:
                 std = self._state.price_lists.get("STD")
                 if std is not None:
+                    self.touch("price_list", std.code, std)
                     std.prices[number] = changes["base_price"]
                     std.changed_at = self.now()
-                    self.touch("price_list", std.code, std)
-                self._state.price_changed_at[number] = self.now()
                 self.touch("price_changed", number, self.now())
-            self.touch("product", number, product)
+                self._state.price_changed_at[number] = self.now()
             self.emit("ProductChanged", {"ProductNumber": number}, None)
         return product
 
     def edit_customer(self, number: str, **changes: Any) -> Customer:
         customer = self.customer(number)
         with self.unit_of_work():
+            self.touch("customer", number, customer)
             for k, v in changes.items():
                 setattr(customer, k, v)
             customer.changed_at = self.now()
-            self.touch("customer", number, customer)
             self.emit("CustomerChanged", {"CustomerNumber": number}, None)
         return customer
 
