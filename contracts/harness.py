@@ -115,7 +115,9 @@ def fake_settings(scenario: Scenario, username: str, password: str, webhook_secr
         "delivery": scenario.delivery.model_dump(),
         "delivery_faults": scenario.delivery_faults.model_dump(),
         "api_faults": [f.settings_entry(scenario.company) for f in scenario.api_faults],
-        "journal_max_records": 2_000_000,  # the judge needs the whole run, not the last 200,000 records
+        # the judge needs the whole run, not the last 200,000 records or 64 MiB
+        "journal_max_records": 2_000_000,
+        "journal_max_bytes": 2_000_000_000,
     })
 
 
@@ -354,7 +356,7 @@ class Timeline:
             raise HarnessError(f"fault refused: {r.status_code} {r.text[:300]}")
 
     def _do_clear_api_faults(self, _spec: Any) -> None:
-        self.fake.delete("/_mock/faults")
+        self.fake.delete("/_mock/faults", headers={"X-Mock-Xtnd": "1"}).raise_for_status()
 
     def _do_delivery_faults(self, spec: Any) -> None:
         r = self.fake.put("/_mock/faults/deliveries", json={_camel(k): v for k, v in spec.model_dump().items()})

@@ -18,6 +18,28 @@ def build_settings(config: str | None, **overrides: Any) -> Settings:
         sys.exit(2)
 
 
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(settings: Settings) -> str | None:
+    """Said at start when the fake listens beyond this machine: /_mock can reset it, move stock, change the API's
+    passwords and point webhooks anywhere."""
+    if is_loopback(settings.host):
+        return None
+    guard = ("every /_mock call needs 'Authorization: Bearer <admin_token>'" if settings.admin_token else
+             "anyone who can reach it can use the control surface: set admin_token in the config to require a token")
+    return (f"mock-xtnd: warning: listening on {settings.host}, not only on this machine. /_mock resets the fake, "
+            f"moves stock, changes the API's passwords and points webhooks anywhere; {guard}.")
+
+
 def banner(settings: Settings, port: int) -> str:
     base = f"http://{settings.host}:{port}"
     users = ", ".join(f"{u.username} / {u.password}" for u in settings.users)
@@ -91,11 +113,23 @@ def serve(host: str | None, port: int | None, seed: int | None, db: str | None, 
     import uvicorn
 
     from .app import create_app
+    from .domain.errors import StoreUnavailable
+    from .persistence import DatabaseError
 
     settings = build_settings(config, host=host, port=port, seed=seed, db=db, clock=clock, simulate=simulate)
     if products is not None:
         settings.catalogue.products = products
-    app = create_app(settings)
+    warning = exposure_warning(settings)
+    if warning:
+        click.echo(warning, err=True)
+    try:
+        app = create_app(settings)
+    except DatabaseError as e:
+        click.echo(f"mock-xtnd: {e}", err=True)
+        sys.exit(2)
+    except StoreUnavailable as e:
+        click.echo(f"mock-xtnd: cannot write database {settings.db}: {e.message}", err=True)
+        sys.exit(2)
     # The seeded catalogue lives as long as the process: keep it out of the cyclic collector's full passes, whose
     # pauses (56-133 ms with 100,000s of records) would land on every request and delivery in flight.
     gc.collect()

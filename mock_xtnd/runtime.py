@@ -33,13 +33,16 @@ class Part(Protocol):
     async def stop(self) -> None: ...
 
     def reset(self) -> list[tuple[str, str, Any]]:
-        """Back to the seeded start; returns records to persist with the fresh state."""
+        """Back to the seeded start. A part with records of its own to persist at a reset also has
+        ``reset_records()``, which the runtime writes with the fresh state before anything in memory changes."""
         ...
 
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # what a reset goes back to: /_mock/quirks changes settings.quirks in place, /_mock/users only self.users
+        self.config_quirks = settings.quirks.model_copy()
         self.clock: RealClock | VirtualClock = make_clock(settings.clock, settings.clock_start)
         self.start_ms = self.clock.now_ms()
         self.sizes = SeedSizes(settings.catalogue.products, settings.catalogue.warehouses, settings.catalogue.customers)
@@ -48,7 +51,7 @@ class Runtime:
         self.backend = Backend(self.clock, self.ids, default_warehouse=settings.default_warehouse,
                                allow_oversell=settings.allow_oversell,
                                duplicate_external_order=settings.duplicate_external_order, date_text=self.dates.text)
-        self.journal = Journal(settings.journal_max_records)
+        self.journal = Journal(settings.journal_max_records, settings.journal_max_bytes)
         self.pager = Pager(settings.paging.snapshot_ttl_seconds * 1000)
         rl = settings.rate_limits
         self.limiter = RateLimiter(self.clock, rl.default, rl.families, rl.window_seconds)
@@ -56,7 +59,7 @@ class Runtime:
         self.users: dict[str, str] = {u.username: u.password for u in settings.users}
         self.quirk_dice: random.Random | None = None
         self.reset_quirk_dice()
-        self.store: SqliteStore | None = SqliteStore(settings.db) if settings.db else None
+        self.store: SqliteStore | None = SqliteStore(settings.db, settings.db_busy_timeout_ms) if settings.db else None
         self.loaded_records: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.webhooks: Webhooks | None = None
         self.faults: ApiFaults | None = None
@@ -74,11 +77,17 @@ class Runtime:
             state, meta, others = self.store.load()
             self.backend.state = state
             self.ids.counters = dict(meta.get("counters", {}))
+            # a new epoch for every start: webhook Ids never repeat those of an earlier run (domain/ids.py)
+            self.ids.epoch = int(meta.get("epoch", 0)) + 1
             self.start_ms = int(meta.get("start", self.start_ms))
             if isinstance(self.clock, VirtualClock) and "now" in meta:
                 self.clock.set_ms(max(self.clock.now_ms(), int(meta["now"])))
             self.loaded_records = others
+            self.store.write([], self.meta())
         else:
+            # a fresh start: the virtual clock's runs are reproducible (epoch 1); a real-clock fake started again
+            # from nothing must not send the Ids it sent last time, so its epoch is its start time (domain/ids.py)
+            self.ids.epoch = self.settings.id_epoch or (1 if isinstance(self.clock, VirtualClock) else self.start_ms)
             self.backend.state = generate(self.settings.seed, self.sizes, self.start_ms)
             if self.store is not None:
                 self.store.replace_all(state_records(self.backend.state), self.meta())
@@ -91,25 +100,33 @@ class Runtime:
         print(f"mock-xtnd: {message}", flush=True)
 
     def meta(self) -> dict[str, Any]:
-        return {**self.backend.meta(), "start": self.start_ms}
+        return {**self.backend.meta(), "seed": self.ids.seed, "epoch": self.ids.epoch, "start": self.start_ms}
 
     def reset(self) -> None:
-        """Back to the seeded start: same catalogue, ids, clock start (virtual) and the config's subscriptions."""
+        """Back to the seeded start: same catalogue, numbering, clock start (virtual) and the config's
+        subscriptions; a new epoch, so webhook Ids do not repeat. Under --db the fresh state is written first: a
+        refused write (the database locked) raises StoreUnavailable and changes nothing."""
+        state = generate(self.settings.seed, self.sizes, self.start_ms)
+        epoch = self.ids.epoch + 1
+        if self.store is not None:
+            extra = [record for part in self.parts for record in getattr(part, "reset_records", list)()]
+            now = self.start_ms if isinstance(self.clock, VirtualClock) else self.clock.now_ms()
+            meta = {"counters": {}, "now": now, "seed": self.ids.seed, "epoch": epoch, "start": self.start_ms}
+            self.store.replace_all(list(state_records(state)) + extra, meta)
         if isinstance(self.clock, VirtualClock):
             self.clock.rewind(self.start_ms)
         self.ids.counters.clear()
+        self.ids.epoch = epoch
         self.scheduler.clear()
-        self.backend.state = generate(self.settings.seed, self.sizes, self.start_ms)
+        self.backend.state = state
         self.journal.clear()
         self.pager.clear()
         self.limiter.clear()
         self.users = {u.username: u.password for u in self.settings.users}
+        self.settings.quirks = self.config_quirks.model_copy()
         self.reset_quirk_dice()
-        extra: list[tuple[str, str, Any]] = []
         for part in self.parts:
-            extra.extend(part.reset())
-        if self.store is not None:
-            self.store.replace_all(list(state_records(self.backend.state)) + extra, self.meta())
+            part.reset()
 
     # ------------------------------------------------------------------ parts
     def add_part(self, part: Part) -> None:

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .pacing import SLICE_SECONDS
 from .simulate.config import SimulationSettings
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.0/8", "::1")
 
 
 class _Strict(BaseModel):
@@ -85,11 +87,12 @@ class SubscriptionSettings(_Strict):
     @field_validator("callback_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        from urllib.parse import urlsplit
+        from .webhooks.urls import CallbackUrlError, parse_callback_url
 
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
+        try:
+            parse_callback_url(v)
+        except CallbackUrlError as e:
+            raise ValueError(str(e)) from None
         return v
 
     @field_validator("triggers")
@@ -111,6 +114,17 @@ class DeliverySettings(_Strict):
     retry_delays_seconds: list[float] = Field(default_factory=lambda: [60.0, 240.0])
     timeout_seconds: float = Field(10.0, gt=0)
     senders: int = Field(8, ge=1, le=512)
+
+
+class RetentionSettings(_Strict):
+    """How much of what has finished the fake keeps in memory (and under ``--db``, on disk). Pending deliveries are
+    never dropped; what is dropped is counted (``GET /_mock/deliveries``, ``GET /_mock/storm``)."""
+
+    finished_deliveries: int = Field(100_000, ge=100, le=100_000_000,
+                                     description="delivered, gone and dead deliveries kept (the oldest go first)")
+    finished_delivery_bytes: int = Field(64 * 2**20, ge=2**20,
+                                         description="...and at most this many bytes of them (about 0.6 KB each)")
+    storms: int = Field(100, ge=1, le=100_000, description="finished storms kept with their progress")
 
 
 class DeliveryFaultSettings(_Strict):
@@ -146,7 +160,24 @@ class Settings(_Strict):
                                     "(documented: 10)")
     allow_oversell: bool = True
     duplicate_external_order: Literal["refuse", "accept"] = "refuse"
-    journal_max_records: int = Field(200_000, ge=1000, description="~0.5 KB each (a 200-product call ~3.5 KB); the oldest go first")
+    journal_max_records: int = Field(200_000, ge=1000, description="~0.8 KB each (a 200-product call ~3.5 KB); the oldest go first")
+    journal_max_bytes: int = Field(64 * 2**20, ge=2**20,
+                                   description="and at most this many bytes of records (their JSON plus ~200 bytes "
+                                               "of bookkeeping each): a few large bodies cannot fill memory")
+    id_epoch: int | None = Field(None, ge=1, description="mixed into webhook Ids (domain/ids.py); default: 1 under the "
+                                 "virtual clock, the start time (ms) under the real one; under --db the stored one + 1")
+    db_busy_timeout_ms: int = Field(100, ge=0, le=60_000,
+                                    description="--db: how long a commit waits for a lock another process holds "
+                                                "before the write is refused as transient (the event loop waits too)")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    admin_token: str | None = Field(None, min_length=16, max_length=500,
+                                    description="when set, every /_mock call needs 'Authorization: Bearer <token>'")
+    admin_max_body_bytes: int = Field(1_048_576, ge=1024, le=1 << 30, description="largest /_mock request body")
+    storm_max_steps: int = Field(1_000_000, ge=1, le=100_000_000, description="steps one storm may plan")
+    callback_hosts: list[str] = Field(
+        default_factory=lambda: list(LOOPBACK_HOSTS),
+        description="hosts webhook callbacks may name: names, IP addresses or networks (CIDR); '*' = any. The "
+                    "default is loopback only: the sender reaches whatever a callback names (docs/webhooks.md)")
     background_slice_ms: float | None = Field(
         SLICE_SECONDS * 1000, ge=0, le=1000,
         description="storm steps and delivery attempts get this much of each event-loop pass, then wait for the next "
@@ -158,6 +189,25 @@ class Settings(_Strict):
     simulate: bool = False
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
+
+    @field_validator("callback_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        from .webhooks.urls import check_host_patterns
+
+        check_host_patterns(v)
+        return v
+
+    @model_validator(mode="after")
+    def _subscriptions_allowed(self) -> Settings:
+        from .webhooks.urls import CallbackUrlError, check_callback_host
+
+        for i, sub in enumerate(self.subscriptions):
+            try:
+                check_callback_host(sub.callback_url, self.callback_hosts)
+            except CallbackUrlError as e:
+                raise ValueError(f"subscriptions.{i}.callback_url: {e}") from None
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -19,7 +19,7 @@ from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, FieldError, bad_request
 from ..persistence import state_records
 from ..runtime import Runtime
-from ..settings import QuirkSettings, UserSettings
+from ..settings import QuirkSettings
 
 INT32 = 2**31 - 1
 
@@ -174,7 +174,6 @@ def router(rt: Runtime) -> APIRouter:
         if len(set(names)) != len(names):
             raise bad_request("Usernames must be unique.", ("username", "Duplicate username."))
         rt.users = {u.username: u.password for u in body}
-        rt.settings.users = [UserSettings(username=u.username, password=u.password) for u in body]
         return json_response({"items": [{"username": u, "password": "***"} for u in rt.users]})
 
     @r.get("/quirks", summary="The production quirks (docs/wire.md)")

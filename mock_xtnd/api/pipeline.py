@@ -25,7 +25,7 @@ import orjson
 
 from ..asgi import read_body
 from ..domain.clock import iso_ms
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, StoreUnavailable
 from .call import Call, RawJson
 from .errors import DEADLOCK, INTERNAL, JSON, TIMEOUT, UNAUTHORIZED, ApiError, error_kind, invalid
 from .facts import facts
@@ -290,6 +290,8 @@ class XtndPipeline:
             value = route.handler(call)
         except DomainError as e:
             raise self._domain_error(e, route, limit_headers) from None
+        except StoreUnavailable as e:  # the commit was refused and rolled back: nothing changed (docs/wire.md)
+            raise store_error(rt, e, dict((k.decode(), v.decode()) for k, v in limit_headers)) from None
         except ApiError as e:
             e.headers = {**dict((k.decode(), v.decode()) for k, v in limit_headers), **(e.headers or {})}
             raise
@@ -434,6 +436,15 @@ def _body_products(body: dict[str, Any]) -> list[str]:
         if number is not None:
             out.append(str(number))
     return out
+
+
+def store_error(rt: Runtime, e: StoreUnavailable, headers: dict[str, str] | None = None) -> ApiError:
+    """A refused commit, in XTND's words: a lock another process holds is what SQL Server reports as an execution
+    timeout (a transient 400 a client retries); anything else (a full disk, a read-only file) is a 500."""
+    rt.log_error(f"commit refused, change rolled back: {e.message}")
+    if e.transient:
+        return ApiError(400, TIMEOUT, headers=headers, kind="Transient")
+    return ApiError(500, INTERNAL, headers=headers)
 
 
 def seeded_dice(seed: int) -> random.Random:

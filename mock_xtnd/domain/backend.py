@@ -92,9 +92,13 @@ class _Absent:
 _ABSENT: Any = _Absent()
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in _FLAT}
+
+
 def _snapshot(obj: Any) -> Any:
-    if isinstance(obj, _FLAT):
-        return copy.copy(obj)
+    names = _FIELDS.get(type(obj))
+    if names is not None:  # a storm step copies one of these per step: a tuple of its values is the cheapest copy
+        return tuple(getattr(obj, n) for n in names)
     if isinstance(obj, PriceList):  # the standard list holds every product: copy its dict, not 100,000 floats
         saved = copy.copy(obj)
         saved.prices, saved.customer_groups = dict(obj.prices), list(obj.customer_groups)
@@ -102,9 +106,14 @@ def _snapshot(obj: Any) -> Any:
     return copy.deepcopy(obj)
 
 
-def _copy_fields(source: Any, target: Any) -> None:
+def _copy_fields(saved: Any, target: Any) -> None:
+    names = _FIELDS.get(type(target))
+    if names is not None:
+        for name, value in zip(names, saved, strict=True):
+            setattr(target, name, value)
+        return
     for f in fields(target):
-        setattr(target, f.name, getattr(source, f.name))
+        setattr(target, f.name, getattr(saved, f.name))
 
 
 class ChangeSink(Protocol):
@@ -377,8 +386,8 @@ class Backend:
         self._undo.append(undo)
 
     def meta(self) -> dict[str, Any]:
-        return {"counters": self.ids.counters, "now": self.clock.now_ms(), "seed": self.ids.seed,
-                "epoch": self.ids.epoch}
+        """What every commit writes beside its records (the Runtime adds seed, epoch and start at start and reset)."""
+        return {"counters": self.ids.counters, "now": self.clock.now_ms()}
 
     def touch(self, kind: str, key: str, obj: Any) -> None:
         """``obj`` (the record ``kind``/``key``, None to delete it) is changed by this unit and persisted with it.

@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .backend import Backend
+from .backend import INT32_MAX, Backend
 from .errors import bad_request, conflict, not_found, unprocessable
 from .models import Address, Customer, Offer, Product, PurchaseOrder, StockItem
 from .seed import CUSTOMER_GROUPS, GROUPS, PRICE_LIST_OF_GROUP, UNITS, ean13
@@ -54,13 +54,18 @@ def create_purchase_order(b: Backend, warehouse_number: str, lines: dict[str, in
     receivings (``nextReceivingDate``, ``quantityOnNextReceiving``, ``totalExpectedReceivingFromPurchase``)."""
     b.warehouse(warehouse_number)
     _check_lines(b, lines)
+    for pn, qty in lines.items():  # ProductAvailability sums what is expected: a 32-bit integer in XTND
+        expected = b.expected_receiving(pn, warehouse_number)[0] + qty
+        if expected > INT32_MAX:
+            raise bad_request(f"Product '{pn}' would be expected {expected} times in warehouse {warehouse_number}, "
+                              "past a 32-bit integer.", ("rows.quantity", f"At most {INT32_MAX} expected in all."))
     now = b.now()
-    number = str(b.ids.next("purchase", start=400001))
-    po = PurchaseOrder(number, warehouse_number, dict(lines), "Open", now, now,
-                       expected_at=now + int(expected_in_days * 86_400_000))
-    with b.unit_of_work():
-        b.state.purchases[number] = po
+    with b.unit_of_work():  # records are touched before they change, ids drawn inside: a failed commit undoes all
+        number = str(b.ids.next("purchase", start=400001))
+        po = PurchaseOrder(number, warehouse_number, dict(lines), "Open", now, now,
+                           expected_at=now + int(expected_in_days * 86_400_000))
         b.touch("purchase", number, po)
+        b.state.purchases[number] = po
         b.purchase_changed(po)
     return po
 
@@ -87,11 +92,11 @@ def receive_purchase(b: Backend, number: str, quantity: int | None = None) -> Pu
             arriving[pn] = take
             left -= take
     with b.unit_of_work():
+        b.touch("purchase", number, po)
         for pn, take in arriving.items():
             po.lines[pn] -= take
         po.status = "Delivered" if sum(po.lines.values()) == 0 else "PartiallyDelivered"
         po.changed_at = b.now()
-        b.touch("purchase", number, po)
         b.purchase_changed(po)
         b.move_stock({(pn, po.warehouse_number): (take, 0) for pn, take in arriving.items()})
         action = "PurchaseDelivered" if po.status == "Delivered" else "PurchasePartiallyDelivered"
@@ -106,9 +111,9 @@ def cancel_purchase(b: Backend, number: str) -> PurchaseOrder:
         raise unprocessable(f"Purchase order {number} is {po.status}; it cannot be cancelled.",
                             ("purchaseNumber", po.status))
     with b.unit_of_work():
+        b.touch("purchase", number, po)
         po.status = "Cancelled"
         po.changed_at = b.now()
-        b.touch("purchase", number, po)
         b.purchase_changed(po)
         b.emit("PurchaseCancelled", _purchase_details(po), po.warehouse_number)
     return po
@@ -150,39 +155,40 @@ def create_product(b: Backend, data: ProductInput, rng: random.Random | None = N
     if data.group is not None and data.group not in GROUPS:
         raise unprocessable(f"Product group '{data.group}' does not exist (known: {', '.join(GROUPS)}).",
                             ("productGroup", "Unknown group."))
-    if number is None:
-        number = f"NP-{b.ids.next('product', start=1001)}"
-        while number in b.state.products:
-            number = f"NP-{b.ids.next('product', start=1001)}"
-    if rng is None:
-        rng = b.ids.rng("backoffice/product")
     now = b.now()
-    group = data.group or rng.choice(GROUPS)
-    price = data.base_price if data.base_price is not None else float(rng.choice((99, 149, 199, 299, 499)))
-    product = Product(
-        number=number,
-        name=data.name.strip(),
-        description=data.description if data.description is not None else f"{data.name.strip()}. Ny artikel.",
-        ean=data.ean or ean13(rng),
-        unit=data.unit or rng.choice(UNITS),
-        weight_kg=data.weight_kg if data.weight_kg is not None else round(rng.uniform(0.05, 5.0), 3),
-        vat_rate=data.vat_rate,
-        group=group,
-        status="Active",
-        base_price=round(price, 2),
-        created_at=now,
-        changed_at=now,
-    )
-    with b.unit_of_work():
-        b.state.products[number] = product
+    with b.unit_of_work():  # ids and dice drawn inside: a failed commit gives them back
+        if number is None:
+            number = f"NP-{b.ids.next('product', start=1001)}"
+            while number in b.state.products:
+                number = f"NP-{b.ids.next('product', start=1001)}"
+        if rng is None:
+            rng = b.ids.rng("backoffice/product")
+        group = data.group or rng.choice(GROUPS)
+        price = data.base_price if data.base_price is not None else float(rng.choice((99, 149, 199, 299, 499)))
+        product = Product(
+            number=number,
+            name=data.name.strip(),
+            description=data.description if data.description is not None else f"{data.name.strip()}. Ny artikel.",
+            ean=data.ean or ean13(rng),
+            unit=data.unit or rng.choice(UNITS),
+            weight_kg=data.weight_kg if data.weight_kg is not None else round(rng.uniform(0.05, 5.0), 3),
+            vat_rate=data.vat_rate,
+            group=group,
+            status="Active",
+            base_price=round(price, 2),
+            created_at=now,
+            changed_at=now,
+        )
         b.touch("product", number, product)
+        b.state.products[number] = product
+        b.catalogue_changed()
         std = b.state.price_lists.get("STD")
         if std is not None:
+            b.touch("price_list", std.code, std)
             std.prices[number] = product.base_price
             std.changed_at = now
-            b.touch("price_list", std.code, std)
-        b.state.price_changed_at[number] = now
         b.touch("price_changed", number, now)
+        b.state.price_changed_at[number] = now
         for wh in b.state.warehouses:
             b.add_stock_item(StockItem(number, wh, 0, 0, now))
         b.emit("ProductCreated", {"ProductNumber": number}, None)
@@ -202,11 +208,11 @@ def change_list_price(b: Backend, price_list: str, product_number: str, price: f
         raise bad_request("The price cannot be negative.", ("price", "Must be 0 or more."))
     now = b.now()
     with b.unit_of_work():
+        b.touch("price_list", pl.code, pl)
         pl.prices[product_number] = round(price, 2)
         pl.changed_at = now
-        b.touch("price_list", pl.code, pl)
-        b.state.price_changed_at[product_number] = now
         b.touch("price_changed", product_number, now)
+        b.state.price_changed_at[product_number] = now
 
 
 # ---------------------------------------------------------------------------------------------- customers
@@ -221,18 +227,18 @@ def register_customer(b: Backend, *, name: str, email: str, phone: str, address:
     price_list = PRICE_LIST_OF_GROUP[customer_group]
     if price_list not in b.state.price_lists:
         price_list = "STD"
-    # the seeded customers are numbered from 10001 without the counter: skip past them
-    number = str(b.ids.next("customer", start=10001))
-    while number in b.state.customers:
-        number = str(b.ids.next("customer", start=10001))
     now = b.now()
-    customer = Customer(number=number, name=name, org_number=org_number, email=email,
-                        phone=phone, customer_group=customer_group, price_list=price_list, salesperson=salesperson,
-                        currency="SEK", invoice_address=address, delivery_address=address, created_at=now,
-                        changed_at=now)
     with b.unit_of_work():
-        b.state.customers[number] = customer
+        # the seeded customers are numbered from 10001 without the counter: skip past them
+        number = str(b.ids.next("customer", start=10001))
+        while number in b.state.customers:
+            number = str(b.ids.next("customer", start=10001))
+        customer = Customer(number=number, name=name, org_number=org_number, email=email,
+                            phone=phone, customer_group=customer_group, price_list=price_list,
+                            salesperson=salesperson, currency="SEK", invoice_address=address,
+                            delivery_address=address, created_at=now, changed_at=now)
         b.touch("customer", number, customer)
+        b.state.customers[number] = customer
         b.emit("CustomerCreated", {"CustomerNumber": number}, None)
     return customer
 
@@ -268,6 +274,10 @@ class OtherChannel:
     def clear(self) -> None:
         self.held.clear()
 
+    def records(self) -> list[tuple[str, str, object]]:
+        """The holds as persisted: (``channel_reservation``, key, quantity)."""
+        return [(CHANNEL_RECORD_KIND, self.record_key(pn, wh), qty) for (pn, wh), qty in sorted(self.held.items())]
+
     def _check(self, b: Backend, pn: str, wh: str, quantity: int) -> None:
         b.product(pn)
         b.warehouse(wh)
@@ -276,12 +286,20 @@ class OtherChannel:
 
     def _set_held(self, b: Backend, pn: str, wh: str, value: int) -> None:
         key = _item_key(pn, wh)
+        old = self.held.get(key, 0)
+        b.on_rollback(lambda: self._restore_held(key, old))
         if value:
             self.held[key] = value
         else:
             self.held.pop(key, None)
         # None deletes the record (SqliteStore.write)
         b.touch(CHANNEL_RECORD_KIND, self.record_key(pn, wh), value or None)
+
+    def _restore_held(self, key: tuple[str, str], value: int) -> None:
+        if value:
+            self.held[key] = value
+        else:
+            self.held.pop(key, None)
 
     def reserve(self, b: Backend, pn: str, wh: str, quantity: int = 1) -> StockItem:
         """An order taken in the other channel: allocated (``orderedQuantity``) rises, available falls
@@ -349,11 +367,11 @@ def create_offer(b: Backend, customer_number: str, lines: dict[str, int]) -> Off
     b.customer(customer_number)
     _check_lines(b, lines)
     now = b.now()
-    number = str(b.ids.next("offer", start=600001))
-    offer = Offer(number, customer_number, dict(lines), "Open", now, now)
     with b.unit_of_work():
-        b.state.offers[number] = offer
+        number = str(b.ids.next("offer", start=600001))
+        offer = Offer(number, customer_number, dict(lines), "Open", now, now)
         b.touch("offer", number, offer)
+        b.state.offers[number] = offer
         b.emit("OfferCreated", {"OfferNumber": number}, None)
     return offer
 
@@ -370,12 +388,12 @@ def change_offer(b: Backend, number: str, *, lines: dict[str, int] | None = None
     if status is not None and status not in OFFER_STATUSES:
         raise bad_request(f"Unknown offer status '{status}'.", ("offerStatus", f"One of {', '.join(OFFER_STATUSES)}."))
     with b.unit_of_work():
+        b.touch("offer", number, offer)
         if lines is not None:
             offer.lines = dict(lines)
         if status is not None:
             offer.status = status
         offer.changed_at = b.now()
-        b.touch("offer", number, offer)
         b.emit("OfferChanged", {"OfferNumber": number}, None)
     return offer
 

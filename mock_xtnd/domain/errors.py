@@ -53,3 +53,15 @@ def conflict(message: str, field_name: str) -> DomainError:
 def bad_request(message: str, *errors: tuple[str, str]) -> DomainError:
     """Invalid values: 400 with ``ModelState`` naming each field."""
     return DomainError(400, message, [FieldError(f, m) for f, m in errors], "invalid")
+
+
+class StoreUnavailable(Exception):
+    """The durable store refused a commit (under ``--db``: SQLite). The unit of work was rolled back in memory, so
+    nothing changed. ``transient``: another process holds a lock on the database; the same request may succeed
+    later (the API answers it as SQL Server's timeout, a transient 400). Otherwise (a full disk, a read-only or
+    damaged file) it is an internal error (500)."""
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient

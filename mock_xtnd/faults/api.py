@@ -163,6 +163,9 @@ class ApiFaults:
         self._counter = 0
         self.reset()
 
+    def reset_records(self) -> list[tuple[str, str, Any]]:
+        return []
+
     def reset(self) -> list[tuple[str, str, Any]]:
         self.faults.clear()
         self._counter = 0

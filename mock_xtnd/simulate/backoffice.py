@@ -44,7 +44,7 @@ from ..api.render import customer_full, product_full
 from ..domain import backoffice as ops
 from ..domain.backend import OrderInput, RowInput
 from ..domain.clock import iso_ms
-from ..domain.errors import DomainError, not_found
+from ..domain.errors import DomainError, StoreUnavailable, not_found
 from ..domain.events import DomainEvent
 from ..domain.models import Address, Offer, PurchaseOrder
 from ..domain.seed import ADJECTIVES, CUSTOMER_GROUPS, NOUNS, VARIANTS, org_number
@@ -56,6 +56,7 @@ DAY_MS = 86_400_000
 WAITING = ("Created", "Reserved", "PartiallyDelivered")  # orders the warehouse has not finished with
 
 TICK_TIMER = "backoffice-tick"
+RETRY_REFUSED_SECONDS = 5.0  # a lifecycle step whose commit was refused is tried again this much later
 
 
 class BackOffice:
@@ -86,6 +87,13 @@ class BackOffice:
             self.rt.backend.after_commit.remove(self._on_commit)
             self._listening = False
 
+    def truth_records(self) -> list[tuple[str, str, Any]]:
+        """This part's sales channel's holds, for ``/_mock/truth`` (persisted as ``channel_reservation``)."""
+        return self.channel.records()
+
+    def reset_records(self) -> list[tuple[str, str, Any]]:
+        return []
+
     def reset(self) -> list[tuple[str, str, Any]]:
         # the runtime has cleared the scheduler and replaced the state: forget plans, holds; tick again
         self._planned.clear()
@@ -107,11 +115,15 @@ class BackOffice:
 
     def _at(self, delay_seconds: float, name: str, action: Callable[[], object]) -> None:
         """Run ``action`` after a delay on the injected clock. A refusal (the webshop cancelled the order first,
-        the purchase was cancelled...) is the world moving on, not a failure."""
+        the purchase was cancelled...) is the world moving on, not a failure. A commit the store refused (the
+        database locked by another process) did not happen: the step is tried again a little later."""
 
         def run() -> None:
-            with contextlib.suppress(DomainError):
-                action()
+            try:
+                with contextlib.suppress(DomainError):
+                    action()
+            except StoreUnavailable:
+                self._at(RETRY_REFUSED_SECONDS, name, action)
 
         self.rt.scheduler.call_at(self.rt.clock.now_ms() + max(0, round(delay_seconds * 1000)), name, run)
         if not self.rt.clock.is_virtual:
@@ -242,7 +254,7 @@ class BackOffice:
             for rate, activity in activities:
                 for _ in range(poisson(rng, rate * hours)):
                     # a refusal (nothing on hand to sell...) means that move simply does not happen this round
-                    with contextlib.suppress(DomainError):
+                    with contextlib.suppress(DomainError, StoreUnavailable):
                         activity(rng)
         finally:
             self.rt.backend.after_commit.remove(count)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ..api.errors import json_response
 from ..domain.errors import DomainError, FieldError, not_found
+from .subscriptions import Subscription
 
 if TYPE_CHECKING:
     from .service import Webhooks
@@ -22,46 +23,35 @@ SUBSCRIPTION_EXAMPLE = {
 def router(w: Webhooks) -> APIRouter:
     r = APIRouter(tags=["Webhooks"])
 
-    def persist(name: str) -> None:
-        if w.rt.store is not None:
-            sub = w.subscriptions.get(name)
-            # a dict, not the dataclass: the store would encode a dataclass with its snake_case field names
-            w.rt.store.write([("subscription", name, sub.to_record() if sub is not None else None)], w.rt.meta())
-
     @r.get("/webhooks", summary="Subscriptions (secrets masked)")
     async def list_subscriptions() -> Response:
-        return json_response({"items": [s.to_json() for s in w.subscriptions.values()]})
+        # idEpoch: mixed into this run's webhook Ids, so they never repeat those of another run (docs/webhooks.md)
+        return json_response({"items": [s.to_json() for s in w.subscriptions.values()], "idEpoch": w.rt.ids.epoch})
 
     @r.post("/webhooks", status_code=201, summary="Add a subscription")
     async def add(body: Annotated[dict[str, Any], Body(examples=[SUBSCRIPTION_EXAMPLE])]) -> Response:
-        from .subscriptions import Subscription
-
         sub = Subscription.from_json(body)
         if sub.name in w.subscriptions:
             raise DomainError(400, f"A subscription named {sub.name!r} exists.", [FieldError("name", "Taken.")])
-        w.subscriptions[sub.name] = sub
-        persist(sub.name)
+        w.save_subscription(sub.name, sub)
         return json_response(sub.to_json(), 201)
 
     @r.put("/webhooks/{name}", summary="Replace a subscription")
     async def replace(name: str, body: Annotated[dict[str, Any], Body(examples=[SUBSCRIPTION_EXAMPLE])]) -> Response:
-        from .subscriptions import Subscription
-
         if name not in w.subscriptions:
             raise not_found("Subscription", name, "name")
         if "name" in body and body["name"] != name:
             raise DomainError(400, "A subscription cannot be renamed: name must match the path.",
                               [FieldError("name", f"Expected {name!r}.")], "invalid")
         sub = Subscription.from_json({**body, "name": name})
-        w.subscriptions[name] = sub
-        persist(name)
+        w.save_subscription(name, sub)
         return json_response(sub.to_json())
 
     @r.delete("/webhooks/{name}", summary="Remove a subscription")
     async def remove(name: str) -> Response:
-        if w.subscriptions.pop(name, None) is None:
+        if name not in w.subscriptions:
             raise not_found("Subscription", name, "name")
-        persist(name)
+        w.save_subscription(name, None)
         return json_response({"deleted": name})
 
     @r.post("/webhooks/forge", summary="Send a hook with a bad or missing signature (for verify-signatures)")
@@ -92,7 +82,8 @@ def router(w: Webhooks) -> APIRouter:
             items.append(w.delivery_json(d))
             if len(items) >= limit:
                 break
-        return json_response({"items": items})
+        # what the outbox keeps and what retention dropped (counted by status): finished deliveries are bounded
+        return json_response({"items": items, "outbox": w.outbox.stats()})
 
     @r.get("/deliveries/{delivery_id}", summary="One delivery with its attempts")
     async def delivery(delivery_id: str) -> Response:

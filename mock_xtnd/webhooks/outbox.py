@@ -4,6 +4,7 @@ transaction as the change that caused it, so an acknowledged change never loses 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ class Delivery:
     forged: str | None = None  # "bad" | "missing": sent by the harness with a bad/missing signature, never retried
     redeliveries: int = 0  # each redelivery by hand renews the attempt budget
     origin: str | None = None  # the events' origin when they share one (e.g. "storm:S1")
+    seq: int = 0  # creation order (the delivery id stream's counter), kept so a restart lists them in that order
 
     @property
     def attempt_count(self) -> int:
@@ -68,9 +70,10 @@ class Delivery:
 
 
 # A finished delivery, flattened: (status, subscription, actions, created_at, id, notification_id, url,
-# notifications as JSON, next_attempt_at, attempts as JSON, forged, redeliveries, origin). Strings, ints, None, bytes
-# and one tuple of strings only: the garbage collector stops tracking such a tuple once it has looked at it.
+# notifications as JSON, next_attempt_at, attempts as JSON, forged, redeliveries, origin, size, seq). Strings, ints,
+# None, bytes and one tuple of strings only: the garbage collector stops tracking such a tuple once it has seen it.
 _Row = tuple[Any, ...]
+ROW_OVERHEAD = 420  # bytes a row costs beyond its two JSON blobs (the tuple, its strings, the dict slot), measured
 
 
 class Outbox:
@@ -84,8 +87,18 @@ class Outbox:
     about half the memory (550 instead of 990 bytes for a one-attempt delivery).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_finished: int = 100_000, max_finished_bytes: int = 64 * 2**20) -> None:
         self._by_id: dict[str, Delivery | _Row] = {}
+        # Retention: finished deliveries beyond these go, oldest finished first (pending ones never do); what went
+        # is counted, and its ids wait in ``evicted_ids`` for the store to delete them.
+        self.max_finished = max_finished
+        self.max_finished_bytes = max_finished_bytes
+        self._finished: deque[tuple[str, _Row]] = deque()  # in the order they finished (stale entries skipped)
+        self.finished = 0
+        self.finished_bytes = 0
+        self.evicted: dict[str, int] = {DELIVERED: 0, GONE: 0, DEAD: 0}
+        self.evicted_bytes = 0
+        self.evicted_ids: list[str] = []
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -93,12 +106,55 @@ class Outbox:
     def add(self, d: Delivery) -> None:
         """Keep ``d`` (live while pending; a finished one is stored as a row at once). An Id already here keeps its
         place in the order."""
-        self._by_id[d.id] = d if d.status == PENDING else _row(d)
+        self._put(d.id, d if d.status == PENDING else _row(d))
 
     def settle(self, d: Delivery) -> None:
         """``d`` has finished (or not): store it as a row if so."""
         if d.status != PENDING and self._by_id.get(d.id) is d:
-            self._by_id[d.id] = _row(d)
+            self._put(d.id, _row(d))
+
+    def _put(self, did: str, value: Delivery | _Row) -> None:
+        old = self._by_id.get(did)
+        if old is not None and not isinstance(old, Delivery):
+            self.finished -= 1
+            self.finished_bytes -= old[13]
+        self._by_id[did] = value
+        if not isinstance(value, Delivery):
+            self.finished += 1
+            self.finished_bytes += value[13]
+            self._finished.append((did, value))
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._finished and (self.finished > self.max_finished or self.finished_bytes > self.max_finished_bytes):
+            did, row = self._finished.popleft()
+            if self._by_id.get(did) is not row:
+                continue  # redelivered since (pending again, or finished anew: a later entry stands for it)
+            del self._by_id[did]
+            self.finished -= 1
+            self.finished_bytes -= row[13]
+            self.evicted[row[0]] = self.evicted.get(row[0], 0) + 1
+            self.evicted_bytes += row[13]
+            self.evicted_ids.append(did)
+
+    def take_evicted(self) -> list[str]:
+        ids, self.evicted_ids = self.evicted_ids, []
+        return ids
+
+    def stats(self) -> dict[str, Any]:
+        """What is kept and what retention dropped (``GET /_mock/deliveries``)."""
+        return {"kept": len(self._by_id), "pending": len(self._by_id) - self.finished,
+                "finishedKept": self.finished, "finishedBytes": self.finished_bytes,
+                "evicted": dict(self.evicted), "evictedBytes": self.evicted_bytes,
+                "limits": {"finishedDeliveries": self.max_finished, "finishedDeliveryBytes": self.max_finished_bytes}}
+
+    def stats_record(self) -> dict[str, Any]:
+        """The counts that outlive a restart (persisted with the outbox)."""
+        return {"evicted": dict(self.evicted), "evictedBytes": self.evicted_bytes}
+
+    def load_stats(self, rec: dict[str, Any]) -> None:
+        self.evicted.update({k: int(v) for k, v in dict(rec.get("evicted", {})).items()})
+        self.evicted_bytes = int(rec.get("evictedBytes", 0))
 
     def pending(self, did: str) -> Delivery | None:
         """The live delivery, if ``did`` is pending; None otherwise (no decoding)."""
@@ -132,17 +188,23 @@ class Outbox:
 
     def clear(self) -> None:
         self._by_id.clear()
+        self._finished.clear()
+        self.finished = self.finished_bytes = self.evicted_bytes = 0
+        self.evicted = {DELIVERED: 0, GONE: 0, DEAD: 0}
+        self.evicted_ids = []
 
 
 def _row(d: Delivery) -> _Row:
+    notifications = kept_json(d.notifications)
+    attempts = kept_json([(a.attempt, a.at_ms, a.status, a.error, a.latency_ms, a.fault) for a in d.attempts])
     return (d.status, d.subscription, tuple(n["Action"] for n in d.notifications), d.created_at, d.id,
-            d.notification_id, d.url, kept_json(d.notifications), d.next_attempt_at,
-            kept_json([(a.attempt, a.at_ms, a.status, a.error, a.latency_ms, a.fault) for a in d.attempts]), d.forged,
-            d.redeliveries, d.origin)
+            d.notification_id, d.url, notifications, d.next_attempt_at, attempts, d.forged, d.redeliveries, d.origin,
+            len(notifications) + len(attempts) + ROW_OVERHEAD, d.seq)
 
 
 def _thaw(row: _Row) -> Delivery:
     (status, subscription, _actions, created_at, did, notification_id, url, notifications, next_attempt_at, attempts,
-     forged, redeliveries, origin) = row
+     forged, redeliveries, origin, _size, seq) = row
     return Delivery(did, notification_id, subscription, url, orjson.loads(notifications), created_at,
-                    next_attempt_at, status, [Attempt(*a) for a in orjson.loads(attempts)], forged, redeliveries, origin)
+                    next_attempt_at, status, [Attempt(*a) for a in orjson.loads(attempts)], forged, redeliveries, origin,
+                    seq)

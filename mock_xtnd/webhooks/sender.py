@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from .signing import SIGNATURE_HEADER
+from .urls import CallbackUrlError, parse_callback_url
 
 Result = tuple[int | None, str | None, float]  # (status, error, latency ms)
 NO_BODY_STATUSES = frozenset({204, 304})
@@ -35,14 +35,17 @@ class Sender:
         self._session: aiohttp.ClientSession | None = None
 
     async def post(self, url: str, body: bytes, signature: str | None) -> Result:
+        """One attempt. Never raises: whatever goes wrong is an error string (a failed attempt, retried)."""
         started = time.perf_counter()
-        parts = urlsplit(url)
-        if parts.scheme != "http":
-            return await self._post_tls(url, body, signature, started)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            parsed = parse_callback_url(url)
+        except CallbackUrlError:  # validated when subscribed; a URL from an older database may still be bad
+            return None, "invalid-url", 0.0
+        if parsed.scheme != "http":
+            return await self._post_tls(parsed.url, body, signature, started)
+        host, port, target = parsed.host, parsed.port, parsed.target
         head = (
-            f"POST {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json; charset=utf-8\r\n"
+            f"POST {target} HTTP/1.1\r\nHost: {parsed.host_header}\r\nContent-Type: application/json; charset=utf-8\r\n"
             f"User-Agent: mock-xtnd-webhooks\r\nContent-Length: {len(body)}\r\n"
             + (f"{SIGNATURE_HEADER}: {signature}\r\n" if signature is not None else "")
             + "\r\n"
@@ -65,6 +68,8 @@ class Sender:
             error = "refused"
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError, _Stale):
             error = "reset"
+        except Exception:  # anything else is still a failed attempt, never a stuck delivery
+            error = "error"
         return None, error, (time.perf_counter() - started) * 1000
 
     @staticmethod
@@ -132,6 +137,8 @@ class Sender:
             return None, "refused", (time.perf_counter() - started) * 1000
         except aiohttp.ClientError as e:
             return None, type(e).__name__, (time.perf_counter() - started) * 1000
+        except Exception:
+            return None, "error", (time.perf_counter() - started) * 1000
 
     async def close(self) -> None:
         for pool in self._idle.values():

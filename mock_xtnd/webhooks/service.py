@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from .outbox import DEAD, DELIVERED, GONE, PENDING, Attempt, Delivery, Outbox
 from .sender import Sender
 from .signing import sign
 from .subscriptions import Subscription
+from .urls import CallbackUrlError, check_callback_host
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 FLUSH_EVERY_S = 0.05
+STATS_KIND = "outbox_stats"  # the persisted record of what retention dropped
 
 
 class Webhooks:
@@ -42,7 +45,9 @@ class Webhooks:
         self.settings = rt.settings.delivery
         self.faults = DeliveryFaults(rt.settings.seed, rt.settings.delivery_faults.model_copy())
         self.subscriptions: dict[str, Subscription] = {}
-        self.outbox = Outbox()
+        retention = rt.settings.retention
+        self.outbox = Outbox(retention.finished_deliveries, retention.finished_delivery_bytes)
+        self._flush_failing = False
         self._due: list[tuple[int, int, str]] = []
         self._seq = 0
         self._staged: list[Delivery] = []
@@ -68,16 +73,33 @@ class Webhooks:
             for _key, rec in loaded.get("subscription", []):
                 sub = Subscription.from_record(rec)
                 self.subscriptions[sub.name] = sub
-            for _key, rec in loaded.get("delivery", []):
+            # in creation order (the store lists records by key); retention applies at once if its limits shrank
+            for rec in sorted((rec for _key, rec in loaded.get("delivery", [])),
+                              key=lambda r: (r.get("seq", 0), r.get("created_at", 0), r.get("id", ""))):
                 d = Delivery.from_record(rec)
                 self.outbox.add(d)
                 if d.status == PENDING:
                     self._push(d)
+            for _key, rec in loaded.get(STATS_KIND, []):
+                self.outbox.load_stats(rec)
         else:
             self.subscriptions = self._config_subscriptions()
             if self.rt.store is not None:
                 self.rt.store.write([("subscription", s.name, s.to_record()) for s in self.subscriptions.values()],
                                     self.rt.meta())
+
+    def truth_records(self) -> list[tuple[str, str, Any]]:
+        """The subscriptions for ``/_mock/truth``: as persisted, the secret shown as a digest (a change shows)."""
+        out = []
+        for name, sub in self.subscriptions.items():
+            rec = sub.to_record()
+            rec["secret"] = "sha256:" + hashlib.sha256(rec["secret"].encode()).hexdigest()[:16]
+            out.append(("subscription", name, rec))
+        return out
+
+    def reset_records(self) -> list[tuple[str, str, Any]]:
+        """What a reset persists: the config file's subscriptions (an empty outbox)."""
+        return [("subscription", s.name, s.to_record()) for s in self._config_subscriptions().values()]
 
     def reset(self) -> list[tuple[str, str, Any]]:
         self.generation += 1  # attempts still in flight belong to the old world: their outcome is dropped
@@ -87,7 +109,7 @@ class Webhooks:
         self._dirty.clear()
         self._staged.clear()
         self.faults = DeliveryFaults(self.rt.settings.seed, self.rt.settings.delivery_faults.model_copy())
-        return [("subscription", s.name, s.to_record()) for s in self.subscriptions.values()]
+        return self.reset_records()
 
     def _push(self, d: Delivery) -> None:
         """Plan the delivery's next attempt and wake the pump: it may be sleeping with nothing else to send."""
@@ -133,10 +155,15 @@ class Webhooks:
     def _new_delivery(self, sub: Subscription, notes: list[dict[str, Any]], now: int, forged: str | None = None) -> Delivery:
         ids = self.rt.ids
         did = ids.hex32("delivery")
-        d = Delivery(did, ids.guid("notification"), sub.name, sub.callback_url, notes, now, now, forged=forged)
+        d = Delivery(did, ids.guid("notification"), sub.name, sub.callback_url, notes, now, now, forged=forged,
+                     seq=ids.counters["delivery"])
         if forged is None:
             d.next_attempt_at = now + self.faults.extra_delay_ms(did, 1)
         return d
+
+    def on_rollback(self) -> None:
+        """The unit of work failed: its deliveries never existed (their ids are given back with the counters)."""
+        self._staged.clear()
 
     def _after_commit(self, events: list[DomainEvent]) -> None:
         staged, self._staged = self._staged, []
@@ -242,27 +269,31 @@ class Webhooks:
             self._dirty[d.id] = d
             self._journal(d, number, now, (None, "subscription removed", 0.0), None, "dead")
             return
-        body = d.body(number)
-        plan = self.faults.for_attempt(d.id, number) if d.forged is None else None
-        fault: str | None = None
-        if d.forged == "missing":
-            signature: str | None = None
-        elif d.forged == "bad" or (plan is not None and plan.tamper):
-            signature = sign(sub.secret + "\x00tampered", body)
-            fault = None if d.forged else "tampered-signature"
-        else:
-            signature = sign(sub.secret, body)
         status: int | None
         error: str | None
         duplicate: tuple[int | None, str | None, float] | None = None
-        if plan is not None and plan.drop:
-            status, error, latency = None, "dropped", 0.0
-            fault = "drop"
-        else:
-            status, error, latency = await self._post(sub.callback_url, body, signature)
-            if plan is not None and plan.duplicate:  # the same attempt, sent twice (ASP.NET's parallel senders)
-                duplicate = await self._post(sub.callback_url, body, signature)
-            await self.rt.pace.turn()  # the answer's bookkeeping is background work too
+        fault: str | None = None
+        try:  # whatever goes wrong before or while sending, the attempt is a failed one: retried, then dead
+            body = d.body(number)
+            plan = self.faults.for_attempt(d.id, number) if d.forged is None else None
+            if d.forged == "missing":
+                signature: str | None = None
+            elif d.forged == "bad" or (plan is not None and plan.tamper):
+                signature = sign(sub.secret + "\x00tampered", body)
+                fault = None if d.forged else "tampered-signature"
+            else:
+                signature = sign(sub.secret, body)
+            if plan is not None and plan.drop:
+                status, error, latency = None, "dropped", 0.0
+                fault = "drop"
+            else:
+                status, error, latency = await self._post(sub.callback_url, body, signature)
+                if plan is not None and plan.duplicate:  # the same attempt, sent twice (ASP.NET's parallel senders)
+                    duplicate = await self._post(sub.callback_url, body, signature)
+                await self.rt.pace.turn()  # the answer's bookkeeping is background work too
+        except Exception as e:
+            self.rt.log_error(f"delivery {d.id} attempt {number} could not be sent: {e!r}")
+            status, error, latency, duplicate, fault = None, "error", 0.0, None, None
         if fault is None and d.forged is None:
             fault = self._scheduled_fault(d, number)
         if generation != self.generation:
@@ -320,24 +351,61 @@ class Webhooks:
         })
 
     # ------------------------------------------------------------------ persistence of outcomes
-    def flush(self) -> None:
-        """Persist attempt outcomes. Group-committed: a crash before a flush only means a delivered hook is sent
-        again after restart (at-least-once), never that a pending one is lost."""
-        if not self._dirty:
-            return
+    def flush(self) -> bool:
+        """Persist attempt outcomes and what retention dropped. Group-committed: a crash before a flush only means
+        a delivered hook is sent again after restart (at-least-once), never that a pending one is lost. When the
+        store refuses (the database locked by another process), everything waits for the next flush; never raises.
+        Returns whether everything is written."""
+        evicted = self.outbox.take_evicted()
+        if not self._dirty and not evicted:
+            return True
         dirty, self._dirty = self._dirty, {}
-        if self.rt.store is not None:
-            self.rt.store.write([("delivery", d.id, d) for d in dirty.values()], self.rt.meta())
+        if self.rt.store is None:
+            return True
+        gone = set(evicted)
+        records: list[tuple[str, str, Any]] = [("delivery", d.id, d) for d in dirty.values() if d.id not in gone]
+        if evicted:  # dropped by retention: deleted on disk too, and counted
+            records += [("delivery", did, None) for did in evicted]
+            records.append((STATS_KIND, "outbox", self.outbox.stats_record()))
+        try:
+            self.rt.store.write(records, self.rt.meta())
+        except Exception as e:
+            self._dirty = {**dirty, **self._dirty}  # newer outcomes win
+            self.outbox.evicted_ids = evicted + self.outbox.evicted_ids
+            if not self._flush_failing:
+                self.rt.log_error(f"outbox flush failed, will retry: {e}")
+            self._flush_failing = True
+            return False
+        if self._flush_failing:
+            self.rt.log_error("outbox flush succeeded again")
+            self._flush_failing = False
+        return True
 
     async def _flusher(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_EVERY_S)
-            try:
-                self.flush()
-            except Exception as e:
-                self.rt.log_error(f"outbox flush failed: {e!r}")
+            self.flush()
 
     # ------------------------------------------------------------------ admin
+    def save_subscription(self, name: str, sub: Subscription | None) -> None:
+        """Add or replace (``sub``) or delete (None) a subscription - every way of changing one goes through here:
+        its callback host must be allowed by ``callback_hosts`` (a 400 naming ``callbackUrl``), and it is persisted
+        before memory changes, so a refused write (the database locked) changes nothing."""
+        if sub is not None:
+            try:
+                check_callback_host(sub.callback_url, self.rt.settings.callback_hosts)
+            except CallbackUrlError as e:
+                raise DomainError(400, f"Invalid subscription: callbackUrl: {e}", [FieldError("callbackUrl", str(e))],
+                                  "invalid") from None
+        if self.rt.store is not None:
+            # a dict, not the dataclass: the store would encode a dataclass with its snake_case field names
+            self.rt.store.write([("subscription", name, sub.to_record() if sub is not None else None)],
+                                self.rt.meta())
+        if sub is None:
+            self.subscriptions.pop(name, None)
+        else:
+            self.subscriptions[name] = sub
+
     def redeliver(self, did: str) -> Delivery:
         d = self.outbox.get(did)
         if d is None:
@@ -346,12 +414,14 @@ class Webhooks:
             raise DomainError(400, f"Delivery {did} is still pending.", [FieldError("deliveryId", "Pending.")])
         if d.forged is not None:
             raise DomainError(400, "A forged delivery is never redelivered.", [FieldError("deliveryId", "Forged.")])
+        # ``d`` is a copy thawed from the finished row: persisted first, so a refused write changes nothing
         d.status = PENDING
         d.next_attempt_at = self.rt.clock.now_ms()
         d.redeliveries += 1
+        if self.rt.store is not None:
+            self.rt.store.write([("delivery", d.id, d)], self.rt.meta())
         self.outbox.add(d)
-        self._dirty[d.id] = d
-        self.flush()
+        self._dirty.pop(d.id, None)
         self._push(d)
         self.poke()
         return d
@@ -365,15 +435,19 @@ class Webhooks:
         if subscription and subscription not in self.subscriptions:
             raise not_found("Subscription", subscription, "subscription")
         subs = [self.subscriptions[subscription]] if subscription else [s for s in self.subscriptions.values() if s.active]
-        out = []
         now = self.rt.clock.now_ms()
-        for sub in subs:
-            d = self._new_delivery(sub, [{"Action": action, "Details": details}], now, forged=signature)
+        counters = dict(self.rt.ids.counters)
+        out = [self._new_delivery(sub, [{"Action": action, "Details": details}], now, forged=signature) for sub in subs]
+        if self.rt.store is not None and out:
+            try:  # persisted before they exist in memory: a refused write leaves nothing behind, ids included
+                self.rt.store.write([("delivery", d.id, d) for d in out], self.rt.meta())
+            except BaseException:
+                self.rt.ids.counters.clear()
+                self.rt.ids.counters.update(counters)
+                raise
+        for d in out:
             self.outbox.add(d)
-            self._dirty[d.id] = d
             self._push(d)
-            out.append(d)
-        self.flush()
         self.poke()
         return out
 

@@ -11,6 +11,7 @@ from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import CAPTURE, CAPTURE_DELAY, customer_body, order_body, row
 from tests.conftest import API, basic
+from tests.support.xtnd import CONTROL
 
 READS = [
     "Products?pageCount=1000",
@@ -50,7 +51,7 @@ def run(seed: int) -> list[tuple[str, int, bytes]]:
                             json={"warehouse": "1", "productNumber": "100003", "balanceDifference": 3}))
         orders = [o["orderNumber"] for o in c.get("/_mock/state").json()["orders"]]
         for number in orders:
-            keep(f"pick {number}", c.post(f"/_mock/orders/{number}/pick"))  # forwarder, tracking numbers, invoice
+            keep(f"pick {number}", c.post(f"/_mock/orders/{number}/pick", headers=CONTROL))  # forwarder, tracking numbers, invoice
         keep("orders", c.get(f"{API}/CustomerOrders", headers=h, params={"modifiedDateFrom": "2026-01-01"}))
         keep("deliveries", c.get("/_mock/deliveries"))
         keep("truth", c.get("/_mock/truth"))

@@ -22,6 +22,7 @@ from tests.api.xtnd_support import (
     row,
     stocked,
 )
+from tests.support.xtnd import CONTROL
 
 Truth = Callable[[], dict[str, Any]]
 
@@ -160,10 +161,10 @@ def test_faults_match_route_method_and_user_and_can_be_removed(client: TestClien
     assert api.get("Customers/10001").status_code == 200
     listed = client.get("/_mock/faults").json()["items"]
     assert [(x["id"], x["fired"]) for x in listed] == [(f["id"], 1), (other_user["id"], 0)]
-    assert client.delete(f"/_mock/faults/{f['id']}").json() == {"deleted": f["id"]}
+    assert client.delete(f"/_mock/faults/{f['id']}", headers=CONTROL).json() == {"deleted": f["id"]}
     assert api.get("ProductAvailability/100003/2").status_code == 200
-    assert client.delete("/_mock/faults").json() == {"deleted": 1}
-    assert client.delete("/_mock/faults/F99").status_code == 404
+    assert client.delete("/_mock/faults", headers=CONTROL).json() == {"deleted": 1}
+    assert client.delete("/_mock/faults/F99", headers=CONTROL).status_code == 404
 
 
 def test_faults_from_the_config_apply_from_the_start() -> None:

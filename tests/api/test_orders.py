@@ -28,6 +28,7 @@ from tests.api.xtnd_support import (
     stocked,
     utc_param,
 )
+from tests.support.xtnd import CONTROL
 
 Truth = Callable[[], dict[str, Any]]
 
@@ -310,7 +311,7 @@ def test_reserve_locks_the_order_against_put_and_delete(client: TestClient, api:
     pn = stocked(client)
     number = create(api, [row(pn, 2)])["orderHeader"]["orderNumber"]
     before = fetch_truth()
-    r = client.post(f"/_mock/orders/{number}/reserve")
+    r = client.post(f"/_mock/orders/{number}/reserve", headers=CONTROL)
     assert r.status_code == 200, r.text
     assert r.json()["orderHeader"]["orderStatus"] == "Reserved"
     fetched = api.order(number)
@@ -329,10 +330,10 @@ def test_a_pick_ships_the_order_with_a_shipment_and_an_invoice(client: TestClien
     pn = stocked(client)
     physical, ordered, available = figures(api, pn)
     number = create(api, [row(pn, 3)])["orderHeader"]["orderNumber"]
-    client.post(f"/_mock/orders/{number}/reserve")
+    client.post(f"/_mock/orders/{number}/reserve", headers=CONTROL)
     before = fetch_truth()
     advance(client, 600)  # (less than the capture subscription's hour: its deliveries stay pending)
-    r = client.post(f"/_mock/orders/{number}/pick")
+    r = client.post(f"/_mock/orders/{number}/pick", headers=CONTROL)
     assert r.status_code == 200, r.text
     order = api.order(number)
     head, (line,) = order["orderHeader"], order["orderRows"]
@@ -364,7 +365,7 @@ def test_a_short_pick_delivers_partially_and_a_second_pick_finishes(client: Test
     api.ok("POST", "WarehouseStockLevels", json={"warehouse": "1", "productNumber": short, "balance": 2})
     number = create(api, [row(full, 1), row(short, 5)])["orderHeader"]["orderNumber"]
     assert api.availability(short)["availableBalanceNow"] == -3
-    client.post(f"/_mock/orders/{number}/pick")  # a Created order is reserved first
+    client.post(f"/_mock/orders/{number}/pick", headers=CONTROL)  # a Created order is reserved first
     order = api.order(number)
     assert order["orderHeader"]["orderStatus"] == "PartiallyDelivered"
     first, second = order["orderRows"]
@@ -373,9 +374,9 @@ def test_a_short_pick_delivers_partially_and_a_second_pick_finishes(client: Test
     assert api.availability(short)["physicalBalance"] == 0
     assert api.availability(short)["orderedQuantity"] == 3
     # nothing on hand: a second pick now has nothing to ship
-    assert client.post(f"/_mock/orders/{number}/pick").status_code == 400
+    assert client.post(f"/_mock/orders/{number}/pick", headers=CONTROL).status_code == 400
     api.ok("PUT", "WarehouseStockLevels", json={"warehouse": "1", "productNumber": short, "balanceDifference": 10})
-    client.post(f"/_mock/orders/{number}/pick")
+    client.post(f"/_mock/orders/{number}/pick", headers=CONTROL)
     order = api.order(number)
     assert order["orderHeader"]["orderStatus"] == "Terminated"
     assert [x["orderRowStatus"] for x in order["orderRows"]] == ["Picked", "Picked"]
@@ -390,9 +391,9 @@ def test_cancelling_the_rest_of_a_partly_delivered_order_releases_exactly_the_re
     pn = stocked(client)
     api.ok("POST", "WarehouseStockLevels", json={"warehouse": "1", "productNumber": pn, "balance": 4})
     number = create(api, [row(pn, 10)])["orderHeader"]["orderNumber"]
-    client.post(f"/_mock/orders/{number}/pick")
+    client.post(f"/_mock/orders/{number}/pick", headers=CONTROL)
     assert figures(api, pn) == (0, 6, -6)
-    r = client.post(f"/_mock/orders/{number}/cancel")
+    r = client.post(f"/_mock/orders/{number}/cancel", headers=CONTROL)
     assert r.status_code == 200, r.text
     order = api.order(number)
     assert order["orderHeader"]["orderStatus"] == "Terminated"  # part was shipped
@@ -404,9 +405,9 @@ def test_the_back_office_cancels_a_reserved_order(client: TestClient, api: Xtnd,
     pn = stocked(client)
     start = figures(api, pn)
     number = create(api, [row(pn, 3)])["orderHeader"]["orderNumber"]
-    client.post(f"/_mock/orders/{number}/reserve")
+    client.post(f"/_mock/orders/{number}/reserve", headers=CONTROL)
     before = fetch_truth()
-    assert client.post(f"/_mock/orders/{number}/cancel").status_code == 200
+    assert client.post(f"/_mock/orders/{number}/cancel", headers=CONTROL).status_code == 200
     order = api.order(number)
     assert order["orderHeader"]["orderStatus"] == "Annulled"
     assert [x["orderRowStatus"] for x in order["orderRows"]] == ["Annulled"]
@@ -414,12 +415,12 @@ def test_the_back_office_cancels_a_reserved_order(client: TestClient, api: Xtnd,
     assert sorted(a for a, _ in new_events(fetch_truth, before)) == ["AvailableBalanceChanged", "OrderCancelled"]
     # nothing moves an annulled order any more
     for move in ("reserve", "pick", "cancel"):
-        assert client.post(f"/_mock/orders/{number}/{move}").status_code == 400, move
+        assert client.post(f"/_mock/orders/{number}/{move}", headers=CONTROL).status_code == 400, move
 
 
 def test_the_delivery_date_moves_with_its_hook(client: TestClient, api: Xtnd, fetch_truth: Truth) -> None:
     number = create(api, [row(stocked(client))])["orderHeader"]["orderNumber"]
-    client.post(f"/_mock/orders/{number}/reserve")
+    client.post(f"/_mock/orders/{number}/reserve", headers=CONTROL)
     before = fetch_truth()
     r = client.post(f"/_mock/orders/{number}/delivery-date", json={"askedDeliveryDate": "2026-02-03"})
     assert r.status_code == 200, r.text
@@ -434,7 +435,7 @@ def test_the_delivery_date_moves_with_its_hook(client: TestClient, api: Xtnd, fe
 
 @pytest.mark.parametrize("move", ["reserve", "pick", "cancel"])
 def test_back_office_moves_of_an_unknown_order_are_refused(client: TestClient, move: str) -> None:
-    r = client.post(f"/_mock/orders/999999/{move}")
+    r = client.post(f"/_mock/orders/999999/{move}", headers=CONTROL)
     assert r.status_code == 404 and "999999" in r.json()["Message"]
 
 
@@ -447,7 +448,7 @@ def test_the_list_filters_and_answers_list_items(client: TestClient, api: Xtnd) 
     o2 = create(api, [row(b, 1, warehouse="2")], "W-2", customerNumber="10002")["orderHeader"]["orderNumber"]
     advance(client, 60)
     o3 = create(api, [row(a), row(b)], "W-3")["orderHeader"]["orderNumber"]
-    client.post(f"/_mock/orders/{o3}/reserve")
+    client.post(f"/_mock/orders/{o3}/reserve", headers=CONTROL)
     since = utc_param(start)
 
     def numbers(**params: Any) -> list[str]:

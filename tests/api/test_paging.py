@@ -24,6 +24,7 @@ from tests.api.xtnd_support import (
     stocked,
     utc_param,
 )
+from tests.support.xtnd import CONTROL
 
 PRODUCTS, WAREHOUSES, PAGE_SIZE = 20, 3, 25
 
@@ -216,7 +217,7 @@ def test_a_record_leaving_the_filter_mid_pass_is_skipped_unless_snapshots_are_on
         params = {"modifiedDateFrom": since, "orderStatus": "Created", "pageCount": 2}
         page0 = api.ok("GET", "CustomerOrders", params={**params, "pageOffset": 0})
         assert [o["orderNumber"] for o in page0] == numbers[:2]
-        assert c.post(f"/_mock/orders/{numbers[0]}/reserve").status_code == 200
+        assert c.post(f"/_mock/orders/{numbers[0]}/reserve", headers=CONTROL).status_code == 200
         page1 = api.ok("GET", "CustomerOrders", params={**params, "pageOffset": 1})
         got = [o["orderNumber"] for o in page1]
         assert got == (numbers[2:4] if stable else numbers[3:5])

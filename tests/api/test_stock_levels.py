@@ -22,6 +22,7 @@ from tests.api.xtnd_support import (
     row,
     stocked,
 )
+from tests.support.xtnd import CONTROL
 
 Truth = Callable[[], dict[str, Any]]
 
@@ -75,7 +76,7 @@ def test_put_adjusts_the_ledger_and_fires_the_balance_hooks(client: TestClient, 
     rec = journal_since(client, seq)[0]
     assert (rec["method"], rec["resultKey"], rec["productNumbers"], rec["rateFamily"]) == ("PUT", pn, [pn], "WarehouseStockLevels")
     # the order still holds its allocation; a pick now ships from the lower balance
-    assert client.post(f"/_mock/orders/{order['orderHeader']['orderNumber']}/pick").status_code == 200
+    assert client.post(f"/_mock/orders/{order['orderHeader']['orderNumber']}/pick", headers=CONTROL).status_code == 200
     assert api.availability(pn)["physicalBalance"] == start["physicalBalance"] - 14
 
 

@@ -401,8 +401,8 @@ class Driver:
         shipped = order("C-3", [(product, 1.0), (other, 1.0)])
         backordered = order("C-4", [(stocked[2], 100_000.0)])
         for n in (shipped, backordered):
-            assert c.post(f"/_mock/orders/{n}/reserve").status_code == 200
-            assert c.post(f"/_mock/orders/{n}/pick").status_code == 200
+            assert c.post(f"/_mock/orders/{n}/reserve", json={}).status_code == 200
+            assert c.post(f"/_mock/orders/{n}/pick", json={}).status_code == 200
         current = self.call("CustomerOrders_GetOrder", "GET", f"/CustomerOrders/{changed}")
         current["orderHeader"]["yourReference"] = "changed"
         self.call("CustomerOrders_PutExistingOrder", "PUT", f"/CustomerOrders/{changed}", json=current)

@@ -39,7 +39,7 @@ def truth(s: Served) -> dict[str, Any]:
 
 
 def mock(s: Served, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    r = httpx.post(f"{s.base_url}/_mock{path}", json=body, timeout=10)
+    r = httpx.post(f"{s.base_url}/_mock{path}", json=body if body is not None else {}, timeout=10)
     assert r.status_code in (200, 201), r.text
     data: dict[str, Any] = r.json()
     return data

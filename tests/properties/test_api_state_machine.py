@@ -29,6 +29,7 @@ from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import CAPTURE, CAPTURE_DELAY, Xtnd, order_body, row, utc_param
 from tests.conftest import API
+from tests.support.xtnd import CONTROL
 
 PRODUCTS = 12
 WAREHOUSES = ("1", "2")
@@ -101,7 +102,7 @@ class LedgerAndOrders(RuleBasedStateMachine):
 
     def refused_move(self, number: str, move: str, **kwargs: Any) -> None:
         before = self.truth()
-        r = self.client.post(f"/_mock/orders/{number}/{move}", **kwargs)
+        r = self.client.post(f"/_mock/orders/{number}/{move}", headers=CONTROL, **kwargs)
         assert r.status_code == 400, (move, r.status_code, r.text)
         assert self.truth() == before, f"refused {move} changed the truth"
 
@@ -220,7 +221,7 @@ class LedgerAndOrders(RuleBasedStateMachine):
         if order.status != "Created":
             self.refused_move(number, "reserve")
             return
-        assert self.client.post(f"/_mock/orders/{number}/reserve").status_code == 200
+        assert self.client.post(f"/_mock/orders/{number}/reserve", headers=CONTROL).status_code == 200
         order.status = "Reserved"
         for r in order.rows:
             r.status = "Reserved"
@@ -243,7 +244,7 @@ class LedgerAndOrders(RuleBasedStateMachine):
         if not plan:
             self.refused_move(number, "pick")
             return
-        answer = self.client.post(f"/_mock/orders/{number}/pick")
+        answer = self.client.post(f"/_mock/orders/{number}/pick", headers=CONTROL)
         assert answer.status_code == 200, answer.text
         for r in order.rows:
             if r.status == "Created":
@@ -264,7 +265,7 @@ class LedgerAndOrders(RuleBasedStateMachine):
         if order.status not in ("Created", "Reserved", "PartiallyDelivered"):
             self.refused_move(number, "cancel")
             return
-        assert self.client.post(f"/_mock/orders/{number}/cancel").status_code == 200
+        assert self.client.post(f"/_mock/orders/{number}/cancel", headers=CONTROL).status_code == 200
         self.allocate(order.rows, -1)
         for r in order.rows:
             if r.outstanding:

@@ -81,7 +81,7 @@ class World:
         ]
 
     async def back_office(self, action: str, order_number: str) -> None:
-        (await self.admin.post(f"/_mock/orders/{order_number}/{action}")).raise_for_status()
+        (await self.admin.post(f"/_mock/orders/{order_number}/{action}", json={})).raise_for_status()
 
     async def take_order(self, *rows: tuple[str, int], warehouse: str = "1") -> str:
         body = {"rows": [{"productNumber": p, "quantity": q} for p, q in rows], "warehouse": warehouse}

@@ -7,8 +7,12 @@ from typing import Any
 
 from tests.conftest import API, PASSWORD, USERNAME, basic
 
-__all__ = ["API", "DETAILS", "PASSWORD", "USERNAME", "assert_invalid", "assert_message", "basic", "customer_body",
-           "order_body", "row"]
+__all__ = ["API", "CONTROL", "DETAILS", "PASSWORD", "USERNAME", "assert_invalid", "assert_message", "basic",
+           "customer_body", "order_body", "row"]
+
+#: What a state-changing /_mock call without a JSON body carries (httpx's ``json=`` sends the JSON content type,
+#: which counts too): the control surface refuses what a browser could send from another site (admin/guard.py)
+CONTROL = {"X-Mock-Xtnd": "1"}
 
 _ORDER = frozenset({"OrderNumber", "OrderNumberExternal", "Warehouse"})
 _PURCHASE = frozenset({"PurchaseNumber", "Warehouse"})

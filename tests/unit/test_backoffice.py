@@ -22,7 +22,7 @@ from mock_xtnd.settings import CatalogueSettings, Settings, SubscriptionSettings
 from mock_xtnd.simulate.backoffice import BackOffice
 from mock_xtnd.simulate.config import SimulationSettings
 from tests.support.receiver import Receiver
-from tests.support.xtnd import API, DETAILS, assert_invalid, assert_message, basic, order_body, row
+from tests.support.xtnd import API, CONTROL, DETAILS, assert_invalid, assert_message, basic, order_body, row
 
 DETAIL_KEYS = DETAILS  # the contract, §2 (docs/wire.md, "Webhooks")
 DAY = 86_400
@@ -117,7 +117,7 @@ def test_a_purchase_arrives_in_parts_and_stock_rises(fake: tuple[TestClient, Run
     assert rec.of("BalanceChanged")[0] == {"ProductNumber": pn, "Warehouse": "2", "Balance": before + 10}
     assert rec.of("PurchasePartiallyDelivered")[0] == {"PurchaseNumber": number, "Warehouse": "2"}
 
-    r = client.post(f"/_mock/backoffice/purchases/{number}/receive")  # the rest
+    r = client.post(f"/_mock/backoffice/purchases/{number}/receive", headers=CONTROL)  # the rest
     assert r.status_code == 200 and r.json()["status"] == "Delivered"
     assert rec.actions()[-1] == "PurchaseDelivered"
     assert rt.backend.state.stock[(pn, "2")].on_hand == before + 30
@@ -125,7 +125,7 @@ def test_a_purchase_arrives_in_parts_and_stock_rises(fake: tuple[TestClient, Run
     assert (pa["totalExpectedReceivingFromPurchase"], pa["nextReceivingDate"]) == (0, None)
 
     seen = len(rec.events)
-    assert_message(client.post(f"/_mock/backoffice/purchases/{number}/receive"), 400, "Delivered")
+    assert_message(client.post(f"/_mock/backoffice/purchases/{number}/receive", headers=CONTROL), 400, "Delivered")
     assert len(rec.events) == seen
 
 
@@ -137,12 +137,12 @@ def test_a_cancelled_purchase_keeps_what_arrived(fake: tuple[TestClient, Runtime
     }).json()["purchaseNumber"]
     client.post(f"/_mock/backoffice/purchases/{number}/receive", json={"quantity": 4})
     on_hand = rt.backend.state.stock[(pn, "1")].on_hand
-    r = client.post(f"/_mock/backoffice/purchases/{number}/cancel")
+    r = client.post(f"/_mock/backoffice/purchases/{number}/cancel", headers=CONTROL)
     assert r.status_code == 200 and r.json()["status"] == "Cancelled"
     assert r.json()["rows"] == [{"productNumber": pn, "quantityDue": 6}]
     assert rec.of("PurchaseCancelled") == [{"PurchaseNumber": number, "Warehouse": "1"}]
     assert rt.backend.state.stock[(pn, "1")].on_hand == on_hand
-    assert_message(client.post(f"/_mock/backoffice/purchases/{number}/cancel"), 400, "Cancelled")
+    assert_message(client.post(f"/_mock/backoffice/purchases/{number}/cancel", headers=CONTROL), 400, "Cancelled")
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_bad_values_are_400s_naming_the_field(fake: tuple[TestClient, Runtime, R
                                               body: dict[str, Any], status: int, field: str) -> None:
     client, rt, rec = fake
     before = client.get("/_mock/truth").json()
-    assert_invalid(client.post(path, json=body), status, field)
+    assert_invalid(client.post(path, json=body, headers=CONTROL), status, field)
     assert rec.events == []
     assert client.get("/_mock/truth").json() == before
 
@@ -197,7 +197,7 @@ def test_refusals_say_what_is_wrong_and_change_nothing(fake: tuple[TestClient, R
                                                        body: dict[str, Any] | None, status: int, says: str) -> None:
     client, _, rec = fake
     before = client.get("/_mock/truth").json()
-    r = client.post(path, json=body) if body is not None else client.post(path)
+    r = client.post(path, json=body, headers=CONTROL) if body is not None else client.post(path, headers=CONTROL)
     assert_message(r, status, says)
     assert rec.events == []
     assert client.get("/_mock/truth").json() == before
@@ -265,10 +265,10 @@ def test_offers_and_invoices(fake: tuple[TestClient, Runtime, Recorder]) -> None
         ops.change_invoice(rt.backend, "999999")
     rt.backend.set_stock(pn, "1", delta=1)  # so there is something to pick
     number = post_order(client, "WEB-1", pn)
-    assert_message(client.post(f"/_mock/backoffice/invoices/{number}/change"), 404, number)  # not invoiced
-    picked = client.post(f"/_mock/orders/{number}/pick").json()["orderHeader"]
+    assert_message(client.post(f"/_mock/backoffice/invoices/{number}/change", headers=CONTROL), 404, number)  # not invoiced
+    picked = client.post(f"/_mock/orders/{number}/pick", headers=CONTROL).json()["orderHeader"]
     (invoice,) = [i["invoiceNumber"] for i in picked["customerInvoices"]]
-    r = client.post(f"/_mock/backoffice/invoices/{invoice}/change")
+    r = client.post(f"/_mock/backoffice/invoices/{invoice}/change", headers=CONTROL)
     assert r.status_code == 200 and r.json() == {"invoiceNumber": invoice, "orderNumber": number}
     assert rec.of("CustomerInvoiceChanged") == [{"InvoiceNumber": invoice, "OrderNumber": number}]
 
@@ -362,10 +362,10 @@ def test_a_round_by_hand_and_the_simulation_survive_a_reset() -> None:
     app, rt, _ = wire(small(simulate=True))
     rec = Recorder(rt)
     with TestClient(app) as client:
-        r = client.post("/_mock/backoffice/tick")
+        r = client.post("/_mock/backoffice/tick", headers=CONTROL)
         assert r.status_code == 200 and isinstance(r.json()["actions"], dict)
         assert client.get("/_mock/backoffice").json()["simulating"] is True
-        assert client.post("/_mock/reset").status_code == 200
+        assert client.post("/_mock/reset", headers=CONTROL).status_code == 200
         rec.events.clear()
         advance(client, 6 * 3600)
     assert {"OrderCreated", "OrderPicked", "PurchaseDelivered"} <= set(rec.actions())

@@ -69,7 +69,7 @@ def test_the_journal_filters_by_kind_user_path_origin_and_limit() -> None:
     assert {r["deliveryId"] for r in j.since(0, kind="delivery", origin="storm:S1")} == {
         f"{i:032x}" for i in range(0, 300, 3)}
     page = orjson.loads(j.json_page(j.lines(limit=2)))
-    assert page == {"items": j.since(0)[:2], "dropped": 0, "lastSeq": 600}
+    assert page == {"items": j.since(0)[:2], "dropped": 0, "droppedBytes": 0, "lastSeq": 600}
     assert j.jsonl(j.lines(limit=2)).count(b"\n") == 2
 
 

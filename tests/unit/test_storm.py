@@ -19,7 +19,7 @@ from mock_xtnd.runtime import Runtime
 from mock_xtnd.settings import CatalogueSettings, Settings, SubscriptionSettings
 from mock_xtnd.simulate.storm import PeakRate, Plan, Storms, StormSpec
 from tests.support.receiver import Receiver
-from tests.support.xtnd import API, assert_invalid, assert_message, basic
+from tests.support.xtnd import API, CONTROL, assert_invalid, assert_message, basic
 
 START_MS = 1_767_600_000_000  # 2026-01-05T08:00:00Z, the virtual clock's default start
 
@@ -285,17 +285,21 @@ def test_same_seed_same_storm() -> None:
 def test_storms_out_of_bounds_are_refused(fake: tuple[TestClient, Runtime, Recorder], body: dict[str, Any],
                                           field: str) -> None:
     client, _, rec = fake
+    before = client.get("/_mock/truth").json()
     assert_invalid(client.post("/_mock/storm", json=body), 400, field)
+    assert client.get("/_mock/truth").json() == before, "a refused storm draws no id and changes nothing"
     advance(client, 10)
     assert rec.events == []
-    assert client.get("/_mock/storm").json() == {"items": []}
+    assert client.get("/_mock/storm").json()["items"] == []
 
 
 def test_a_storm_on_an_unknown_warehouse_is_refused(fake: tuple[TestClient, Runtime, Recorder]) -> None:
     client, _, rec = fake
+    before = client.get("/_mock/truth").json()
     assert_message(client.post("/_mock/storm", json={"rate": 10, "count": 5, "warehouses": ["9"]}), 400, "'9'")
+    assert client.get("/_mock/truth").json() == before
     advance(client, 10)
-    assert rec.events == [] and client.get("/_mock/storm").json() == {"items": []}
+    assert rec.events == [] and client.get("/_mock/storm").json()["items"] == []
 
 
 def test_unknown_storm_is_404(fake: tuple[TestClient, Runtime, Recorder]) -> None:
@@ -307,7 +311,7 @@ def test_reset_stops_storms_and_releases_nothing_twice(fake: tuple[TestClient, R
     client, rt, rec = fake
     storm_id = start_storm(client, rate=10, count=100)
     advance(client, 2)
-    assert client.post("/_mock/reset").status_code == 200
+    assert client.post("/_mock/reset", headers=CONTROL).status_code == 200
     assert client.get(f"/_mock/storm/{storm_id}").status_code == 404
     seen = len(rec.events)
     advance(client, 20)
@@ -368,7 +372,7 @@ def test_cli_reports_a_refused_storm_and_exits_2(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(storm_cli, "make_client", lambda url: TestClient(app))
     result = CliRunner().invoke(storm_cli.storm, ["--count", "6000000"])
     assert result.exit_code == 2
-    assert "count" in result.output and "400" in result.output and "5,000,000" in result.output
+    assert "count" in result.output and "400" in result.output and "1,000,000" in result.output
 
 
 def test_the_storm_channel_holds_survive_a_restart_with_a_db(tmp_path: Any) -> None:

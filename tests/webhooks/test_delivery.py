@@ -17,6 +17,7 @@ from mock_xtnd.app import create_app
 from mock_xtnd.domain.clock import parse_iso
 from mock_xtnd.settings import DeliverySettings, Settings
 from tests.support.receiver import Received, Receiver
+from tests.support.xtnd import CONTROL
 
 from .conftest import (
     START,
@@ -186,7 +187,7 @@ def test_dead_letters_are_listed_and_redelivered_by_hand(receiver: Receiver) -> 
         assert len(dead["attempts"]) == 3
 
         receiver.policy = lambda _r: 204
-        r = fake.c.post(f"/_mock/deliveries/{dead['deliveryId']}/redeliver")
+        r = fake.c.post(f"/_mock/deliveries/{dead['deliveryId']}/redeliver", headers=CONTROL)
         assert r.status_code == 202, r.text
         assert r.json()["status"] == "pending"
         fake.settle()
@@ -207,7 +208,7 @@ def test_a_redelivery_gets_a_fresh_budget_on_the_same_schedule(receiver: Receive
         fake.stock(fake.products()[0], "1", 1)
         fake.advance(300)
         (dead,) = fake.deliveries(status="dead")
-        fake.ok(fake.c.post(f"/_mock/deliveries/{dead['deliveryId']}/redeliver"))
+        fake.ok(fake.c.post(f"/_mock/deliveries/{dead['deliveryId']}/redeliver", headers=CONTROL))
         fake.advance(3600)
         d = fake.delivery(dead["deliveryId"])
         assert d["status"] == "dead"
@@ -218,12 +219,12 @@ def test_a_redelivery_gets_a_fresh_budget_on_the_same_schedule(receiver: Receive
 def test_redeliver_refuses_unknown_and_pending(receiver: Receiver) -> None:
     receiver.policy = lambda _r: 500
     with running(fake_settings(subscription(receiver.url, triggers=BALANCE))) as fake:
-        assert_message(fake.c.post("/_mock/deliveries/" + "0" * 32 + "/redeliver"), 404, "0" * 32)
+        assert_message(fake.c.post("/_mock/deliveries/" + "0" * 32 + "/redeliver", headers=CONTROL), 404, "0" * 32)
         assert_message(fake.c.get("/_mock/deliveries/" + "0" * 32), 404, "0" * 32)
         fake.stock(fake.products()[0], "1", 1)
         fake.settle()
         (pending,) = fake.deliveries(status="pending")
-        assert_message(fake.c.post(f"/_mock/deliveries/{pending['deliveryId']}/redeliver"), 400, "pending")
+        assert_message(fake.c.post(f"/_mock/deliveries/{pending['deliveryId']}/redeliver", headers=CONTROL), 400, "pending")
         assert fake.delivery(pending["deliveryId"]) == pending  # refused: nothing sent, nothing planned anew
 
 

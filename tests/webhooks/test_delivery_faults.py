@@ -10,7 +10,7 @@ import pytest
 from mock_xtnd.domain.clock import parse_iso
 from mock_xtnd.settings import DeliveryFaultSettings
 from tests.support.receiver import Received, Receiver
-from tests.support.xtnd import order_body, row
+from tests.support.xtnd import CONTROL, order_body, row
 
 from .conftest import (
     START,
@@ -53,7 +53,7 @@ def test_the_fault_plan_comes_from_the_config() -> None:
             **NO_FAULTS, "duplicate": 0.5, "reorderWindowSeconds": 30.0, "tamperSignature": 0.1, "batch": 2}
         # a reset goes back to the config's plan
         fake.set_faults(duplicate=0)
-        fake.ok(fake.c.post("/_mock/reset"))
+        fake.ok(fake.c.post("/_mock/reset", headers=CONTROL))
         assert fake.ok(fake.c.get("/_mock/faults/deliveries"))["duplicate"] == 0.5
 
 

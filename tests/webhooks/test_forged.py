@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.receiver import Received, Receiver
+from tests.support.xtnd import CONTROL
 
 from .conftest import (
     GUID,
@@ -53,7 +54,7 @@ def test_a_forged_hook_arrives_unverifiable_and_is_never_retried(receiver: Recei
         assert j["forged"] is True
         assert (j["deliveryId"], j["attempt"], j["status"], j["outcome"]) == (sent["deliveryId"], 1, 401, "dead")
         assert j["notifications"] == [{"Action": "AvailableBalanceChanged", "Details": DETAILS}]
-        assert_message(fake.c.post(f"/_mock/deliveries/{sent['deliveryId']}/redeliver"), 400, "forged")
+        assert_message(fake.c.post(f"/_mock/deliveries/{sent['deliveryId']}/redeliver", headers=CONTROL), 400, "forged")
         assert len(fake.delivery(sent["deliveryId"])["attempts"]) == 1
 
     (got,) = receiver.received

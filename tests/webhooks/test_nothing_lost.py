@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from tests.support.receiver import Received, Receiver
+from tests.support.xtnd import CONTROL
 
 from .conftest import fake_settings, running, subscription, verifies
 
@@ -67,7 +68,7 @@ def test_receiver_down_for_ten_minutes_loses_nothing(receiver: Receiver) -> None
             assert (d["status"] == "delivered") == (made_at + 300 > OUTAGE_S), (made_at, d["status"])
 
         for d in dead:
-            r = fake.c.post(f"/_mock/deliveries/{d['deliveryId']}/redeliver")
+            r = fake.c.post(f"/_mock/deliveries/{d['deliveryId']}/redeliver", headers=CONTROL)
             assert r.status_code == 202, r.text
         fake.settle()
         after = fake.deliveries(limit="100000")

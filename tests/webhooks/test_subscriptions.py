@@ -12,7 +12,7 @@ import pytest
 from mock_xtnd.domain.events import ACTIONS
 from mock_xtnd.settings import CatalogueSettings, ConfigError, load_settings
 from tests.support.receiver import Receiver
-from tests.support.xtnd import customer_body
+from tests.support.xtnd import CONTROL, customer_body
 
 from .conftest import (
     SECRET,
@@ -101,7 +101,7 @@ def admin_only() -> Iterator[Fake]:
 
 def test_get_post_put_delete_webhooks(receiver: Receiver) -> None:
     with running(fake_settings()) as fake:
-        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"items": []}
+        assert fake.ok(fake.c.get("/_mock/webhooks"))["items"] == []
 
         r = fake.c.post("/_mock/webhooks", json=body(receiver.url))
         assert r.status_code == 201, r.text
@@ -120,16 +120,16 @@ def test_get_post_put_delete_webhooks(receiver: Receiver) -> None:
         fake.settle()
         assert actions_of(receiver.received) == ["BalanceChanged", "AvailableBalanceChanged"]
 
-        r = fake.c.delete("/_mock/webhooks/shop")
+        r = fake.c.delete("/_mock/webhooks/shop", headers=CONTROL)
         assert r.status_code == 200, r.text
-        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"items": []}
+        assert fake.ok(fake.c.get("/_mock/webhooks"))["items"] == []
         fake.stock(product, "1", 1)
         fake.settle()
         assert len(receiver.received) == 2
 
-        assert_message(fake.c.delete("/_mock/webhooks/shop"), 404, "shop")
+        assert_message(fake.c.delete("/_mock/webhooks/shop", headers=CONTROL), 404, "shop")
         assert_message(fake.c.put("/_mock/webhooks/nobody", json=body(receiver.url)), 404, "nobody")
-        assert fake.ok(fake.c.get("/_mock/webhooks")) == {"items": []}
+        assert fake.ok(fake.c.get("/_mock/webhooks"))["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,7 @@ def test_subscriptions_survive_a_restart_on_the_same_db(tmp_path: Path, receiver
                              catalogue=CatalogueSettings(products=30, warehouses=3, customers=10))
     with running(settings) as fake:
         fake.ok(fake.c.post("/_mock/webhooks", json=body(receiver.url, "added", triggers=["BalanceChanged"])))
-        fake.ok(fake.c.delete("/_mock/webhooks/from-config"))
+        fake.ok(fake.c.delete("/_mock/webhooks/from-config", headers=CONTROL))
     with running(settings) as fake:
         assert [s["name"] for s in fake.ok(fake.c.get("/_mock/webhooks"))["items"]] == ["added"]
         fake.stock(fake.products()[0], "1", 1)

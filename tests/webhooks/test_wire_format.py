@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.receiver import Received
-from tests.support.xtnd import DETAILS, customer_body, order_body, row
+from tests.support.xtnd import CONTROL, DETAILS, customer_body, order_body, row
 
 from .conftest import (
     GUID,
@@ -64,10 +64,10 @@ def cause_every_kind(fake: Fake) -> dict[str, Any]:
     a = new_order(fake, "WEB-A", plain)
     fake.ok(fake.c.post(f"/_mock/orders/{a}/delivery-date", json={"askedDeliveryDate": "2026-02-01"}))
     facts["a_dated"] = fake.api("GET", f"CustomerOrders/{a}")
-    fake.ok(fake.c.post(f"/_mock/orders/{a}/reserve"))
-    facts["a"] = fake.ok(fake.c.post(f"/_mock/orders/{a}/pick"))
+    fake.ok(fake.c.post(f"/_mock/orders/{a}/reserve", headers=CONTROL))
+    facts["a"] = fake.ok(fake.c.post(f"/_mock/orders/{a}/pick", headers=CONTROL))
     b = new_order(fake, "WEB-B", plain)
-    facts["b"] = fake.ok(fake.c.post(f"/_mock/orders/{b}/cancel"))
+    facts["b"] = fake.ok(fake.c.post(f"/_mock/orders/{b}/cancel", headers=CONTROL))
     facts["customer"] = fake.api("POST", "Customers", json=customer_body("Anna Svensson"))
     return facts
 
