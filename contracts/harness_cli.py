@@ -17,7 +17,7 @@ def _echo(message: str) -> None:
 
 
 def run_and_report(scenario: Scenario, client: str, report: str | None, junit: str | None,
-                   quiet: bool = False, client_log: str | None = None) -> int:
+                   quiet: bool = False, client_log: str | None = None, html: str | None = None) -> int:
     try:
         result = run(scenario, client, log=(lambda _m: None) if quiet else _echo,
                      client_log_path=Path(client_log) if client_log else None)
@@ -32,6 +32,10 @@ def run_and_report(scenario: Scenario, client: str, report: str | None, junit: s
         Path(report).write_bytes(orjson.dumps(result_json(result), option=orjson.OPT_INDENT_2))
     if junit:
         Path(junit).write_text(result.report.to_junit_xml(suite_name=f"xtnd-conduct.{scenario.name}"))
+    if html:
+        from .report_html import write_run
+
+        write_run(result, html, client)
     return result.exit_code()
 
 
@@ -64,11 +68,13 @@ def print_result(result: RunResult) -> None:
               help="A scenario file (default: the built-in one-minute scenario).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the JSON report here.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
+@click.option("--html", type=click.Path(dir_okay=False), default=None,
+              help="Write the verdict as one self-contained HTML file here (rules, evidence, a timeline).")
 @click.option("--client-log", type=click.Path(dir_okay=False), default=None,
               help="Write the client's stdout and stderr here (default: a temporary file; its last lines are "
                    "shown when the client fails to start).")
 def check(client: str, scenario_file: str | None, report: str | None, junit: str | None,
-          client_log: str | None) -> None:
+          client_log: str | None, html: str | None) -> None:
     """Run CLIENT against a fresh fake through a scenario and judge it. The client gets XTND_API_URL,
     XTND_USERNAME, XTND_PASSWORD, XTND_WEBHOOK_SECRET and XTND_WEBHOOK_PORT (docs/scenarios.md, the harness
     protocol). Exit 0 passed, 1 violations, 2 usage or scenario error, 3 harness error."""
@@ -77,4 +83,4 @@ def check(client: str, scenario_file: str | None, report: str | None, junit: str
     except ScenarioError as e:
         click.echo(f"mock-xtnd check: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    sys.exit(run_and_report(scenario, client, report, junit, client_log=client_log))
+    sys.exit(run_and_report(scenario, client, report, junit, client_log=client_log, html=html))

@@ -78,7 +78,8 @@ class Outcome:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--client", "client", required=True, help="The integration to judge, as a shell command.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default=None,
-              help="Write <name>.json, <name>.txt, <name>.client.log and <name>.journal.jsonl per scenario here.")
+              help="Write <name>.json, <name>.txt, <name>.html, <name>.client.log and <name>.journal.jsonl per "
+                   "scenario here.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML (one test suite per scenario) here.")
 @click.option("--quiet", "-q", is_flag=True, help="No harness progress lines.")
@@ -152,6 +153,9 @@ def write_reports(directory: Path, outcome: Outcome) -> None:
     if result.expectation_failures:
         text += "\nExpectations not met:\n" + "".join(f"  - {f}\n" for f in result.expectation_failures)
     Path(f"{base}.txt").write_text(text, encoding="utf-8")
+    from .report_html import write_run
+
+    write_run(result, f"{base}.html")
     client_log = Path(f"{base}.client.log")
     if not client_log.exists():  # the harness streams it there; write the tail it kept otherwise
         client_log.write_text(result.client_log, encoding="utf-8")

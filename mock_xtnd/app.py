@@ -19,10 +19,11 @@ from starlette.types import Receive, Scope, Send
 
 from . import __version__
 from .admin import routes as admin_routes
+from .admin.guard import ControlGuard
 from .api.docs import install_docs
 from .api.errors import ApiError, invalid, json_response
-from .api.pipeline import XtndPipeline
-from .domain.errors import DomainError
+from .api.pipeline import XtndPipeline, store_error
+from .domain.errors import DomainError, StoreUnavailable
 from .runtime import Runtime
 from .settings import Settings
 
@@ -38,8 +39,12 @@ def _field_of(loc: tuple[object, ...] | list[object]) -> str:
     return out or "body"
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, rt: Runtime) -> None:
     """The control surface answers in the API's error bodies too (one vocabulary)."""
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        return store_error(rt, exc).response()
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -85,6 +90,7 @@ def _install_parts(rt: Runtime) -> None:
     from .faults.api import ApiFaults
     from .simulate.backoffice import BackOffice
     from .simulate.storm import Storms
+    from .ui.dashboard import Dashboard
     from .webhooks.service import Webhooks
 
     rt.webhooks = Webhooks(rt)
@@ -93,6 +99,7 @@ def _install_parts(rt: Runtime) -> None:
     rt.add_part(rt.faults)
     rt.add_part(BackOffice(rt))
     rt.add_part(Storms(rt))
+    rt.add_part(Dashboard(rt))  # /_mock/ui and the read endpoints it needs (docs/ui.md)
 
 
 class XtndApp(FastAPI):
@@ -127,7 +134,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                   openapi_url=None)
     app.pipeline = XtndPipeline(app.fastapi_call, runtime=rt)
     app.state.runtime = rt
-    install_error_handlers(app)
+    install_error_handlers(app, rt)
 
     admin = FastAPI(
         title="mock-xtnd control surface",
@@ -141,16 +148,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     admin.include_router(admin_routes.router(rt))
     for extra in rt.admin_routers():
         admin.include_router(extra)
-    install_error_handlers(admin)
+    install_error_handlers(admin, rt)
     install_docs(app, admin, rt.settings)
-    app.mount("/_mock", admin)
+    app.mount("/_mock", ControlGuard(admin, rt))  # cross-site requests, the admin token, body size (admin/guard.py)
 
     @app.get("/", include_in_schema=False)
     async def root() -> Response:
         return json_response({"name": "mock-xtnd", "version": __version__, "api": f"/RESTAPI/v1_0/{company}",
                               "auth": "ExtendBasicAuthorization: Basic base64(username:password)",
                               "docs": "/RESTAPI/swagger/ui/index", "openapi": "/RESTAPI/swagger/docs/v1",
-                              "controls": "/_mock/docs"})
+                              "controls": "/_mock/docs", "dashboard": "/_mock/ui"})
 
     return app
 

@@ -42,11 +42,12 @@ from starlette.responses import Response
 from ..api.errors import json_response
 from ..domain import backoffice as ops
 from ..domain.clock import iso_ms, parse_iso
-from ..domain.errors import DomainError, bad_request, not_found
+from ..domain.errors import DomainError, StoreUnavailable, bad_request, not_found
 from ..runtime import Runtime
 from .sampling import Zipf, poisson
+from .storm_series import StormSeries
 
-MAX_COUNT = 5_000_000
+MAX_COUNT = 1_000_000  # the default of settings.storm_max_steps
 MAX_DURATION_SECONDS = 3600.0
 WAKE_SECONDS = 0.005
 MAX_STEPS_PER_WAKE = 4096
@@ -62,7 +63,8 @@ class StormSpec(BaseModel):
 
     shape: Literal["constant", "ramp", "burst", "poisson"] = "constant"
     rate: float = Field(gt=0, le=1_000_000, description="Steps (AvailableBalanceChanged events) per second.")
-    count: int | None = Field(default=None, ge=1, description=f"Steps in all (at most {MAX_COUNT:,}).")
+    count: int | None = Field(default=None, ge=1, description="Steps in all (at most storm_max_steps, by default "
+                                                                 f"{MAX_COUNT:,}).")
     durationSeconds: float | None = Field(default=None, gt=0, description="Or: how long (at most 3600 s).")
     products: int | None = Field(default=None, ge=1, description="How many products to use (default all).")
     skew: Literal["uniform", "zipf"] = "uniform"
@@ -75,7 +77,7 @@ class StormSpec(BaseModel):
 class Plan:
     """How many steps a storm makes and when: ``offsets()`` yields each step's ms after the start, in order."""
 
-    def __init__(self, spec: StormSpec, rng: random.Random) -> None:
+    def __init__(self, spec: StormSpec, rng: random.Random, max_count: int = MAX_COUNT) -> None:
         self.spec = spec
         self.rng = rng
         r = spec.rate
@@ -86,8 +88,9 @@ class Plan:
             neither = "Give count or durationSeconds."
             raise bad_request(neither, ("count", neither))
         if spec.count is not None:
-            if spec.count > MAX_COUNT:
-                raise bad_request(f"count is at most {MAX_COUNT:,}.", ("count", f"At most {MAX_COUNT:,}."))
+            if spec.count > max_count:
+                raise bad_request(f"count is at most {max_count:,} (storm_max_steps).",
+                                  ("count", f"At most {max_count:,}."))
             self.count = spec.count
             self.duration = self._duration_for(spec.count) if spec.shape != "poisson" else self.count / r
         else:
@@ -99,8 +102,8 @@ class Plan:
                 self.count = poisson(rng, r * self.duration)
             else:
                 self.count = math.floor(self._cumulative(self.duration) + 1e-9)
-            if self.count > MAX_COUNT:
-                too_many = f"That storm would make {self.count:,} steps; at most {MAX_COUNT:,}."
+            if self.count > max_count:
+                too_many = f"That storm would make {self.count:,} steps; at most {max_count:,} (storm_max_steps)."
                 raise bad_request(too_many, ("rate", f"{too_many} Lower the rate or the duration."))
             if self.count < 1:
                 none = "That storm would make no steps at all."
@@ -252,11 +255,13 @@ class Storm:
     offsets: Iterator[int] = field(default_factory=lambda: iter(()))
     next_offset: int | None = None
     emitted: int = 0
+    refused: int = 0  # steps whose commit the store refused (the database locked): they did not happen
     finished_ms: int | None = None
     error: str | None = None
     task: asyncio.Task[None] | None = None
     stats: DeliveryStats = field(default_factory=DeliveryStats)
     peak: PeakRate = field(default_factory=PeakRate)
+    series: StormSeries = field(default_factory=StormSeries)  # per second, for plots (storm_series.py)
     product_set: frozenset[str] = frozenset()
     warehouse_set: frozenset[str] = frozenset()
 
@@ -274,6 +279,7 @@ class Storms:
         self.channel = ops.OtherChannel("storm")
         self.channel.load(rt.loaded_records.get(ops.CHANNEL_RECORD_KIND, []))
         self.storms: dict[str, Storm] = {}
+        self.evicted = 0  # finished storms dropped by retention (settings.retention.storms)
 
     # ------------------------------------------------------------------ Part protocol
     def admin_routers(self) -> list[Any]:
@@ -285,12 +291,20 @@ class Storms:
     async def stop(self) -> None:
         await self._cancel_tasks()
 
+    def truth_records(self) -> list[tuple[str, str, Any]]:
+        """This part's sales channel's holds, for ``/_mock/truth`` (persisted as ``channel_reservation``)."""
+        return self.channel.records()
+
+    def reset_records(self) -> list[tuple[str, str, Any]]:
+        return []
+
     def reset(self) -> list[tuple[str, str, Any]]:
         # the scheduler (virtual timers) is already cleared; real-clock tasks stop at their next wake
         for storm in self.storms.values():
             if storm.task is not None:
                 storm.task.cancel()
         self.storms.clear()
+        self.evicted = 0
         self.channel.clear()
         return []
 
@@ -311,9 +325,15 @@ class Storms:
         warehouses = list(dict.fromkeys(spec.warehouses)) if spec.warehouses else list(b.state.warehouses)
         for wh in warehouses:
             b.warehouse(wh, "warehouses")
-        storm_id = f"storm-{self.rt.ids.next('storm')}"
-        rng = self.rt.ids.rng(f"storm/{storm_id}")
-        plan = Plan(spec, rng)
+        counters = dict(self.rt.ids.counters)
+        try:
+            storm_id = f"storm-{self.rt.ids.next('storm')}"
+            rng = self.rt.ids.rng(f"storm/{storm_id}")
+            plan = Plan(spec, rng, self.rt.settings.storm_max_steps)
+        except DomainError:  # a refused storm draws no id: the counters are as they were
+            self.rt.ids.counters.clear()
+            self.rt.ids.counters.update(counters)
+            raise
         n = spec.products or len(all_products)
         # zipf ranks follow a seeded shuffle, so the hot products are not always the catalogue's first
         products = rng.sample(all_products, n) if (n < len(all_products) or spec.skew == "zipf") else all_products
@@ -323,12 +343,21 @@ class Storms:
         storm.offsets = plan.offsets()
         storm.next_offset = next(storm.offsets, None)
         storm.stats.cursor = self.rt.journal.last_seq
+        self._retain()
         self.storms[storm_id] = storm
         if self.rt.clock.is_virtual:
             self._schedule(storm)
         else:
             storm.task = asyncio.get_running_loop().create_task(self._run_real(storm))
         return storm
+
+    def _retain(self) -> None:
+        """Keep at most ``retention.storms`` finished storms (the oldest go); running ones always stay."""
+        keep = self.rt.settings.retention.storms
+        finished = [sid for sid, s in self.storms.items() if s.finished_ms is not None]
+        for sid in finished[: max(0, len(finished) - keep + 1)]:
+            del self.storms[sid]
+            self.evicted += 1
 
     # ------------------------------------------------------------------ emitting
     def _step(self, storm: Storm) -> None:
@@ -344,10 +373,15 @@ class Storms:
                 self.channel.release(backend, pn, wh, 1)
             else:
                 self.channel.reserve(backend, pn, wh, 1)
+        except StoreUnavailable:
+            storm.refused += 1  # rolled back: this step did not happen; the storm goes on
+            return
         finally:
             backend.origin = None
         storm.emitted += 1
-        storm.peak.add(self.rt.clock.now_ms() - storm.started_ms)
+        offset = self.rt.clock.now_ms() - storm.started_ms
+        storm.peak.add(offset)
+        storm.series.step(offset)
 
     def _emit_due(self, storm: Storm, now_offset: int, limit: int) -> int:
         done = 0
@@ -368,7 +402,7 @@ class Storms:
             if self.storms.get(storm.id) is not storm:
                 return  # reset since
             try:
-                self._emit_due(storm, self.rt.clock.now_ms() - storm.started_ms, MAX_COUNT)
+                self._emit_due(storm, self.rt.clock.now_ms() - storm.started_ms, storm.plan.count)
             except DomainError as e:
                 storm.error, storm.finished_ms = e.message, self.rt.clock.now_ms()
                 return
@@ -424,6 +458,7 @@ class Storms:
                 st.latency.add(latency)
                 end = at + round(float(rec.get("latencyMs") or 0.0))
                 st.last_delivered_ms = end if st.last_delivered_ms is None else max(st.last_delivered_ms, end)
+                storm.series.delivery(end - storm.started_ms, latency)
             elif outcome == "retry":
                 st.retried += 1
             elif outcome in ("dead", "gone"):
@@ -443,6 +478,7 @@ class Storms:
             "peakRate": storm.peak.peak,
             "planned": storm.plan.count,
             "emitted": storm.emitted,
+            "refused": storm.refused,
             "startedAt": iso_ms(storm.started_ms),
             "finishedAt": iso_ms(storm.finished_ms) if storm.finished_ms is not None else None,
             "plannedDurationSeconds": round(storm.plan.duration, 3),
@@ -477,7 +513,8 @@ def router(storms: Storms) -> APIRouter:
 
     @r.get("/storm", summary="Every storm since the last reset, with progress")
     async def list_storms() -> Response:
-        return json_response({"items": [storms.progress(s) for s in storms.storms.values()]})
+        return json_response({"items": [storms.progress(s) for s in storms.storms.values()],
+                              "evicted": storms.evicted})
 
     @r.get("/storm/{stormId}", summary="A storm's progress: steps emitted, the peak rate planned and emitted (most "
            "steps in any one second), deliveries sent/delivered/retried/failed, deliveries per second, p50/p99 "

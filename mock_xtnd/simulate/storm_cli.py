@@ -82,8 +82,11 @@ def summary_table(progress: dict[str, Any]) -> Table:
 @click.option("--settle", type=float, default=10.0, show_default=True,
               help="After the last step, wait at most this long for deliveries to settle.")
 @click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between progress polls.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Write plots (self-contained HTML), the per-second series (CSV) and the figures (JSON) here.")
 def storm(url: str, shape: str, rate: float, count: int | None, duration: float | None, products: int | None,
-          skew: str, zipf_s: float, warehouses: str | None, settle: float, poll: float) -> None:
+          skew: str, zipf_s: float, warehouses: str | None, settle: float, poll: float,
+          report_dir: str | None = None) -> None:
     """Start a storm of real stock changes on a running fake and report how its webhooks were delivered.
 
     Every step reserves or releases one unit for another sales channel, so each fires one
@@ -105,10 +108,16 @@ def storm(url: str, shape: str, rate: float, count: int | None, duration: float 
     try:
         with make_client(url) as client:
             result = _run(console, client, body, settle, poll)
+            series = _json(console, client.get(f"/_mock/storm/{result['stormId']}/series")) if report_dir else None
     except httpx.HTTPError as e:
         _fail(console, f"cannot reach the fake at {url}: {e}")
         return
     console.print(summary_table(result))
+    if report_dir and series is not None:
+        from .storm_report import write_report
+
+        for path in write_report(series, report_dir):
+            console.print(f"wrote {path}")
 
 
 def _run(console: Console, client: httpx.Client, body: dict[str, Any], settle: float, poll: float) -> dict[str, Any]:
