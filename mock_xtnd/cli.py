@@ -48,7 +48,7 @@ def banner(settings: Settings, port: int) -> str:
         f"{settings.clock} clock" + (f", state in {settings.db}" if settings.db else ", in memory") + ")",
         f"  auth:        header ExtendBasicAuthorization: Basic base64(username:password)  (users: {users})",
         f"  API docs:    {base}/RESTAPI/swagger/ui/index  (OpenAPI: {base}/RESTAPI/swagger/docs/v1)",
-        f"  controls:    {base}/_mock/docs",
+        f"  dashboard:   {base}/_mock/ui  (controls: {base}/_mock/docs)",
         f"  catalogue:   {settings.catalogue.products} products, {settings.catalogue.warehouses} warehouses, "
         f"{settings.catalogue.customers} customers",
     ]
