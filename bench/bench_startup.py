@@ -75,8 +75,8 @@ def run(reps: int) -> dict[str, Any]:
     h.check_server_stack()
     bodies = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
     # bare_app.py only needs bodies to serve; their size does not matter to start-up
-    json.dump({"product": {"productNumber": "1"},
-               "availability": {"productAvailabilityList": [], "paginationInfo": {}}}, bodies)
+    json.dump({"product": {"productNumber": "1"}, "availability_one": {"productNumber": "1"},
+               "availability_page": {"productAvailabilityList": [], "paginationInfo": {}}}, bodies)
     bodies.close()
     cases: dict[str, list[str]] = {
         "bare_fastapi": [h.PYTHON, str(h.BENCH_DIR / "bare_app.py"), "--bodies", bodies.name, "--port"],

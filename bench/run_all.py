@@ -34,7 +34,7 @@ def main() -> None:
     results["startup"] = bench_startup.run(reps)
     h.write_result("startup", results["startup"])
     print("== api ==", flush=True)
-    results["api"] = bench_api.run(4 if args.quick else 10, reps, 64, 2.0, args.experiments)
+    results["api"] = bench_api.run(4 if args.quick else 10, reps, 64, 2.0)
     h.write_result("api", results["api"])
     print("== webhooks ==", flush=True)
     results["webhooks"] = bench_webhooks.run(5000 if args.quick else 20000, reps, 4 if args.quick else 10, 2000.0,

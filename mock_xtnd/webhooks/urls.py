@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 MAX_URL_LENGTH = 2048
@@ -53,7 +54,16 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 def parse_callback_url(url: str) -> CallbackTarget:
-    if not isinstance(url, str) or not url:
+    """The URL checked and in its wire form. Every delivery attempt asks again for its subscription's URL, so the
+    answers are remembered (a few per run; CallbackTarget is immutable)."""
+    if not isinstance(url, str):
+        raise CallbackUrlError("must be an absolute http(s) URL")
+    return _parse_callback_url(url)
+
+
+@lru_cache(maxsize=256)
+def _parse_callback_url(url: str) -> CallbackTarget:
+    if not url:
         raise CallbackUrlError("must be an absolute http(s) URL")
     if len(url) > MAX_URL_LENGTH:
         raise CallbackUrlError(f"must be at most {MAX_URL_LENGTH} characters")
