@@ -28,16 +28,26 @@ from .domain.backend import State
 from .domain.errors import StoreUnavailable
 from .domain.models import (
     Address,
+    BalanceAdjustment,
     Customer,
+    CustomerInvoice,
     DiscountList,
+    InvoiceRow,
     Offer,
     Order,
     OrderRow,
     PriceList,
     Product,
+    ProductProperties,
+    ProductText,
+    ProductTexts,
+    PurchaseArrival,
     PurchaseOrder,
+    ReturnOrder,
+    ReturnRow,
     Shipment,
     StockItem,
+    SupplierAgreement,
     Warehouse,
 )
 
@@ -71,6 +81,40 @@ def _order(d: dict[str, Any]) -> Order:
     return Order(**d)
 
 
+def _purchase(d: dict[str, Any]) -> PurchaseOrder:
+    d = dict(d)
+    d["arrivals"] = [PurchaseArrival(**a) for a in d.get("arrivals", [])]
+    return PurchaseOrder(**d)
+
+
+# offer statuses of mock-xtnd before 0.3, in XTND's words
+_OFFER_STATUS = {"Open": "Created", "Declined": "Rejected", "Expired": "Cancelled"}
+
+
+def _offer(d: dict[str, Any]) -> Offer:
+    d = dict(d)
+    d["status"] = _OFFER_STATUS.get(d["status"], d["status"])
+    return Offer(**d)
+
+
+def _invoice(d: dict[str, Any]) -> CustomerInvoice:
+    d = dict(d)
+    d["rows"] = [InvoiceRow(**r) for r in d["rows"]]
+    return CustomerInvoice(**d)
+
+
+def _return(d: dict[str, Any]) -> ReturnOrder:
+    d = dict(d)
+    d["rows"] = [ReturnRow(**r) for r in d["rows"]]
+    return ReturnOrder(**d)
+
+
+def _texts(d: dict[str, Any]) -> ProductTexts:
+    d = dict(d)
+    d["items"] = [ProductText(**t) for t in d["items"]]
+    return ProductTexts(**d)
+
+
 DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "warehouse": lambda d: Warehouse(**d),
     "product": lambda d: Product(**d),
@@ -79,9 +123,21 @@ DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "price_list": lambda d: PriceList(**d),
     "discount_list": lambda d: DiscountList(**d),
     "order": _order,
-    "purchase": lambda d: PurchaseOrder(**d),
-    "offer": lambda d: Offer(**d),
+    "purchase": _purchase,
+    "offer": _offer,
+    "invoice": _invoice,
+    "return": _return,
+    "adjustment": lambda d: BalanceAdjustment(**d),
+    "supplier_agreement": lambda d: SupplierAgreement(**d),
+    "product_texts": _texts,
+    "product_properties": lambda d: ProductProperties(**d),
 }
+# the state dict each decoded kind goes to (stock is keyed by (product, warehouse))
+_STATE_OF = {"warehouse": "warehouses", "product": "products", "customer": "customers", "price_list": "price_lists",
+             "discount_list": "discount_lists", "order": "orders", "purchase": "purchases", "offer": "offers",
+             "invoice": "invoices", "return": "returns", "adjustment": "adjustments",
+             "supplier_agreement": "supplier_agreements", "product_texts": "product_texts",
+             "product_properties": "product_properties"}
 
 
 def state_records(state: State) -> Iterable[tuple[str, str, Any]]:
@@ -106,6 +162,18 @@ def state_records(state: State) -> Iterable[tuple[str, str, Any]]:
         yield "offer", number, of
     for pn, ms in state.price_changed_at.items():
         yield "price_changed", pn, ms
+    for number, inv in state.invoices.items():
+        yield "invoice", number, inv
+    for number, ret in state.returns.items():
+        yield "return", number, ret
+    for key, adj in state.adjustments.items():
+        yield "adjustment", key, adj
+    for key, sa in state.supplier_agreements.items():
+        yield "supplier_agreement", key, sa
+    for pn, texts in state.product_texts.items():
+        yield "product_texts", pn, texts
+    for pn, props in state.product_properties.items():
+        yield "product_properties", pn, props
 
 
 class DatabaseError(Exception):
@@ -251,24 +319,10 @@ class SqliteStore:
                 others[kind].append((key, value))
             else:
                 obj = decoder(value)
-                if kind == "warehouse":
-                    state.warehouses[key] = obj
-                elif kind == "product":
-                    state.products[key] = obj
-                elif kind == "stock":
+                if kind == "stock":
                     state.stock[(obj.product_number, obj.warehouse_number)] = obj
-                elif kind == "customer":
-                    state.customers[key] = obj
-                elif kind == "price_list":
-                    state.price_lists[key] = obj
-                elif kind == "discount_list":
-                    state.discount_lists[key] = obj
-                elif kind == "order":
-                    state.orders[key] = obj
-                elif kind == "purchase":
-                    state.purchases[key] = obj
-                elif kind == "offer":
-                    state.offers[key] = obj
+                else:
+                    getattr(state, _STATE_OF[kind])[key] = obj
         meta = {k: orjson.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
         return state, meta, dict(others)
 

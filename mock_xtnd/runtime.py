@@ -50,7 +50,8 @@ class Runtime:
         self.dates = TenantDates(settings.timezone)
         self.backend = Backend(self.clock, self.ids, default_warehouse=settings.default_warehouse,
                                allow_oversell=settings.allow_oversell,
-                               duplicate_external_order=settings.duplicate_external_order, date_text=self.dates.text)
+                               duplicate_external_order=settings.duplicate_external_order, date_text=self.dates.text,
+                               adjustments_max=settings.retention.balance_adjustments)
         self.journal = Journal(settings.journal_max_records, settings.journal_max_bytes)
         self.pager = Pager(settings.paging.snapshot_ttl_seconds * 1000)
         rl = settings.rate_limits

@@ -125,6 +125,9 @@ class RetentionSettings(_Strict):
     finished_delivery_bytes: int = Field(64 * 2**20, ge=2**20,
                                          description="...and at most this many bytes of them (about 0.6 KB each)")
     storms: int = Field(100, ge=1, le=100_000, description="finished storms kept with their progress")
+    balance_adjustments: int = Field(100_000, ge=100, le=100_000_000,
+                                     description="entries of the ledger's history kept for GET BalanceAdjustments "
+                                                 "(the oldest go first, counted; about 0.3 KB each)")
 
 
 class DeliveryFaultSettings(_Strict):

@@ -34,6 +34,25 @@ _PRIMITIVES: dict[str, dict[str, str]] = {
     "Guid": {"type": "string", "format": "uuid"},
 }
 _CHOSEN = "Chosen by the mock"
+# answers of operations the Swagger gives no type for, as the fake chose them
+CHOSEN_ANSWERS: dict[str, dict[str, Any]] = {
+    "GenericReports_GetList": {
+        "type": "object", "required": ["reportId", "reportName", "createDate", "columns", "rows"],
+        "additionalProperties": True,
+        "description": f"{_CHOSEN}: the vendor's Swagger gives this answer no type. A report as a table: its columns "
+                       "(name and type: string, int or double) and one object per row, keyed by column name.",
+        "properties": {
+            "reportId": {"type": "string", "format": "uuid"},
+            "reportName": {"type": "string"},
+            "createDate": {"type": "string", "format": "date-time"},
+            "columns": {"type": "array", "items": {
+                "type": "object", "required": ["name", "type"], "additionalProperties": True,
+                "properties": {"name": {"type": "string"}, "type": {"type": "string",
+                                                                     "enum": ["string", "int", "double"]}}}},
+            "rows": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+        },
+    },
+}
 
 
 # ---------------------------------------------------------------------------------------------- facts types
@@ -202,10 +221,13 @@ def _rate_headers(required: bool = False) -> dict[str, Any]:
 def responses(route: Route, settings: Settings) -> dict[str, Any]:
     op = route.facts
     out: dict[str, Any] = {}
-    ok: dict[str, Any] = {"description": "OK. Every success is a 200, creates included (documented).",
-                          "headers": _rate_headers(required=True)}
+    ok: dict[str, Any] = {"description": "OK. Every success is a 200, creates included (documented)."}
+    if route.limited:
+        ok["headers"] = _rate_headers(required=True)
     if op.response is not None:
         ok["content"] = _json(type_schema(op.response, nullable=False))
+    elif route.op_id in CHOSEN_ANSWERS:
+        ok["content"] = _json(CHOSEN_ANSWERS[route.op_id])
     out["200"] = ok
     for status in op.statuses:
         if status == 200:
@@ -218,11 +240,15 @@ def responses(route: Route, settings: Settings) -> dict[str, Any]:
                                "request the fake refuses answers {\"Message\": \"<reason>\"}. Transient failures "
                                "arrive as a 400 too, with SQL Server's deadlock-victim or execution-timeout message "
                                "(observed quirk: retry those after a wait, never the others).",
-                "headers": _rate_headers(), "content": _json(_ref(BAD_REQUEST))}
+                "content": _json(_ref(BAD_REQUEST))}
+            if route.limited:
+                out["400"]["headers"] = _rate_headers()
         elif status == 404:
             out["404"] = {"description": "No record with that key (documented: single-record reads only). "
                                          "Chosen by the mock: {\"Message\": \"<reason>\"}.",
-                          "headers": _rate_headers(), "content": _json(_ref(ERROR))}
+                          "content": _json(_ref(ERROR))}
+            if route.limited:
+                out["404"]["headers"] = _rate_headers()
         elif status == 429:
             headers = _rate_headers(required=True)
             headers["Retry-After"] = {"description": "Seconds to wait before the next call (documented).",
@@ -317,7 +343,98 @@ def links() -> dict[str, dict[str, dict[str, Any]]]:
             "GetFirstPricedProduct": _link("Products_GetProduct", "Read the first priced product.",
                                            {"id": "$response.body#/productPriceItemList/0/productNumber"}),
         },
+        # ------------------------------------------------------------------ purchasing and returns
+        "PurchaseOrders_PostNewPurchaseOrder": {
+            "GetCreatedPurchase": _link("PurchaseOrders_GetPurchaseOrder", "Read the purchase order just created.",
+                                        {"id": "$response.body#/header/purchaseNumber"}),
+            "PutCreatedPurchaseBack": _link("PurchaseOrders_PutExistingPurchaseOrder",
+                                            "Send the purchase order just created back unchanged.",
+                                            {"id": "$response.body#/header/purchaseNumber"}, "$response.body"),
+        },
+        "PurchaseOrders_GetPurchaseOrder": {
+            "PutPurchaseBack": _link("PurchaseOrders_PutExistingPurchaseOrder", "Send the purchase order read back.",
+                                     {"id": "$request.path.id"}, "$response.body"),
+            "FirstRowAvailability": _link(
+                "ProductAvailability_GetSingleProductAvailability", "The first row's expected receiving.",
+                {"productNumber": "$response.body#/rows/0/productNumber",
+                 "warehouse": "$response.body#/header/warehouse"}),
+        },
+        "PurchaseOrders_GetPurchaseOrderList": {
+            "GetFirstPurchase": _link("PurchaseOrders_GetPurchaseOrder", "Read the first purchase order of the page.",
+                                      {"id": "$response.body#/purchaseOrderList/0/purchaseNumber"}),
+        },
+        "ReturnOrders_PostNewReturnOrder": {
+            "GetCreatedReturn": _link("ReturnOrders_GetReturnOrder", "Read the return just registered.",
+                                      {"id": "$response.body#/header/returnNumber"}),
+        },
+        "ReturnOrders_GetReturnOrderList": {
+            "GetFirstReturn": _link("ReturnOrders_GetReturnOrder", "Read the first return of the page.",
+                                    {"id": "$response.body#/returnOrderList/0/returnNumber"}),
+        },
+        # ------------------------------------------------------------------ invoicing
+        "CustomerInvoices_GetCustomerInvoiceList": {
+            "GetFirstInvoice": _link("CustomerInvoices_GetCustomerInvoice", "Read the first invoice of the page.",
+                                     {"id": "$response.body#/customerInvoiceList/0/invoiceNumber"}),
+        },
+        "CustomerInvoices_GetCustomerInvoice": {
+            "GetInvoiceCustomer": _link("Customers_GetCustomer", "Read the invoice's customer.",
+                                        {"id": "$response.body#/invoiceHeader/customerNumber"}),
+        },
+        "CustomerOrderInvoices_PostNewOrderToInvoice": {
+            "GetNewInvoice": _link("CustomerInvoices_GetCustomerInvoice", "Read the invoice just made.",
+                                   {"id": "$response.body#/invoiceNumber"}),
+        },
+        # ------------------------------------------------------------------ offers
+        "Offers_GetAllOffers": {
+            "GetFirstOffer": _link("Offers_GetOffer", "Read the first offer of the page.",
+                                   {"id": "$response.body#/offerItemList/0/offerNumber"}),
+        },
+        "Offers_GetOffer": {
+            "PutOfferBack": _link("Offers_PutExistingOffer", "Send the offer read back.", {"id": "$request.path.id"},
+                                  "$response.body"),
+            "GetOfferCustomer": _link("Customers_GetCustomer", "Read the offer's customer.",
+                                      {"id": "$response.body#/offerHeader/customerNumber"}),
+        },
+        # ------------------------------------------------------------------ master data
+        "Products_PostNewProduct": {
+            "GetCreatedProduct": _link("Products_GetProduct", "Read the product just created.",
+                                       {"id": "$response.body#/Information"}),
+            "DeleteCreatedProduct": _link("Products_DeleteProduct", "Annul the product just created.",
+                                          {"id": "$response.body#/Information"}),
+        },
+        "Products_GetProduct": {
+            "PutProductBack": _link("Products_PutExistingProduct", "Send the product read back.",
+                                    {"id": "$request.path.id"}, "$response.body"),
+            "ProductTexts": _link("ProductDescriptions_GetProductDescriptions", "The product's descriptions.",
+                                  {"id": "$request.path.id"}),
+            "ProductAgreements": _link("ProductSupplierAgreements_GetAllProductSupplierAgreements",
+                                       "The product's supplier agreements.", {"productNumber": "$request.path.id"}),
+            "ProductPropertyValues": _link("ProductProperties_GetConnectedProductProperties",
+                                           "The product's property values.", {"id": "$request.path.id"}),
+        },
+        "ProductDescriptions_GetProductDescriptions": {
+            "PostTextsBack": _link("ProductDescriptions_PostNewProductDescription", "Post the texts read back.", {},
+                                   "$response.body"),
+        },
+        "ProductSupplierAgreements_GetAllProductSupplierAgreements": {
+            "GetFirstAgreement": _link(
+                "ProductSupplierAgreements_GetProductSupplierAgreement", "Read the first agreement of the page.",
+                {"id": "$response.body#/productSupplierAgreementList/0/productNumber",
+                 "id2": "$response.body#/productSupplierAgreementList/0/supplierAgreementNumber"}),
+        },
+        "ProductSupplierAgreements_GetProductSupplierAgreement": {
+            "PutAgreementBack": _link("ProductSupplierAgreements_PutExistingProductSupplierAgreement",
+                                      "Send the agreement read back.",
+                                      {"id": "$request.path.id", "id2": "$request.path.id2"}, "$response.body"),
+        },
+        "Currencies_GetAllCurrencies": {
+            "GetFirstCurrency": _link("Currencies_GetCurrency", "Read the first currency.",
+                                      {"id": "$response.body#/0/currencyId"}),
+        },
     }
+    table["CustomerOrders_GetOrder"]["GetOrderInvoice"] = _link(
+        "CustomerInvoices_GetCustomerInvoice", "Read the order's first invoice.",
+        {"id": "$response.body#/orderHeader/customerInvoices/0/invoiceNumber"})
     implemented = {r.op_id for r in ROUTES}
     return {source: {name: link for name, link in by_name.items() if link["operationId"] in implemented}
             for source, by_name in table.items() if source in implemented}
@@ -348,7 +465,8 @@ def operation_description(route: Route, settings: Settings) -> str:
     parts.append(f"Statuses: {statuses} (as the facts document them), 401 without valid credentials"
                  + (", 413 past the body limit" if op.body is not None else "")
                  + f"; {_CHOSEN}: 500 {{\"Message\": \"An error has occurred.\"}} only when the harness injects a "
-                   f"fault. Rate-limit family: {route.family}.")
+                   "fault. " + (f"Rate-limit family: {route.family}." if route.limited
+                               else "Not rate-limited (the facts document no 429 for it)."))
     return " ".join(p for p in parts if p)
 
 

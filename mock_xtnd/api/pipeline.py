@@ -256,16 +256,19 @@ class XtndPipeline:
             if error is not None:
                 raise error
 
-        # 4. the rate limit of the operation's family
-        verdict = rt.limiter.check(route.family)
-        record["rateFamily"] = route.family
-        limit_headers = [(b"x-ratelimit-limit", str(verdict.limit).encode()),
-                         (b"x-ratelimit-remaining", str(verdict.remaining).encode()),
-                         (b"x-ratelimit-reset", str(verdict.reset_epoch).encode())]
-        if not verdict.allowed:
-            raise ApiError(429, f"Too many requests (Rate limit = {self._limit_name(route.family)}).",
-                           headers={"Retry-After": str(verdict.retry_after), "x-ratelimit-limit": str(verdict.limit),
-                                    "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(verdict.reset_epoch)})
+        # 4. the rate limit of the operation's family (an operation whose facts document no 429 is not limited)
+        limit_headers: list[tuple[bytes, bytes]] = []
+        if route.limited:
+            verdict = rt.limiter.check(route.family)
+            record["rateFamily"] = route.family
+            limit_headers = [(b"x-ratelimit-limit", str(verdict.limit).encode()),
+                             (b"x-ratelimit-remaining", str(verdict.remaining).encode()),
+                             (b"x-ratelimit-reset", str(verdict.reset_epoch).encode())]
+            if not verdict.allowed:
+                raise ApiError(429, f"Too many requests (Rate limit = {self._limit_name(route.family)}).",
+                               headers={"Retry-After": str(verdict.retry_after),
+                                        "x-ratelimit-limit": str(verdict.limit), "x-ratelimit-remaining": "0",
+                                        "x-ratelimit-reset": str(verdict.reset_epoch)})
 
         # 5. parse and validate the query and the body against the operation's facts (a refusal was counted, so it
         # carries the limit headers like every other counted answer)

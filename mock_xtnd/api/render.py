@@ -12,11 +12,44 @@ from typing import Any
 
 import orjson
 
+from ..domain import masterdata
 from ..domain.backend import Backend, BestPrice
-from ..domain.models import Address, Customer, Order, OrderRow, Product, Shipment, StockItem
+from ..domain.backoffice import PURCHASE_OPEN, PURCHASE_STATUS_NAMES
+from ..domain.models import (
+    Address,
+    BalanceAdjustment,
+    Customer,
+    CustomerInvoice,
+    Offer,
+    Order,
+    OrderRow,
+    Product,
+    ProductText,
+    PurchaseOrder,
+    ReturnOrder,
+    ReturnRow,
+    Shipment,
+    StockItem,
+    SupplierAgreement,
+)
+from ..domain.reference import (
+    COUNTRIES,
+    ORDER_PROJECTS,
+    ORDER_REASON_CODES,
+    PRODUCT_UNITS,
+    PROPERTY_BY_GUID,
+    RETURN_ROW_CODES,
+    SUPPLIER_AGREEMENTS,
+    SUPPLIER_NAMES,
+    cost_of,
+)
 from .facts import facts
 
 Dates = Callable[[int], str]
+# how the tenant's invoices go out (chosen): e-mailed by XTND itself
+INVOICE_SEND_FORMAT = "Email"
+INVOICE_SEND_SYSTEM = "Extend"
+SELLER_ORG = "556677-8899"  # the tenant's own organisation number (chosen)
 
 
 @cache
@@ -29,6 +62,11 @@ def _fill(schema: str, values: Mapping[str, Any]) -> dict[str, Any]:
     out = blank(schema).copy()
     out.update(values)
     return out
+
+
+def fill(schema: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of ``schema``: ``values`` over nulls."""
+    return _fill(schema, values)
 
 
 def _over(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -108,6 +146,7 @@ def availability_rows(b: Backend, dates: Dates) -> Callable[[StockItem], str]:
     (on every burst of balance hooks), so their rows go straight to text: no dict per row, no second serialiser
     pass over them, and what is the same for every row of a page looked up once."""
     incoming = b.incoming
+    returns = b.incoming_returns
     names = {number: js(w.name) for number, w in b.state.warehouses.items()}
 
     def row(item: StockItem) -> str:
@@ -120,6 +159,7 @@ def availability_rows(b: Backend, dates: Dates) -> Callable[[StockItem], str]:
             quantity_next = str(next_qty) if next_qty is not None else "null"
         else:
             expected, next_date, on_next, quantity_next = 0, "null", "null", "null"
+        from_return = b.expected_return(pn, wh) if returns and (pn, wh) in returns else 0
         return (f'{{"warehouse":{js(wh)},"productNumber":{js(pn)},"physicalBalance":{item.on_hand},'
                 f'"availableBalanceNow":{available},"nextReceivingDate":{next_date},'
                 f'"avaiableOnNextReceiving":{on_next},"changeDate":"{dates(item.changed_at)}",'
@@ -128,7 +168,7 @@ def availability_rows(b: Backend, dates: Dates) -> Callable[[StockItem], str]:
                 f'"warehouseName":{names.get(wh) or js(wh)},"quantityOnNextReceiving":{quantity_next},'
                 f'"orderedQuantity":{item.allocated},"blockedBalance":{item.blocked},'
                 f'"orderedQuantityMatchingReceiving":0,"totalExpectedReceivingFromPurchase":{expected},'
-                f'"totalExpectedReceivingFromWarehouseTransfer":0,"totalExpectedReceivingFromReturn":0}}')
+                f'"totalExpectedReceivingFromWarehouseTransfer":0,"totalExpectedReceivingFromReturn":{from_return}}}')
 
     return row
 
@@ -234,9 +274,6 @@ def order_list_item(b: Backend, order: Order, dates: Dates) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- products
-def cost_of(p: Product) -> float:
-    """The purchase cost (chosen: about half the standard price, the seeded catalogue keeps no cost of its own)."""
-    return round(p.base_price * 0.55, 2)
 
 
 def _groups(p: Product) -> dict[str, Any]:
@@ -286,22 +323,28 @@ def product_full(b: Backend, p: Product, dates: Dates) -> dict[str, Any]:
         "currency": "SEK",
         "enabled": p.status == "Active",
         "annulled": p.status == "Discontinued",
+        "annulledDate": dates(p.changed_at) if p.status == "Discontinued" else None,
         "productUnit": p.unit,
         "productGTINumber": p.ean,
         "productGroupsAndCategories": _groups(p),
         "productMeasurements": _fill("Measurements", {"weight": p.weight_kg}),
         "productDates": _fill("ProductDates", {"createdDate": dates(p.created_at), "changedDate": dates(p.changed_at)}),
+        "productProperties": [product_property(v) for v in masterdata.properties_of(b, p)],
     }
     return {
         "productNumber": p.number,
-        "productData": _fill("ProductData", data),
+        "productData": _over(_fill("ProductData", data), sent_back("ProductData", p.extra, dates)),
         "productPrices": [_fill("ProductPrice", {"salesUnit": unit, "productPriceListRows": price_rows})],
         "productWarehouses": [_fill("ProductWarehouse", {"warehouse": wh, "inventoryManagementSource": "Manual"})
                               for wh in sorted(b.state.warehouses) if (p.number, wh) in b.state.stock],
-        "productSuppliers": [_fill("ProductSupplier", {"supplierAgreement": f"SA-{p.group}",
-                                                       "supplierProductNumber": f"S-{p.number}",
-                                                       "price": cost_of(p), "vatPercent": p.vat_rate,
-                                                       "country": "SE"})],
+        "productSuppliers": [_fill("ProductSupplier", {"supplierAgreement": a.name,
+                                                       "supplierProductNumber": a.supplier_product_number,
+                                                       "supplierProductName": a.supplier_product_name,
+                                                       "price": a.price,
+                                                       "vatPercent": float(a.vat_percent)
+                                                       if a.vat_percent is not None else None,
+                                                       "country": a.country})
+                             for a in masterdata.agreements_of(b, p)],
     }
 
 
@@ -374,3 +417,352 @@ def _kept_address(given_parent: Mapping[str, Any] | None, a: Address) -> dict[st
 def _schema_of(schema: str, field_name: str) -> str:
     f = next(f for f in facts().fields(schema) if f.name == field_name)
     return f.type.rstrip("?")
+
+
+# ---------------------------------------------------------------------------------------------- shared pieces
+def _sales(quantity: float, unit: str, price: float | None, vat: float | None, currency: str | None) \
+        -> dict[str, Any]:
+    return _fill("QuantityAndUnitWithPrice", {"quantity": float(quantity), "unit": unit, "unitPrice": price,
+                                              "vatPercent": vat, "currency": currency})
+
+
+def _opt_date(ms: int | None, dates: Dates) -> str | None:
+    return dates(ms) if ms is not None else None
+
+
+def _product_name(b: Backend, number: str) -> str | None:
+    p = b.state.products.get(number)
+    return p.name if p is not None else None
+
+
+# ---------------------------------------------------------------------------------------------- purchases
+def _supplier(b: Backend, po: PurchaseOrder, dates: Dates) -> dict[str, Any]:
+    number = po.supplier_number
+    agreement = next((a for a in SUPPLIER_AGREEMENTS.values() if a[1] == number), None)
+    kept = sent_back("PurchaseOrderSupplier", (po.header.get("supplier") or None), dates)
+    values = {"supplierNumber": number, "supplierName": SUPPLIER_NAMES.get(number or ""),
+              "supplierAgreementNumber": agreement[0] if agreement else None,
+              "supplierAgreement": agreement[1] if agreement else None}
+    return _over(_fill("PurchaseOrderSupplier", values), kept)
+
+
+def purchase_list_item(po: PurchaseOrder, dates: Dates) -> dict[str, Any]:
+    header = po.header
+    return {
+        "purchaseNumber": po.number,
+        "status": PURCHASE_STATUS_NAMES[po.status],
+        "createDate": dates(po.created_at),
+        "warehouse": po.warehouse_number,
+        "isOpen": po.status in PURCHASE_OPEN,
+        "isReceived": po.status == "Delivered",
+        "externalOrderNumber": header.get("externalOrderNumber"),
+        "supplierNumber": po.supplier_number,
+        "supplierName": SUPPLIER_NAMES.get(po.supplier_number or ""),
+        "supplierOrderNumber": header.get("supplierOrderNumber"),
+        "shippedDate": _opt_date(header.get("shippedDate"), dates),
+    }
+
+
+def _purchase_row_status(po: PurchaseOrder, pn: str) -> str:
+    if po.lines.get(pn, 0) == 0:
+        return "Received"
+    return "Cancelled" if po.status == "Cancelled" else "Ordered"
+
+
+def purchase_full(b: Backend, po: PurchaseOrder, dates: Dates) -> dict[str, Any]:
+    header = sent_back("PurchaseOrderHeader", {k: v for k, v in po.header.items() if k != "supplier"}, dates)
+    values = {"purchaseNumber": po.number, "status": PURCHASE_STATUS_NAMES[po.status],
+              "createDate": dates(po.created_at), "warehouse": po.warehouse_number,
+              "supplier": _supplier(b, po, dates)}
+    rows = []
+    for i, pn in enumerate(po.ordered or po.lines):
+        product = b.state.products.get(pn)
+        ordered = po.ordered_quantity(pn)
+        received = ordered - po.lines.get(pn, 0)
+        kept = sent_back("PurchaseOrderRow", po.row_extra.get(pn), dates)
+        unit = product.unit if product is not None else "st"
+        row = {
+            "position": i + 1,
+            "rowStatus": _purchase_row_status(po, pn),
+            "statusChangeDate": dates(po.changed_at),
+            "productNumber": pn,
+            "productName": product.name if product is not None else None,
+            "supplierProductNumber": f"S-{pn}",
+            "purchaseDataProductUnit": _sales(ordered, unit, cost_of(product) if product is not None else None,
+                                              product.vat_rate if product is not None else None, "SEK"),
+            "expectedDeliveryDate": _opt_date(po.expected_at, dates),
+            "unitDetails": [_fill("PurchaseOrderStockedUnit", {"quantity": received})] if received else None,
+        }
+        rows.append(_over(_fill("PurchaseOrderRow", row), kept))
+    shipments = [_fill("PurchaseOrderShipment", {"shipmentNumber": a.number, "createDate": dates(a.at),
+                                                 "shipmentStatus": "DeliveryConfirmed", "packages": [],
+                                                 "notes": f"{a.quantity} units received"})
+                 for a in po.arrivals]
+    return {"header": _over(_fill("PurchaseOrderHeader", values), header), "rows": rows, "shipments": shipments}
+
+
+# ---------------------------------------------------------------------------------------------- returns
+def _return_row_status(ret: ReturnOrder, row: ReturnRow) -> str:
+    if row.expected == 0:
+        return "Received"
+    return "Cancelled" if ret.status == "Cancelled" else "Ordered"
+
+
+def return_list_item(b: Backend, ret: ReturnOrder, dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(ret.customer_number or "")
+    return {
+        "returnNumber": ret.number,
+        "returnType": ret.kind,
+        "status": ret.status,
+        "referenceOrderNumber": ret.reference_order,
+        "customerNumber": ret.customer_number,
+        "customerName": customer.name if customer is not None else None,
+        "createDate": dates(ret.created_at),
+        "invoiceNumber": ret.credit_invoice,
+        "isOpen": ret.status in ("Ordered", "PartiallyReceived"),
+        "isReceived": ret.status == "Received",
+        "warehouse": ret.warehouse_number,
+    }
+
+
+def return_full(b: Backend, ret: ReturnOrder, dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(ret.customer_number or "")
+    order = b.state.orders.get(ret.reference_order or "")
+    kept = sent_back("ReturnOrderHeader", ret.header, dates)
+    values: dict[str, Any] = {
+        "returnNumber": ret.number, "warehouse": ret.warehouse_number, "returnType": ret.kind,
+        "referenceOrderNumber": ret.reference_order,
+        "referenceExternalOrderNumber": order.external_number if order is not None else None,
+        "createDate": dates(ret.created_at), "status": ret.status, "customerNumber": ret.customer_number,
+        "customerName": customer.name if customer is not None else None, "creditInvoiceAction": ret.credit_action,
+    }
+    if customer is not None:
+        values["senderAddress"] = order_address_full(customer.delivery_address)
+        values["invoiceAddress"] = order_address_full(customer.invoice_address)
+        values["senderEmail"] = customer.email or None
+        values["senderPhoneNumber"] = customer.phone or None
+    codes = dict(RETURN_ROW_CODES)
+    rows = [_over(_fill("ReturnOrderRow", {
+        "position": r.position, "subPosition": 0, "rowStatus": _return_row_status(ret, r),
+        "returnCode": r.return_code, "returnCodeName": codes.get(r.return_code or ""),
+        "productNumber": r.product_number, "productName": r.product_name,
+        "salesData": _sales(r.quantity, r.unit, r.unit_price, r.vat_percent, r.currency),
+        "referenceOrderRowPosition": r.reference_position,
+        "referenceOrderRowSubPosition": 0 if r.reference_position is not None else None,
+        "returnOrderRowId": r.row_id,
+    }), sent_back("ReturnOrderRow", r.extra, dates)) for r in ret.rows]
+    action = "ReturnCompleteCustomerOrder" if ret.reference_order is not None else "ReturnProducts"
+    return {"createAction": _fill("ReturnOrderCreateAction", {"action": action, "orderNumber": ret.reference_order}),
+            "header": _over(_fill("ReturnOrderHeader", values), kept), "rows": rows}
+
+
+def return_row_codes() -> dict[str, Any]:
+    return {"returnOrderRowCodeList": [{"returnCode": code, "name": name} for code, name in RETURN_ROW_CODES]}
+
+
+# ---------------------------------------------------------------------------------------------- invoices
+def _buyer_vat(org_number: str) -> str | None:
+    digits = org_number.replace("-", "")
+    return f"SE{digits}01" if digits else None
+
+
+def invoice_list_item(b: Backend, inv: CustomerInvoice, dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(inv.customer_number)
+    order = b.state.orders.get(inv.order_number or "")
+    return {
+        "invoiceNumber": inv.number,
+        "customerNumber": inv.customer_number,
+        "ocrNumber": inv.ocr,
+        "orderNumber": inv.order_number,
+        "orderNumberExternal": order.external_number if order is not None else None,
+        "orderNumberEndCustomer": order.header.get("orderNumberEndCustomer") if order is not None else None,
+        "ourReference": order.header.get("ourReference") if order is not None else None,
+        "orderDate": dates(order.created_at) if order is not None else None,
+        "createDate": dates(inv.created_at),
+        "invoiceDate": dates(inv.created_at),
+        "changeDate": dates(inv.changed_at),
+        "dueDate": dates(inv.due_at),
+        "originalDueDate": dates(inv.due_at),
+        "payDate": _opt_date(inv.paid_at, dates),
+        "invoiceStatus": inv.status,
+        "invoiceType": inv.kind,
+        "invoiceEmail": (customer.email or None) if customer is not None else None,
+        "sendFormat": INVOICE_SEND_FORMAT,
+        "isAllowedToSend": True,
+        "sendSystem": INVOICE_SEND_SYSTEM,
+        "buyerOrganizationNumber": (customer.org_number or None) if customer is not None else None,
+        "buyerVatNumber": _buyer_vat(customer.org_number) if customer is not None else None,
+        "buyerGLN": None,
+        "exported": False,
+        "isAggregated": False,
+    }
+
+
+def invoice_full(b: Backend, inv: CustomerInvoice, dates: Dates, company: str) -> dict[str, Any]:
+    item = invoice_list_item(b, inv, dates)
+    customer = b.state.customers.get(inv.customer_number)
+    order = b.state.orders.get(inv.order_number or "")
+    buyer = None
+    if customer is not None:
+        buyer = _fill("CustomerInvoiceBuyerInfo", {
+            "name": customer.name, "organizationsNumber": customer.org_number or None,
+            "vatNumber": _buyer_vat(customer.org_number),
+            "invoiceAdress": order_address_full(customer.invoice_address),
+            "deliveryAddress": order_address_full(customer.delivery_address)})
+    header = _fill("CustomerInvoiceHeader", {
+        **{k: item[k] for k in ("invoiceNumber", "customerNumber", "ocrNumber", "orderNumberEndCustomer",
+                                "ourReference", "createDate", "invoiceDate", "changeDate", "dueDate",
+                                "originalDueDate", "payDate", "invoiceType", "sendFormat", "sendSystem",
+                                "isAllowedToSend", "exported", "isAggregated")},
+        "customerInvoiceStatus": inv.status,
+        "orders": [_fill("CustomerInvoiceOrder", {"orderNumber": order.number,
+                                                  "orderNumberExternal": order.external_number,
+                                                  "orderDate": dates(order.created_at)})] if order is not None else [],
+        "notes": f"Kredit för retur {inv.return_number}" if inv.return_number else None,
+        "buyer": buyer,
+        "seller": _fill("CustomerInvoiceSellerInfo", {"name": f"{company} AB", "organizationsNumber": SELLER_ORG,
+                                                      "vatNumber": _buyer_vat(SELLER_ORG)}),
+    })
+    rows = []
+    for r in inv.rows:
+        row_sum = round(r.quantity * r.unit_price, 2)
+        row_vat = round(row_sum * r.vat_percent / 100, 2)
+        rows.append(_fill("CustomerInvoiceRow", {
+            "position": r.position, "subPosition": 0, "supplyMode": "Warehouse", "hasChildren": False,
+            "orderNumber": inv.order_number, "orderRowId": r.order_row_id,
+            "product": _fill("ProductSimple", {"productNumber": r.product_number, "productName": r.product_name}),
+            "salesData": _fill("CustomerInvoiceQuantityAndUnitWithPrice", {
+                "quantity": float(r.quantity), "unit": r.unit, "unitPrice": r.unit_price,
+                "vatPercent": r.vat_percent, "currency": r.currency, "rowSum": row_sum, "rowVat": row_vat,
+                "rowTotal": round(row_sum + row_vat, 2)}),
+        }))
+    return {"invoiceHeader": header, "invoiceRows": rows}
+
+
+# ---------------------------------------------------------------------------------------------- offers
+def offer_list_item(b: Backend, offer: Offer, dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(offer.customer_number)
+    return {"offerNumber": offer.number, "orderNumber": offer.header.get("orderNumber"),
+            "offerDate": dates(offer.created_at), "offerStatus": offer.status,
+            "customerNumber": offer.customer_number, "customerName": customer.name if customer is not None else ""}
+
+
+def offer_full(b: Backend, offer: Offer, dates: Dates, now: int) -> dict[str, Any]:
+    customer = b.state.customers.get(offer.customer_number)
+    kept = sent_back("OfferHeader", offer.header, dates)
+    values: dict[str, Any] = {
+        "offerNumber": offer.number, "offerDate": dates(offer.created_at), "changeDate": dates(offer.changed_at),
+        "customerNumber": offer.customer_number, "offerStatus": offer.status,
+        "partialDelivery": kept.get("partialDelivery", True),
+        "validToDate": dates(offer.valid_to if offer.valid_to is not None else offer.created_at + 30 * 86_400_000),
+    }
+    if customer is not None:
+        values["invoiceEmail"] = customer.email or None
+        values["deliveryAddress"] = order_address_full(customer.delivery_address)
+        values["invoiceAddress"] = order_address_simple(customer.invoice_address)
+        if customer.salesperson:
+            values["salesman"] = _fill("Contact", {"name": customer.salesperson})
+    rows = []
+    for i, (pn, quantity) in enumerate(offer.lines.items()):
+        product = b.state.products.get(pn)
+        price = offer.prices.get(pn)
+        if price is None and product is not None and customer is not None:
+            price = b.best_price(customer, product, now).price
+        rows.append(_over(_fill("OfferRow", {
+            "position": i + 1, "supplyMode": "Warehouse", "warehouse": b.default_warehouse,
+            "product": _fill("ProductSimple", {"productNumber": pn, "productName": _product_name(b, pn)}),
+            "salesData": _sales(quantity, product.unit if product is not None else "st", price,
+                                product.vat_rate if product is not None else None,
+                                customer.currency if customer is not None else "SEK"),
+        }), sent_back("OfferRow", offer.row_extra.get(pn), dates)))
+    return {"offerHeader": _over(_fill("OfferHeader", values), kept), "offerRows": rows}
+
+
+# ---------------------------------------------------------------------------------------------- order helpers
+def order_preview(header: dict[str, Any], rows: list[dict[str, Any]], dates: Dates) -> dict[str, Any]:
+    """A CustomerOrder the fake worked out but did not store (ATP, campaign prices): the header as sent (its dates
+    in the tenant's format), the rows as given."""
+    head = blank("CustomerOrderHeader").copy()
+    head.update(sent_back("CustomerOrderHeader", header, dates))
+    return {"orderHeader": head, "orderRows": rows}
+
+
+def preview_row(b: Backend, position: int, product: Product, sent: dict[str, Any], dates: Dates,
+                values: dict[str, Any]) -> dict[str, Any]:
+    base = {**sent_back("CustomerOrderRow", sent, dates), "position": position,
+            "product": _fill("CustomerOrderRowProduct", {**sent_back("CustomerOrderRowProduct",
+                                                                      sent.get("product"), dates),
+                                                          "productNumber": product.number,
+                                                          "productName": product.name})}
+    out = blank("CustomerOrderRow").copy()
+    out.update(base)
+    out.update(values)
+    return out
+
+
+def agreed_availability(b: Backend, customer_number: str, orders: list[Order], dates: Dates) -> dict[str, Any]:
+    customer = b.state.customers.get(customer_number)
+    agreed = []
+    for order in orders:
+        flags = order.header.get("agreedOrder") or {}
+        agreed.append(_fill("AgreedOrderAvailabilityOrder", {
+            "orderNumber": order.number, "orderDate": dates(order.created_at),
+            "isCustomerOwned": flags.get("isCustomerOwned"), "isFixedPriceAgreement": flags.get("isFixedPriceAgreement"),
+            "isForCompanyGroup": flags.get("isForCompanyGroup"),
+            "rows": [_fill("AgreedOrderAvailabilityOrderRow", {
+                "position": r.position, "subPosition": 0, "productNumber": r.product_number,
+                "productName": r.product_name, "warehouse": r.warehouse,
+                "salesData": _sales(r.quantity, r.unit, r.unit_price, r.vat_percent, r.currency),
+                "deliveryData": _sales(r.picked, r.unit, r.unit_price, r.vat_percent, r.currency)})
+                for r in order.rows if r.status != "Annulled"]}))
+    return _fill("AgreedOrderAvailability", {
+        "customerNumber": customer_number, "customerName": customer.name if customer is not None else None,
+        "corporateId": (customer.org_number or None) if customer is not None else None, "agreedOrders": agreed})
+
+
+def order_projects() -> dict[str, Any]:
+    return {"projectList": [{"project": code, "name": name, "description": text, "active": active}
+                            for code, name, text, active in ORDER_PROJECTS]}
+
+
+def order_reason_codes() -> dict[str, Any]:
+    return {"reasonCodeList": [{"reasonCode": code, "name": name, "description": text, "active": active}
+                               for code, name, text, active in ORDER_REASON_CODES]}
+
+
+# ---------------------------------------------------------------------------------------------- master data
+def product_property(guid: str) -> dict[str, Any]:
+    value, kind, name, sort = PROPERTY_BY_GUID[guid]
+    return {"propertyValue": value, "propertyType": kind, "propertyName": name, "sortIndex": sort}
+
+
+def product_texts(number: str, texts: list[ProductText]) -> dict[str, Any]:
+    return {"productNumber": number, "productDescriptionItemList": [
+        {"textType": t.text_type, "language": t.language, "text": t.text} for t in texts]}
+
+
+def supplier_agreement(a: SupplierAgreement, dates: Dates) -> dict[str, Any]:
+    values = {"productNumber": a.product_number, "supplierAgreementNumber": a.number, "supplierAgreementName": a.name,
+              "country": a.country, "supplierProductNumber": a.supplier_product_number,
+              "supplierProductName": a.supplier_product_name, "price": a.price, "vatPercent": a.vat_percent,
+              "inactive": False}
+    return _over(_fill("ProductSupplierAgreement", values), sent_back("ProductSupplierAgreement", a.extra, dates))
+
+
+def product_units() -> list[dict[str, Any]]:
+    return [{"productUnitId": i + 1, "name": name, "description": text} for i, (name, text) in enumerate(PRODUCT_UNITS)]
+
+
+# ---------------------------------------------------------------------------------------------- history, reference
+def balance_adjustment(a: BalanceAdjustment, dates: Dates) -> dict[str, Any]:
+    return {"productNumber": a.product_number, "warehouse": a.warehouse_number, "eventDate": dates(a.at),
+            "eventType": a.event_type, "balanceChange": a.change, "newBalance": a.new_balance,
+            "blockedBalanceChange": a.blocked_change, "unitDetails": None, "Notes": None}
+
+
+def countries() -> list[dict[str, Any]]:
+    return [{"countryId": code, "name": name} for code, name in COUNTRIES]
+
+
+def currency(code: str, name: str) -> dict[str, Any]:
+    return {"currencyId": code, "name": name}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalogue, customers, orders
+from . import catalogue, customers, invoicing, master_data, offers, order_tools, orders, purchasing, reference
 from .call import Call
 from .facts import OperationFacts, Param, facts
 
@@ -56,6 +56,12 @@ class Route:
     @property
     def template(self) -> str:
         return BASE + self.facts.path
+
+    @property
+    def limited(self) -> bool:
+        """Counted against its family's rate limit: the operations whose facts document a 429 (the internal ones,
+        GTINs and ProductProperties, and two of ProductDescriptions' do not, so they answer no 429; chosen)."""
+        return 429 in self.facts.statuses
 
     @property
     def single(self) -> bool:
@@ -111,6 +117,134 @@ ROUTES: tuple[Route, ...] = (
           "AvailableBalanceChanged); it cannot go below 0."),
     Route("WarehouseStockLevels_SetBalance", catalogue.set_stock_level, "WarehouseStockLevels", None,
           "Sets the physical balance on the real ledger (BalanceChanged, AvailableBalanceChanged)."),
+    # ------------------------------------------------------------------ purchasing and returns
+    Route("PurchaseOrders_GetPurchaseOrderList", purchasing.list_purchases, "PurchaseOrders", "B",
+          "Ordered by purchaseNumber. isOpen and isReceived, which the Swagger puts in the body of this GET, are "
+          "read from the query string; createDateFrom/To are inclusive."),
+    Route("PurchaseOrders_PostNewPurchaseOrder", purchasing.post_purchase, "PurchaseOrders", None,
+          "Answers the purchase order as created (status Ordered). Each row needs productNumber and a whole "
+          "purchaseDataProductUnit.quantity; the earliest expectedDeliveryDate of the rows is when the goods are "
+          "expected (default: in 7 days). ProductAvailability shows them at once as nextReceivingDate, "
+          "quantityOnNextReceiving and totalExpectedReceivingFromPurchase. No hook: XTND has none for a new "
+          "purchase; arrivals fire PurchasePartiallyDelivered / PurchaseDelivered."),
+    Route("PurchaseOrders_GetPurchaseOrder", purchasing.get_purchase, "PurchaseOrders", None,
+          "rows carry the quantity ordered (purchaseDataProductUnit) and what arrived (unitDetails); each arrival "
+          "is a shipment."),
+    Route("PurchaseOrders_PutExistingPurchaseOrder", purchasing.put_purchase, "PurchaseOrders", None,
+          "While goods may still arrive: the rows replace the quantities ordered (never below what arrived), the "
+          "expected date moves, header.status Cancelled cancels the rest (PurchaseCancelled). A purchase received "
+          "in full or cancelled, and an unknown number, are 400s."),
+    Route("ReturnOrders_GetReturnOrderList", purchasing.list_returns, "ReturnOrders", "B",
+          "Ordered by returnNumber; isOpen and isReceived read from the query string."),
+    Route("ReturnOrders_PostNewReturnOrder", purchasing.post_return, "ReturnOrders", None,
+          "createAction ReturnCompleteCustomerOrder or ReturnRowsFromCustomerOrder returns what was delivered of an "
+          "order and not yet returned; ReturnProducts (or no createAction) returns the rows given. Until received "
+          "(back office) the goods are totalExpectedReceivingFromReturn in ProductAvailability; receiving them puts "
+          "them back on hand and credits them (ReturnOrderCredit, CustomerInvoiceCreated)."),
+    Route("ReturnOrders_GetReturnOrder", purchasing.get_return, "ReturnOrders"),
+    Route("ReturnOrderRowCodes_GetAllReturnOrderRowCodes", purchasing.list_return_codes, "ReturnOrderRowCodes", None,
+          "The tenant's return codes (seeded reference data); a return row's returnCode must be one of them."),
+    # ------------------------------------------------------------------ invoicing
+    Route("CustomerInvoices_GetCustomerInvoiceList", invoicing.list_invoices, "CustomerInvoices", "B",
+          "Ordered by invoiceNumber. createDate, invoiceDate and dueDate match the same UTC day; changeDateFrom/To "
+          "are inclusive."),
+    Route("CustomerInvoices_GetCustomerInvoice", invoicing.get_invoice, "CustomerInvoices", None,
+          "An invoice per pick of an order (OrderDebit), per CustomerOrderInvoices call, and a credit per received "
+          "return (ReturnOrderCredit). The back office moves it Created -> InvoiceSent -> Paid "
+          "(CustomerInvoiceChanged)."),
+    Route("CustomerOrderInvoices_PostNewOrderToInvoice", invoicing.post_order_invoice, "CustomerOrderInvoices", None,
+          "A new order (the CustomerOrder POST's rules) delivered from stock and invoiced at once: OrderCreated, "
+          "OrderReserved, OrderPicked, the balance hooks and CustomerInvoiceCreated in one change. Every row must be "
+          "on hand (400 otherwise)."),
+    # ------------------------------------------------------------------ offers
+    Route("Offers_GetAllOffers", offers.list_offers, "Offers", "B",
+          "Ordered by offerNumber; offerDateFrom/To are inclusive, customerName matches by containment."),
+    Route("Offers_GetOffer", offers.get_offer, "Offers", None,
+          "A row without an agreed price shows the customer's best price now."),
+    Route("Offers_PutExistingOffer", offers.put_offer, "Offers", None,
+          "The offer read back with its changes: rows replace the rows (unitPrice becomes the offer's price), "
+          "offerStatus moves it, validToDate and the other header fields are replaced (OfferChanged). Only an open "
+          "offer (Created, Sent, Resting) changes; the customer cannot. An unknown number is a 400."),
+    # ------------------------------------------------------------------ order helpers
+    Route("CustomerOrderATP_PostNewOrderATP", order_tools.post_atp, "CustomerOrderATP", None,
+          "Changes nothing. Per row: availableBalance left for it after the rows before it, allocationStatus "
+          "Physical (from stock: expectedDeliveryDate the asked date, or in two days), Purchase (the first receiving "
+          "date that covers it) or NotAllocated."),
+    Route("CustomerOrderCampaignProcessor_CampaignProcessorPostNewOrder", order_tools.post_campaign,
+          "CustomerOrderCampaignProcessor", None,
+          "Changes nothing. Each row priced at the customer's net best price now, from the same price book as "
+          "ProductPrices; a row priced by a discount list or a campaign names it in rowPromotion."),
+    Route("AgreedOrderAvailability_GetAgreedOrderAvailabilityList", order_tools.list_agreed,
+          "AgreedOrderAvailability", "B",
+          "One item per customer with open orders of orderType AgreedOrder: per row what was agreed (salesData) and "
+          "delivered so far (deliveryData)."),
+    Route("CustomerOrderProjects_GetAllProjects", order_tools.list_projects, "CustomerOrderProjects", None,
+          "Seeded reference data."),
+    Route("CustomerOrderReasonCodes_GetAllReasonCode", order_tools.list_reason_codes, "CustomerOrderReasonCodes",
+          None, "Seeded reference data."),
+    # ------------------------------------------------------------------ product master data
+    Route("Products_PostNewProduct", master_data.post_product, "Products", None,
+          "Needs productNumber and productData.productName; productGTINumber must be a valid GTIN, "
+          "productGroupsAndCategories.productFamily a known group, the STD price-list row sets the standard price "
+          "and VAT. Stocked at 0 in every warehouse. Fires ProductCreated. A number that exists is a 400."),
+    Route("Products_PutExistingProduct", master_data.put_product, "Products", None,
+          "The productData fields given replace the stored ones (annulled / enabled set the status); fires "
+          "ProductChanged. The body's productNumber must be the path's; an unknown number is a 400."),
+    Route("Products_DeleteProduct", master_data.delete_product, "Products", None,
+          "XTND keeps a product's history: the product is annulled (annulled true, enabled false, ProductChanged), "
+          "not removed, and is refused (400) while any warehouse holds, orders, blocks or expects it. Deleting it "
+          "again changes nothing."),
+    Route("ProductDescriptions_GetProductDescriptions", master_data.get_descriptions, "ProductDescriptions", None,
+          "id is the product number (400 if unknown). A product has its description as Description / sv until "
+          "texts are posted."),
+    Route("ProductDescriptions_PostNewProductDescription", master_data.post_descriptions, "ProductDescriptions",
+          None, "Each (textType, language) given is added or replaces the product's; answers all its texts; fires "
+          "ProductChanged."),
+    Route("ProductDescriptions_DeleteProductDescriptions", master_data.delete_description, "ProductDescriptions",
+          None, "textType and language match case-insensitively; an unknown product or text is a 400; fires "
+          "ProductChanged."),
+    Route("ProductSupplierAgreements_GetAllProductSupplierAgreements", master_data.list_agreements,
+          "ProductSupplierAgreements", "B",
+          "Ordered by productNumber then supplierAgreementNumber. Every product has its group's seeded agreement."),
+    Route("ProductSupplierAgreements_PostNewProductSupplierAgreement", master_data.post_agreement,
+          "ProductSupplierAgreements", None,
+          "A product's agreement number must be new (400 otherwise); fires ProductChanged."),
+    Route("ProductSupplierAgreements_GetProductSupplierAgreement", master_data.get_agreement,
+          "ProductSupplierAgreements", None, "id is the product number, id2 the supplierAgreementNumber."),
+    Route("ProductSupplierAgreements_PutExistingProductSupplierAgreement", master_data.put_agreement,
+          "ProductSupplierAgreements", None,
+          "Replaces the agreement; the body must name the path's product and agreement; fires ProductChanged."),
+    Route("ProductSupplierAgreements_DeleteProductSupplier", master_data.delete_agreement,
+          "ProductSupplierAgreements", None, "Removes the agreement; fires ProductChanged. Unknown: 400."),
+    Route("ProductUnits_GetAllProductUnits", master_data.list_units, "ProductUnits", None, "Seeded reference data."),
+    Route("ProductProperties_GetAllProductProperties", master_data.list_properties, "ProductProperties", None,
+          "The tenant's property values (colour, material, size, volume: seeded reference data). Not rate-limited "
+          "(the facts document no 429)."),
+    Route("ProductProperties_GetConnectedProductProperties", master_data.get_properties, "ProductProperties", None,
+          "A seeded product carries the value its name ends with."),
+    Route("ProductProperties_PostNewConnectedProductProperty", master_data.connect_property, "ProductProperties",
+          None, "id2 is a property value's GUID (400 if unknown). Connecting it again changes nothing; fires "
+          "ProductChanged."),
+    Route("ProductProperties_DeleteConnectedProductProperty", master_data.disconnect_property, "ProductProperties",
+          None, "A value not connected is a 400; fires ProductChanged."),
+    Route("GTINs_GetNewGTIN", master_data.new_gtin, "GTINs", None,
+          "A GTIN-13 from the tenant's range 7350099..., with GS1's check digit, never handed out before and carried "
+          "by no product. Not rate-limited (the facts document no 429)."),
+    # ------------------------------------------------------------------ history and reference data
+    Route("BalanceAdjustments_GetBalanceAdjustment", reference.list_adjustments, "BalanceAdjustments", "B",
+          "Every move of a physical or blocked balance, oldest first, with its event type (BalanceAdjustment, "
+          "Stocktaking, Block, ManualReceiving for purchases, CorrectionIntake for returns, CorrectionOuttake for "
+          "picks, UnAnnouncedOuttake for counter sales, SystemStart for a new product's first stock). The answer is "
+          "the page's first adjustment, as the Swagger types it, carrying the page as balanceAdjustmentList with "
+          "paginationInfo. The newest retention.balance_adjustments (100,000) are kept."),
+    Route("Countries_GetAllCountries", reference.list_countries, "Countries", None, "Seeded reference data."),
+    Route("Currencies_GetAllCurrencies", reference.list_currencies, "Currencies", None, "Seeded reference data."),
+    Route("Currencies_GetCurrency", reference.get_currency, "Currencies", None,
+          "The currency code matches case-insensitively."),
+    Route("GenericReports_GetList", reference.get_report, "GenericReports", None,
+          "Three seeded reports (docs/wire.md lists their ids), computed from the truth now. The Swagger gives no "
+          "answer type; the fake answers {reportId, reportName, createDate, columns: [{name, type}], rows: "
+          "[{column: value}]}. An unknown reportId is a 400."),
 )
 
 RESOURCES: dict[str, str] = {}  # lower-case resource name -> canonical name

@@ -25,18 +25,26 @@ from .ids import Ids
 from .lifecycle import CANCELLABLE_BY_BACKOFFICE, PICKABLE, check_move, check_webshop_edit
 from .models import (
     Address,
+    BalanceAdjustment,
     Customer,
+    CustomerInvoice,
     DiscountList,
+    InvoiceRow,
     Offer,
     Order,
     OrderRow,
     PriceList,
     Product,
+    ProductProperties,
+    ProductTexts,
     PurchaseOrder,
+    ReturnOrder,
     Shipment,
     StockItem,
+    SupplierAgreement,
     Warehouse,
 )
+from .reference import ocr_number
 
 FORWARDERS: tuple[tuple[str, str], ...] = (("PostNord", "00370"), ("DHL Freight", "JJD"), ("Bring", "70"),
                                            ("Schenker", "SE"))
@@ -59,6 +67,14 @@ class State:
     orders_by_external: dict[str, str] = field(default_factory=dict)
     purchases: dict[str, PurchaseOrder] = field(default_factory=dict)
     offers: dict[str, Offer] = field(default_factory=dict)
+    invoices: dict[str, CustomerInvoice] = field(default_factory=dict)
+    returns: dict[str, ReturnOrder] = field(default_factory=dict)
+    # the ledger's history, oldest first, keyed by a zero-padded sequence number; at most adjustments_max kept
+    adjustments: dict[str, BalanceAdjustment] = field(default_factory=dict)
+    # overrides of the seeded master data (models.py says what each kind derives when it has no record)
+    supplier_agreements: dict[str, SupplierAgreement] = field(default_factory=dict)  # "product\x1fnumber"
+    product_texts: dict[str, ProductTexts] = field(default_factory=dict)
+    product_properties: dict[str, ProductProperties] = field(default_factory=dict)
     # when each product's customer price inputs last changed (price list entries, discounts)
     price_changed_at: dict[str, int] = field(default_factory=dict)
 
@@ -78,8 +94,12 @@ def _number_order(number: str) -> tuple[int, str]:
 # the state dict that holds each kind of persisted record (stock is keyed by (product, warehouse): _container)
 _STATE_DICTS = {"warehouse": "warehouses", "product": "products", "customer": "customers",
                 "price_list": "price_lists", "discount_list": "discount_lists", "order": "orders",
-                "purchase": "purchases", "offer": "offers", "price_changed": "price_changed_at"}
-_FLAT = (StockItem, Warehouse, Product)  # records whose fields are all immutable values: a shallow copy is a copy
+                "purchase": "purchases", "offer": "offers", "price_changed": "price_changed_at",
+                "invoice": "invoices", "return": "returns", "adjustment": "adjustments",
+                "supplier_agreement": "supplier_agreements", "product_texts": "product_texts",
+                "product_properties": "product_properties"}
+# records whose fields are all immutable values (or dicts replaced, never changed in place): a shallow copy is a copy
+_FLAT = (StockItem, Warehouse, Product, BalanceAdjustment)
 
 
 class _Absent:
@@ -188,12 +208,15 @@ class BestPrice:
     source: str
     valid_to: int | None
     changed_at: int
+    code: str = "STD"  # the price list, discount list or campaign the price comes from
 
 
 class Backend:
     def __init__(self, clock: Clock, ids: Ids, *, default_warehouse: str = "1", allow_oversell: bool = True,
-                 duplicate_external_order: str = "refuse", date_text: Callable[[int], str] = iso_ms) -> None:
+                 duplicate_external_order: str = "refuse", date_text: Callable[[int], str] = iso_ms,
+                 adjustments_max: int = 100_000) -> None:
         self.clock = clock
+        self.adjustments_max = adjustments_max  # balance adjustments kept (the oldest go first, counted)
         self.ids = ids
         self.default_warehouse = default_warehouse
         self.allow_oversell = allow_oversell
@@ -231,6 +254,47 @@ class Backend:
         self.incoming: dict[tuple[str, str], set[str]] = {}
         for po in state.purchases.values():
             self._index_purchase(po)
+        # (product, warehouse) -> {return number: units still expected}: totalExpectedReceivingFromReturn
+        self.incoming_returns: dict[tuple[str, str], dict[str, int]] = {}
+        for ret in state.returns.values():
+            self._index_return(ret)
+
+    def _index_return(self, ret: ReturnOrder) -> None:
+        expected: dict[str, int] = {}
+        for row in ret.rows:
+            expected[row.product_number] = expected.get(row.product_number, 0) + \
+                (row.expected if ret.status in ("Ordered", "PartiallyReceived") else 0)
+        for pn, qty in expected.items():
+            key = (pn, ret.warehouse_number)
+            if qty > 0:
+                self.incoming_returns.setdefault(key, {})[ret.number] = qty
+            else:
+                self._drop_return_key(key, ret.number)
+
+    def _unindex_return(self, ret: ReturnOrder) -> None:
+        for row in ret.rows:
+            self._drop_return_key((row.product_number, ret.warehouse_number), ret.number)
+
+    def _drop_return_key(self, key: tuple[str, str], number: str) -> None:
+        numbers = self.incoming_returns.get(key)
+        if numbers is not None:
+            numbers.pop(number, None)
+            if not numbers:
+                del self.incoming_returns[key]
+
+    def return_changed(self, ret: ReturnOrder) -> None:
+        """A return was registered, received or cancelled: what its items expect changed now (call inside the unit
+        of work; the stock items' changeDate moves, no balance hook fires)."""
+        self._index_return(ret)
+        for row in ret.rows:
+            item = self._state.stock.get((row.product_number, ret.warehouse_number))
+            if item is not None:
+                self.touch_stock(item)
+
+    def expected_return(self, product_number: str, warehouse: str) -> int:
+        """Units of open returns still expected in one item (totalExpectedReceivingFromReturn)."""
+        numbers = self.incoming_returns.get((product_number, warehouse))
+        return sum(numbers.values()) if numbers else 0
 
     def _index_purchase(self, po: PurchaseOrder) -> None:
         open_ = po.status in ("Open", "PartiallyDelivered")
@@ -336,6 +400,9 @@ class Backend:
             fn()
         for (kind, key), (live, saved) in before.items():
             self._restore(kind, key, live, saved)
+        if any(kind == "adjustment" and saved is not _ABSENT for (kind, _), (_, saved) in before.items()):
+            # an adjustment the unit dropped (past adjustments_max) came back at the end: oldest first again
+            self._state.adjustments = dict(sorted(self._state.adjustments.items()))
         if counters is not None:
             self.ids.counters.clear()
             self.ids.counters.update(counters)
@@ -369,6 +436,8 @@ class Backend:
                 self.catalogue_changed()
             elif kind == "purchase" and removed is not None:
                 self._unindex_purchase(removed)
+            elif kind == "return" and removed is not None:
+                self._unindex_return(removed)
             return
         if kind == "price_changed":
             container[dict_key] = saved
@@ -379,6 +448,8 @@ class Backend:
         container[dict_key] = live
         if kind == "purchase":
             self._index_purchase(live)
+        elif kind == "return":
+            self._index_return(live)
 
     def on_rollback(self, undo: Callable[[], None]) -> None:
         """Register how to undo a change to memory the backend does not own (an owner's own index, e.g. a sales
@@ -467,10 +538,12 @@ class Backend:
         item.changed_at = self.now()
         self.stock_changes.touch(key, item.changed_at)
 
-    def move_stock(self, changes: Mapping[tuple[str, str], tuple[int, int]]) -> None:
+    def move_stock(self, changes: Mapping[tuple[str, str], tuple[int, int]],
+                   reason: str = "BalanceAdjustment") -> None:
         """Apply (on-hand delta, allocated delta) per item; one event per item per kind of balance that moved.
-        A move past what a 32-bit integer holds is refused (callers check first, naming their own fields; this
-        is the backstop for every other path, and the unit of work rolls back)."""
+        A move of the physical balance is recorded in the ledger's history as a balance adjustment of the event type
+        ``reason`` (BalanceAdjustments). A move past what a 32-bit integer holds is refused (callers check first,
+        naming their own fields; this is the backstop for every other path, and the unit of work rolls back)."""
         self.check_stock(changes)
         for (pn, wh), (d_on_hand, d_allocated) in changes.items():
             if d_on_hand == 0 and d_allocated == 0:
@@ -484,15 +557,34 @@ class Backend:
             item.on_hand += d_on_hand
             item.allocated += d_allocated
             if d_on_hand:
+                self.record_adjustment(pn, wh, reason, d_on_hand, item.on_hand)
                 self.emit("BalanceChanged", {"ProductNumber": pn, "Warehouse": wh, "Balance": item.on_hand}, wh)
             if item.available != before_available:
                 self.emit("AvailableBalanceChanged",
                           {"ProductNumber": pn, "Warehouse": wh, "AvailableBalance": item.available}, wh)
 
+    def record_adjustment(self, product_number: str, warehouse: str, event_type: str, change: int, new_balance: int,
+                          blocked_change: int | None = None) -> None:
+        """One entry of the ledger's history (inside a unit of work). Past ``adjustments_max`` the oldest goes, and
+        is counted (the id counter ``adjustment-dropped``)."""
+        seq = self.ids.next("adjustment")
+        key = f"{seq:012d}"
+        adjustments = self._state.adjustments
+        record = BalanceAdjustment(seq, product_number, warehouse, self.now(), event_type, change, new_balance,
+                                   blocked_change)
+        self.touch("adjustment", key, record)
+        adjustments[key] = record
+        while len(adjustments) > self.adjustments_max:
+            oldest = next(iter(adjustments))
+            self.touch("adjustment", oldest, None)
+            del adjustments[oldest]
+            self.ids.next("adjustment-dropped")
+
     def set_stock(self, product_number: str, warehouse: str, *, delta: int | None = None,
                   on_hand: int | None = None, blocked: int | None = None) -> StockItem:
-        """A stock move from the warehouse (WarehouseStockLevels, the back office): adjust on-hand by ``delta``, or
-        set it to ``on_hand``; optionally set the blocked balance."""
+        """A stock move from the warehouse (WarehouseStockLevels, the back office): adjust on-hand by ``delta``
+        (a BalanceAdjustment), or set it to ``on_hand`` (a Stocktaking); optionally set the blocked balance (a
+        Block)."""
         self.product(product_number)
         self.warehouse(warehouse)
         if delta is not None and on_hand is not None:
@@ -510,7 +602,7 @@ class Backend:
         if blocked is not None and not INT32_MIN <= target - item.allocated - blocked <= INT32_MAX:
             raise refused("The available balance would leave a 32-bit integer.", "blockedBalance")
         with self.unit_of_work():
-            self.move_stock(change)
+            self.move_stock(change, "BalanceAdjustment" if delta is not None else "Stocktaking")
             if blocked is not None and blocked != item.blocked:
                 stored = self._state.stock.get((product_number, warehouse))
                 if stored is None:
@@ -518,6 +610,7 @@ class Backend:
                     self.add_stock_item(stored)
                 self.touch_stock(stored)
                 before = stored.available
+                self.record_adjustment(product_number, warehouse, "Block", 0, stored.on_hand, blocked - stored.blocked)
                 stored.blocked = blocked
                 if stored.available != before:
                     self.emit("AvailableBalanceChanged", {"ProductNumber": product_number, "Warehouse": warehouse,
@@ -760,13 +853,57 @@ class Backend:
                 d_on, d_alloc = changes.get(key, (0, 0))
                 changes[key] = (d_on - take, d_alloc - take)
             order.status = "PartiallyDelivered" if any(r.outstanding for r in order.rows) else "Terminated"
-            invoice = str(self.ids.next("invoice", start=700001))
-            order.invoice_numbers.append(invoice)
             order.changed_at = now
-            self.move_stock(changes)
+            self.move_stock(changes, "CorrectionOuttake")
             self.emit("OrderPicked", self._order_details(order), order.warehouse)
-            self.emit("CustomerInvoiceCreated", {"InvoiceNumber": invoice, "OrderNumber": order.number}, None)
+            invoice = self.create_invoice("OrderDebit", order.customer_number, order, [
+                InvoiceRow(i + 1, row.product_number, row.product_name, take, row.unit, row.unit_price,
+                           row.vat_percent, row.currency, row.row_id) for i, (row, take) in enumerate(plan)])
+            order.invoice_numbers.append(invoice.number)
         return order
+
+    def deliver_and_invoice(self, data: OrderInput) -> CustomerInvoice:
+        """CustomerOrderInvoices: a new order delivered from stock and invoiced at once (OrderCreated, OrderReserved,
+        OrderPicked, the balance hooks, CustomerInvoiceCreated, all in one unit of work). Every row must be on hand
+        now (400 otherwise): an order invoiced at once has been handed over."""
+        if data.customer_number is None:
+            raise bad_request("The customer number is required.",
+                              (f"{data.path}.orderHeader.customerNumber", "The customerNumber field is required."))
+        customer = self._state.customers.get(data.customer_number)
+        if customer is None:
+            raise refused(f"Customer '{data.customer_number}' does not exist.",
+                          f"{data.path}.orderHeader.customerNumber")
+        self._check_external(data.external_number, data.path)
+        need: dict[tuple[str, str], int] = {}
+        for row in self._build_rows(data, customer):
+            key = (row.product_number, row.warehouse)
+            need[key] = need.get(key, 0) + row.quantity
+        for (pn, wh), quantity in need.items():
+            on_hand = self.stock_item(pn, wh).on_hand
+            if quantity > on_hand:
+                raise refused(f"Only {max(0, on_hand)} of product '{pn}' on hand in warehouse {wh}, {quantity} to "
+                              "deliver: an order invoiced at once must be on hand.", f"{data.path}.orderRows")
+        with self.unit_of_work():
+            order = self.create_order(data)
+            self.pick_order(order.number)
+        return self._state.invoices[order.invoice_numbers[-1]]
+
+    # ------------------------------------------------------------------ invoices
+    def create_invoice(self, kind: str, customer_number: str, order: Order | None, rows: list[InvoiceRow],
+                       return_number: str | None = None) -> CustomerInvoice:
+        """A new invoice (inside a unit of work; the caller touched ``order``): CustomerInvoiceCreated. Due 30 days
+        after it was made (chosen)."""
+        now = self.now()
+        number = str(self.ids.next("invoice", start=700001))
+        while number in self._state.invoices:
+            number = str(self.ids.next("invoice", start=700001))
+        invoice = CustomerInvoice(number, kind, customer_number, order.number if order is not None else None,
+                                  "Created", rows, ocr_number(number), now, now, now + 30 * DAY_MS,
+                                  return_number=return_number)
+        self.touch("invoice", number, invoice)
+        self._state.invoices[number] = invoice
+        self.emit("CustomerInvoiceCreated", {"InvoiceNumber": number, "OrderNumber": invoice.order_number}, None)
+        return invoice
 
     def move_delivery_date(self, number: str, asked_delivery_date: int) -> Order:
         """Back office: the asked delivery date moved (any status but Annulled and Terminated)."""
@@ -866,31 +1003,31 @@ class Backend:
     def best_price(self, customer: Customer, product: Product, now: int) -> BestPrice:
         """The net best price right now: the minimum over the customer's price list (or the standard list),
         customer-group discount lists and campaign price lists that are active now."""
-        candidates: list[tuple[float, int, str, int | None]] = []
+        candidates: list[tuple[float, int, str, int | None, str]] = []
         order = {"PriceList": 0, "Discount": 1, "Campaign": 2}
         std = self.state.price_lists.get("STD")
         std_price = std.prices.get(product.number, product.base_price) if std else product.base_price
-        candidates.append((std_price, 0, "PriceList", std.valid_to if std else None))
+        candidates.append((std_price, 0, "PriceList", std.valid_to if std else None, "STD"))
         own = self.state.price_lists.get(customer.price_list)
         if (own is not None and own.code != "STD" and self._active(own.valid_from, own.valid_to, now)
                 and product.number in own.prices):
-            candidates.append((own.prices[product.number], 0, "PriceList", own.valid_to))
+            candidates.append((own.prices[product.number], 0, "PriceList", own.valid_to, own.code))
         for dl in self.state.discount_lists.values():
             if dl.customer_group != customer.customer_group or not self._active(dl.valid_from, dl.valid_to, now):
                 continue
             pct = dl.percent_by_product_group.get(product.group)
             if pct:
-                candidates.append((round(std_price * (1 - pct / 100), 2), 1, "Discount", dl.valid_to))
+                candidates.append((round(std_price * (1 - pct / 100), 2), 1, "Discount", dl.valid_to, dl.code))
         for pl in self.state.price_lists.values():
             if pl.kind != "Campaign" or not self._active(pl.valid_from, pl.valid_to, now):
                 continue
             if pl.customer_groups and customer.customer_group not in pl.customer_groups:
                 continue
             if product.number in pl.prices:
-                candidates.append((pl.prices[product.number], 2, "Campaign", pl.valid_to))
-        price, _, source, valid_to = min(candidates, key=lambda c: (c[0], order[c[2]]))
+                candidates.append((pl.prices[product.number], 2, "Campaign", pl.valid_to, pl.code))
+        price, _, source, valid_to, code = min(candidates, key=lambda c: (c[0], order[c[2]]))
         return BestPrice(product.number, round(price, 2), round(std_price, 2), customer.currency, source, valid_to,
-                         self.price_changed_at_for(customer, product.number, now))
+                         self.price_changed_at_for(customer, product.number, now), code)
 
     def price_changed_at_for(self, customer: Customer, product_number: str, now: int) -> int:
         """When this customer's best price for the product last (possibly) changed: the latest of its price

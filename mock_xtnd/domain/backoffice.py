@@ -15,19 +15,39 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from .backend import INT32_MAX, Backend
-from .errors import bad_request, conflict, not_found, unprocessable
-from .models import Address, Customer, Offer, Product, PurchaseOrder, StockItem
+from .backend import DAY_MS, INT32_MAX, Backend
+from .errors import bad_request, conflict, not_found, refused, unprocessable
+from .models import (
+    Address,
+    Customer,
+    CustomerInvoice,
+    Offer,
+    Product,
+    PurchaseArrival,
+    PurchaseOrder,
+    StockItem,
+)
+from .reference import SUPPLIER_AGREEMENTS
 from .seed import CUSTOMER_GROUPS, GROUPS, PRICE_LIST_OF_GROUP, UNITS, ean13
 
 PURCHASE_OPEN = ("Open", "PartiallyDelivered")
-OFFER_STATUSES = ("Open", "Accepted", "Declined", "Expired")
+# the fake's purchase statuses in XTND's words (PurchaseOrderHeaderStatus)
+PURCHASE_STATUS_NAMES = {"Open": "Ordered", "PartiallyDelivered": "PartiallyReceived", "Delivered": "Received",
+                         "Cancelled": "Cancelled"}
+# XTND's OfferStatus: the first three are open (the offer can change), the rest final
+OFFER_OPEN = ("Created", "Sent", "Resting")
+OFFER_STATUSES = (*OFFER_OPEN, "Rejected", "Accepted", "Cancelled")
+# the control surface's earlier names, still understood
+OFFER_STATUS_ALIASES = {"Open": "Created", "Declined": "Rejected", "Expired": "Cancelled"}
+# XTND's InvoiceStatus as the back office moves an invoice along (CustomerInvoiceChanged at each step)
+INVOICE_NEXT = {"Created": "InvoiceSent", "InvoiceSent": "Paid"}
 CHANNEL_RECORD_KIND = "channel_reservation"
 
 
 # ---------------------------------------------------------------------------------------------- purchases
-def _purchase(b: Backend, number: str) -> PurchaseOrder:
+def purchase(b: Backend, number: str) -> PurchaseOrder:
     po = b.state.purchases.get(number)
     if po is None:
         raise not_found("Purchase order", number, "purchaseNumber")
@@ -49,21 +69,30 @@ def _check_lines(b: Backend, lines: dict[str, int], field: str = "rows") -> None
 
 
 def create_purchase_order(b: Backend, warehouse_number: str, lines: dict[str, int],
-                          expected_in_days: float = 7.0) -> PurchaseOrder:
-    """A purchase order to a supplier. XTND has no hook for its creation; ProductAvailability shows it as expected
-    receivings (``nextReceivingDate``, ``quantityOnNextReceiving``, ``totalExpectedReceivingFromPurchase``)."""
-    b.warehouse(warehouse_number)
-    _check_lines(b, lines)
+                          expected_in_days: float = 7.0, *, expected_at: int | None = None,
+                          supplier_number: str | None = None, header: dict[str, Any] | None = None,
+                          row_extra: dict[str, dict[str, Any]] | None = None, field: str = "rows",
+                          warehouse_field: str = "warehouse") -> PurchaseOrder:
+    """A purchase order to a supplier (the back office, or POST PurchaseOrders). XTND has no hook for its creation;
+    ProductAvailability shows it as expected receivings (``nextReceivingDate``, ``quantityOnNextReceiving``,
+    ``totalExpectedReceivingFromPurchase``). ``field`` names the rows in errors."""
+    b.warehouse(warehouse_number, warehouse_field)
+    _check_lines(b, lines, field)
     for pn, qty in lines.items():  # ProductAvailability sums what is expected: a 32-bit integer in XTND
         expected = b.expected_receiving(pn, warehouse_number)[0] + qty
         if expected > INT32_MAX:
             raise bad_request(f"Product '{pn}' would be expected {expected} times in warehouse {warehouse_number}, "
-                              "past a 32-bit integer.", ("rows.quantity", f"At most {INT32_MAX} expected in all."))
+                              "past a 32-bit integer.", (f"{field}.quantity", f"At most {INT32_MAX} expected in all."))
     now = b.now()
     with b.unit_of_work():  # records are touched before they change, ids drawn inside: a failed commit undoes all
         number = str(b.ids.next("purchase", start=400001))
+        while number in b.state.purchases:
+            number = str(b.ids.next("purchase", start=400001))
         po = PurchaseOrder(number, warehouse_number, dict(lines), "Open", now, now,
-                           expected_at=now + int(expected_in_days * 86_400_000))
+                           expected_at=expected_at if expected_at is not None
+                           else now + int(expected_in_days * 86_400_000),
+                           ordered=dict(lines), supplier_number=supplier_number or default_supplier(b, lines),
+                           header=dict(header or {}), row_extra=dict(row_extra or {}))
         b.touch("purchase", number, po)
         b.state.purchases[number] = po
         b.purchase_changed(po)
@@ -74,7 +103,7 @@ def receive_purchase(b: Backend, number: str, quantity: int | None = None) -> Pu
     """Goods arrive: ``quantity`` units (all that is still due when None), taken line by line in order.
     On-hand rises (BalanceChanged + AvailableBalanceChanged per item), then PurchasePartiallyDelivered or,
     once nothing is due any more, PurchaseDelivered."""
-    po = _purchase(b, number)
+    po = purchase(b, number)
     if po.status not in PURCHASE_OPEN:
         raise unprocessable(
             f"Purchase order {number} is {po.status}; nothing more can arrive.", ("purchaseNumber", po.status)
@@ -97,16 +126,77 @@ def receive_purchase(b: Backend, number: str, quantity: int | None = None) -> Pu
             po.lines[pn] -= take
         po.status = "Delivered" if sum(po.lines.values()) == 0 else "PartiallyDelivered"
         po.changed_at = b.now()
+        po.arrivals.append(PurchaseArrival(f"{number}-{len(po.arrivals) + 1}", po.changed_at,
+                                           sum(arriving.values())))
         b.purchase_changed(po)
-        b.move_stock({(pn, po.warehouse_number): (take, 0) for pn, take in arriving.items()})
+        b.move_stock({(pn, po.warehouse_number): (take, 0) for pn, take in arriving.items()}, "ManualReceiving")
         action = "PurchaseDelivered" if po.status == "Delivered" else "PurchasePartiallyDelivered"
         b.emit(action, _purchase_details(po), po.warehouse_number)
     return po
 
 
+def default_supplier(b: Backend, lines: dict[str, int]) -> str:
+    """The supplier of a purchase that names none: the seeded agreement of its first product's group."""
+    first = b.state.products.get(next(iter(lines), ""))
+    agreement = SUPPLIER_AGREEMENTS.get(first.group) if first is not None else None
+    return agreement[1] if agreement is not None else "SA-HOME"
+
+
+def update_purchase(b: Backend, number: str, *, lines: dict[str, int] | None = None, expected_at: int | None = None,
+                    header: dict[str, Any] | None = None, row_extra: dict[str, dict[str, Any]] | None = None,
+                    supplier_number: str | None = None, cancel: bool = False, field: str = "rows") -> PurchaseOrder:
+    """PUT PurchaseOrders/{id}: while goods may still come, the rows given replace the quantities ordered (never
+    below what already arrived), the expected date moves, kept header fields are replaced; ``cancel`` cancels the
+    rest (PurchaseCancelled). A purchase received in full or cancelled is final (400). Validated first."""
+    po = purchase(b, number)
+    if po.status not in PURCHASE_OPEN:
+        raise refused(f"Purchase order {number} is {PURCHASE_STATUS_NAMES[po.status]} and can no longer be changed.",
+                      "purchaseNumber")
+    new_lines: dict[str, int] | None = None
+    ordered: dict[str, int] | None = None
+    if lines is not None:
+        _check_lines(b, lines, field)
+        ordered = {}
+        new_lines = {}
+        for pn in dict.fromkeys([*po.lines, *lines]):
+            received = po.ordered_quantity(pn) - po.lines.get(pn, 0)
+            want = lines.get(pn, received)  # a row left out keeps what already arrived, and nothing more is due
+            if want < received:
+                raise refused(f"Product '{pn}' of purchase order {number}: {received} already arrived, so the "
+                              f"quantity cannot become {want}.", f"{field}.quantity")
+            ordered[pn] = want
+            new_lines[pn] = want - received
+        for pn, due in new_lines.items():
+            if b.expected_receiving(pn, po.warehouse_number)[0] - po.lines.get(pn, 0) + due > INT32_MAX:
+                raise bad_request(f"Product '{pn}' would be expected past a 32-bit integer.",
+                                  (f"{field}.quantity", f"At most {INT32_MAX} expected in all."))
+    with b.unit_of_work():
+        b.touch("purchase", number, po)
+        if new_lines is not None and ordered is not None:
+            b._unindex_purchase(po)
+            po.lines, po.ordered = new_lines, ordered
+        if expected_at is not None:
+            po.expected_at = expected_at
+        if header:
+            po.header = {**po.header, **header}
+        if row_extra:
+            po.row_extra = {**po.row_extra, **row_extra}
+        if supplier_number is not None:
+            po.supplier_number = supplier_number
+        po.changed_at = b.now()
+        if new_lines is not None and sum(new_lines.values()) == 0 and not cancel:
+            po.status = "Delivered"  # what is left was all received already
+            b.emit("PurchaseDelivered", _purchase_details(po), po.warehouse_number)
+        if cancel:
+            po.status = "Cancelled"
+            b.emit("PurchaseCancelled", _purchase_details(po), po.warehouse_number)
+        b.purchase_changed(po)
+    return po
+
+
 def cancel_purchase(b: Backend, number: str) -> PurchaseOrder:
     """The rest of a purchase order will not come (whatever already arrived stays on hand)."""
-    po = _purchase(b, number)
+    po = purchase(b, number)
     if po.status not in PURCHASE_OPEN:
         raise unprocessable(f"Purchase order {number} is {po.status}; it cannot be cancelled.",
                             ("purchaseNumber", po.status))
@@ -134,7 +224,8 @@ class ProductInput:
     on_hand: int = 0  # in every warehouse: the first delivery, counted in at creation
 
 
-def create_product(b: Backend, data: ProductInput, rng: random.Random | None = None) -> Product:
+def create_product(b: Backend, data: ProductInput, rng: random.Random | None = None, *,
+                   status: str = "Active", extra: dict[str, Any] | None = None, field_prefix: str = "") -> Product:
     """A new article: ProductCreated, a standard-price-list entry, and a stock row in every warehouse (so
     ProductAvailability lists it at once). Initial stock, if any, fires the balance events after ProductCreated.
     What ``data`` leaves out is drawn from ``rng``; without one, from the ``backoffice/product`` stream, drawn only
@@ -143,11 +234,13 @@ def create_product(b: Backend, data: ProductInput, rng: random.Random | None = N
     if number is not None:
         if not number.strip() or number != number.strip():
             raise bad_request("The productNumber cannot be blank or padded.",
-                              ("productNumber", "Cannot be blank or start or end with a space."))
+                              (f"{field_prefix}productNumber", "Cannot be blank or start or end with a space."))
         if number in b.state.products:
-            raise conflict(f"Product '{number}' already exists.", "productNumber")
+            raise conflict(f"Product '{number}' already exists.", f"{field_prefix}productNumber")
     if not data.name.strip():
-        raise bad_request("The productName cannot be blank.", ("productName", "The productName field is required."))
+        raise bad_request("The productName cannot be blank.",
+                          (f"{field_prefix}{'productData.' if field_prefix else ''}productName",
+                           "The productName field is required."))
     if data.base_price is not None and data.base_price < 0:
         raise bad_request("The price cannot be negative.", ("price", "Must be 0 or more."))
     if data.on_hand < 0:
@@ -174,10 +267,11 @@ def create_product(b: Backend, data: ProductInput, rng: random.Random | None = N
             weight_kg=data.weight_kg if data.weight_kg is not None else round(rng.uniform(0.05, 5.0), 3),
             vat_rate=data.vat_rate,
             group=group,
-            status="Active",
+            status=status,
             base_price=round(price, 2),
             created_at=now,
             changed_at=now,
+            extra=dict(extra) if extra else None,
         )
         b.touch("product", number, product)
         b.state.products[number] = product
@@ -193,7 +287,7 @@ def create_product(b: Backend, data: ProductInput, rng: random.Random | None = N
             b.add_stock_item(StockItem(number, wh, 0, 0, now))
         b.emit("ProductCreated", {"ProductNumber": number}, None)
         if data.on_hand:
-            b.move_stock({(number, wh): (data.on_hand, 0) for wh in b.state.warehouses})
+            b.move_stock({(number, wh): (data.on_hand, 0) for wh in b.state.warehouses}, "SystemStart")
     return product
 
 
@@ -334,7 +428,7 @@ class OtherChannel:
         shipped = min(held, max(0, item.on_hand if item else 0))
         with b.unit_of_work():
             self._set_held(b, pn, wh, 0)
-            b.move_stock({(pn, wh): (-shipped, -held)})
+            b.move_stock({(pn, wh): (-shipped, -held)}, "CorrectionOuttake")
         return shipped
 
 
@@ -350,65 +444,95 @@ def other_channel_sale(b: Backend, pn: str, wh: str, quantity: int) -> StockItem
     if quantity > on_hand:
         raise unprocessable(f"Only {on_hand} of '{pn}' on hand in warehouse {wh}.", ("quantity", f"At most {on_hand}."))
     with b.unit_of_work():
-        b.move_stock({(pn, wh): (-quantity, 0)})
+        b.move_stock({(pn, wh): (-quantity, 0)}, "UnAnnouncedOuttake")
     return b.state.stock[(pn, wh)]
 
 
 # ---------------------------------------------------------------------------------------------- offers
-def _offer(b: Backend, number: str) -> Offer:
+def get_offer(b: Backend, number: str) -> Offer:
     offer = b.state.offers.get(number)
     if offer is None:
         raise not_found("Offer", number, "offerNumber")
     return offer
 
 
-def create_offer(b: Backend, customer_number: str, lines: dict[str, int]) -> Offer:
-    """A quotation to a customer (OfferCreated)."""
+def offer_status(name: str) -> str | None:
+    """XTND's OfferStatus for a name the control surface takes (the API's, or an earlier alias), or None."""
+    name = OFFER_STATUS_ALIASES.get(name, name)
+    return name if name in OFFER_STATUSES else None
+
+
+def create_offer(b: Backend, customer_number: str, lines: dict[str, int], *, valid_days: int = 30) -> Offer:
+    """A quotation to a customer (OfferCreated), valid 30 days; priced at the customer's best price when read."""
     b.customer(customer_number)
     _check_lines(b, lines)
     now = b.now()
     with b.unit_of_work():
         number = str(b.ids.next("offer", start=600001))
-        offer = Offer(number, customer_number, dict(lines), "Open", now, now)
+        while number in b.state.offers:  # the seeded offers hold the first numbers: never reuse
+            number = str(b.ids.next("offer", start=600001))
+        offer = Offer(number, customer_number, dict(lines), "Created", now, now, valid_to=now + valid_days * DAY_MS)
         b.touch("offer", number, offer)
         b.state.offers[number] = offer
         b.emit("OfferCreated", {"OfferNumber": number}, None)
     return offer
 
 
-def change_offer(b: Backend, number: str, *, lines: dict[str, int] | None = None, status: str | None = None) -> Offer:
-    """An open offer's lines or status change (OfferChanged). Closed offers (not Open) are final."""
-    offer = _offer(b, number)
-    if offer.status != "Open":
+def change_offer(b: Backend, number: str, *, lines: dict[str, int] | None = None, status: str | None = None,
+                 prices: dict[str, float] | None = None, valid_to: int | None = None,
+                 header: dict[str, Any] | None = None, row_extra: dict[str, dict[str, Any]] | None = None,
+                 customer_number: str | None = None, field: str = "rows", status_field: str = "offerStatus") -> Offer:
+    """An open offer (Created, Sent, Resting) changes: its rows, prices, validity, kept fields or status
+    (OfferChanged). Offers Accepted, Rejected or Cancelled are final."""
+    offer = get_offer(b, number)
+    if offer.status not in OFFER_OPEN:
         raise unprocessable(f"Offer {number} is {offer.status}; it can no longer change.", ("offerNumber", offer.status))
-    if lines is None and status is None:
-        raise bad_request("Give rows or offerStatus.", ("rows", "Nothing to change: give rows or offerStatus."))
+    if customer_number is not None and customer_number != offer.customer_number:
+        raise refused(f"The customer of offer {number} cannot change.", "customerNumber")
+    if lines is None and status is None and prices is None and valid_to is None and not header and not row_extra:
+        raise bad_request("Give rows or offerStatus.", (field, "Nothing to change: give rows or offerStatus."))
     if lines is not None:
-        _check_lines(b, lines)
+        _check_lines(b, lines, field)
     if status is not None and status not in OFFER_STATUSES:
-        raise bad_request(f"Unknown offer status '{status}'.", ("offerStatus", f"One of {', '.join(OFFER_STATUSES)}."))
+        raise bad_request(f"Unknown offer status '{status}'.", (status_field, f"One of {', '.join(OFFER_STATUSES)}."))
     with b.unit_of_work():
         b.touch("offer", number, offer)
         if lines is not None:
             offer.lines = dict(lines)
+            offer.prices = {pn: price for pn, price in (prices or {}).items() if pn in lines}
+            offer.row_extra = {pn: kept for pn, kept in (row_extra or {}).items() if pn in lines}
         if status is not None:
             offer.status = status
+        if valid_to is not None:
+            offer.valid_to = valid_to
+        if header:
+            offer.header = {**offer.header, **header}
         offer.changed_at = b.now()
         b.emit("OfferChanged", {"OfferNumber": number}, None)
     return offer
 
 
 # ---------------------------------------------------------------------------------------------- invoices
-def change_invoice(b: Backend, order_number: str) -> str:
-    """The invoice of a picked order changes in XTND (paid, reminded, credited...): CustomerInvoiceChanged.
+def invoice(b: Backend, number: str) -> CustomerInvoice:
+    found = b.state.invoices.get(number)
+    if found is None:
+        raise not_found("Invoice", number, "invoiceNumber")
+    return found
 
-    The fake keeps no invoice model beyond the number on the order (the contract has no invoice endpoint), so
-    only the hook is observable. Returns the invoice number."""
-    order = b.order(order_number)
-    if not order.invoice_numbers:
-        raise unprocessable(f"Order {order_number} has no invoice yet (it is {order.status}).",
-                            ("orderNumber", "Not invoiced."))
-    invoice = order.invoice_numbers[-1]
+
+def change_invoice(b: Backend, invoice_number: str) -> CustomerInvoice:
+    """The invoice moves along in XTND: Created -> InvoiceSent -> Paid (CustomerInvoiceChanged at each step; a
+    paid or otherwise closed invoice no longer changes)."""
+    found = invoice(b, invoice_number)
+    status = INVOICE_NEXT.get(found.status)
+    if status is None:
+        raise unprocessable(f"Invoice {invoice_number} is {found.status}; it no longer changes.",
+                            ("invoiceNumber", found.status))
     with b.unit_of_work():
-        b.emit("CustomerInvoiceChanged", {"InvoiceNumber": invoice, "OrderNumber": order.number}, None)
-    return invoice
+        b.touch("invoice", invoice_number, found)
+        found.status = status
+        found.changed_at = b.now()
+        if status == "Paid":
+            found.paid_at = found.changed_at
+        b.emit("CustomerInvoiceChanged", {"InvoiceNumber": found.number, "OrderNumber": found.order_number}, None)
+    return found

@@ -48,6 +48,9 @@ class Product:
     base_price: float
     created_at: int
     changed_at: int
+    # Validated productData fields the fake does not interpret (Products POST/PUT), answered back as sent. Replaced
+    # as a whole, never changed in place: a snapshot of a product is a tuple of its values (backend._FLAT).
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -170,21 +173,180 @@ class Order:
 
 
 @dataclass(slots=True)
+class PurchaseArrival:
+    """One delivery of goods against a purchase order (a PurchaseOrderShipment in the API)."""
+
+    number: str
+    at: int
+    quantity: int
+
+
+@dataclass(slots=True)
 class PurchaseOrder:
     number: str
     warehouse_number: str
     lines: dict[str, int]  # product number -> quantity still to arrive
-    status: str  # "Open" | "PartiallyDelivered" | "Delivered" | "Cancelled"
+    status: str  # "Open" | "PartiallyDelivered" | "Delivered" | "Cancelled" (PURCHASE_STATUS_NAMES: the API's)
     created_at: int
     changed_at: int
     expected_at: int | None = None  # when the goods are expected (nextReceivingDate)
+    ordered: dict[str, int] = field(default_factory=dict)  # product number -> quantity ordered ({}: = lines)
+    supplier_number: str | None = None
+    # validated PurchaseOrderHeader / row fields the fake does not interpret (API), answered back as sent
+    header: dict[str, Any] = field(default_factory=dict)
+    row_extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # product number -> kept row fields
+    arrivals: list[PurchaseArrival] = field(default_factory=list)
+
+    def ordered_quantity(self, product_number: str) -> int:
+        return self.ordered.get(product_number, self.lines.get(product_number, 0))
 
 
 @dataclass(slots=True)
 class Offer:
+    """A quotation. ``status`` is XTND's OfferStatus: Created, Sent, Resting (open) or Rejected, Accepted,
+    Cancelled (final)."""
+
     number: str
     customer_number: str
     lines: dict[str, int]
     status: str
     created_at: int
+    changed_at: int
+    valid_to: int | None = None
+    prices: dict[str, float] = field(default_factory=dict)  # product number -> unit price agreed on the offer
+    header: dict[str, Any] = field(default_factory=dict)  # validated OfferHeader fields the fake does not interpret
+    row_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class InvoiceRow:
+    position: int
+    product_number: str
+    product_name: str
+    quantity: int  # negative on a credit
+    unit: str
+    unit_price: float
+    vat_percent: float
+    currency: str
+    order_row_id: str | None = None
+
+
+@dataclass(slots=True)
+class CustomerInvoice:
+    """An invoice: made when an order is picked (OrderDebit, one per pick), by CustomerOrderInvoices, or as a credit
+    when a return is received (ReturnOrderCredit). ``status`` is XTND's InvoiceStatus."""
+
+    number: str
+    kind: str  # InvoiceType
+    customer_number: str
+    order_number: str | None
+    status: str
+    rows: list[InvoiceRow]
+    ocr: str
+    created_at: int
+    changed_at: int
+    due_at: int
+    paid_at: int | None = None
+    reminder_at: int | None = None
+    return_number: str | None = None
+
+
+@dataclass(slots=True)
+class ReturnRow:
+    position: int
+    row_id: str  # returnOrderRowId, a GUID
+    product_number: str
+    product_name: str
+    quantity: int
+    unit: str
+    unit_price: float | None
+    vat_percent: float | None
+    currency: str | None
+    return_code: str | None
+    reference_position: int | None = None  # the customer order row it returns
+    received: int = 0
+    extra: dict[str, Any] | None = None
+
+    @property
+    def expected(self) -> int:
+        return self.quantity - self.received
+
+
+@dataclass(slots=True)
+class ReturnOrder:
+    """Goods a customer sends back. Until they arrive they are ``totalExpectedReceivingFromReturn`` in
+    ProductAvailability; receiving them puts them back on hand. ``status``: Ordered, PartiallyReceived, Received,
+    Cancelled (XTND's ReturnOrderHeaderStatus)."""
+
+    number: str
+    warehouse_number: str
+    kind: str  # ReturnOrderHeaderReturnType
+    status: str
+    customer_number: str | None
+    reference_order: str | None
+    rows: list[ReturnRow]
+    created_at: int
+    changed_at: int
+    credit_action: str = "WhenReceived"  # ReturnOrderHeaderCreditInvoiceAction
+    credit_invoice: str | None = None
+    header: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class BalanceAdjustment:
+    """One move of a physical or blocked balance in the ledger (BalanceAdjustments). ``event_type`` is XTND's
+    BalanceAdjustmentListItemEventType."""
+
+    seq: int
+    product_number: str
+    warehouse_number: str
+    at: int
+    event_type: str
+    change: int
+    new_balance: int
+    blocked_change: int | None = None
+
+
+@dataclass(slots=True)
+class SupplierAgreement:
+    """A product's agreement with a supplier (ProductSupplierAgreement). Every product has one seeded agreement,
+    derived from its group and never stored; a record of this kind overrides it (``deleted``: it was removed)."""
+
+    product_number: str
+    number: int  # supplierAgreementNumber
+    name: str
+    country: str
+    supplier_product_number: str
+    price: float | None
+    vat_percent: int | None
+    changed_at: int
+    supplier_product_name: str | None = None
+    extra: dict[str, Any] | None = None  # validated fields the fake does not interpret
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class ProductText:
+    text_type: str
+    language: str
+    text: str
+
+
+@dataclass(slots=True)
+class ProductTexts:
+    """A product's descriptions by (textType, language). A product without a record has one seeded text: its
+    description, ``Description`` in ``sv``."""
+
+    product_number: str
+    items: list[ProductText]
+    changed_at: int
+
+
+@dataclass(slots=True)
+class ProductProperties:
+    """The property values (GUIDs of reference.PROPERTY_VALUES) connected to a product. A product without a record
+    is connected to the values its name carries (its colour, size, material or volume)."""
+
+    product_number: str
+    values: list[str]
     changed_at: int

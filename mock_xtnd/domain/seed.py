@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from faker import Faker
 
 from .backend import State
-from .models import Address, Customer, DiscountList, PriceList, Product, StockItem, Warehouse
+from .models import Address, Customer, DiscountList, Offer, PriceList, Product, StockItem, Warehouse
 
 NOUNS = (
     "Kaffemugg", "Skrivbordslampa", "Ryggsäck", "Termos", "Skärbräda", "Handduk", "Pläd", "Kudde", "Ljusstake",
@@ -168,4 +168,24 @@ def generate(seed: int, sizes: SeedSizes, start_ms: int) -> State:
             created_at=changed - rng.randrange(200 * DAY),
             changed_at=changed,
         )
+    seed_offers(state, seed, start_ms)
     return state
+
+
+OFFER_STATUSES_SEEDED = ("Created", "Created", "Sent", "Sent", "Resting", "Accepted", "Rejected")
+
+
+def seed_offers(state: State, seed: int, start_ms: int) -> None:
+    """A few quotations to customers, one per ten customers (at least three): numbered from 600001, made in the
+    last three weeks, valid 30 days, mostly still open. Their own generator: every other seeded value is as it was."""
+    rng = random.Random(f"{seed}/offers")
+    customers = list(state.customers)
+    sellable = [pn for pn, p in state.products.items() if p.status == "Active"] or list(state.products)
+    for i in range(max(3, len(customers) // 10)):
+        created = start_ms - rng.randrange(1, 21 * DAY)
+        lines = {rng.choice(sellable): rng.choice((5, 10, 20, 50, 100)) for _ in range(rng.randint(1, 3))}
+        status = rng.choice(OFFER_STATUSES_SEEDED)
+        number = str(600001 + i)
+        state.offers[number] = Offer(number, rng.choice(customers), lines, status, created,
+                                     created + rng.randrange(0, 3 * DAY) if status != "Created" else created,
+                                     valid_to=created + 30 * DAY)

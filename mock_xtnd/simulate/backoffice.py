@@ -9,8 +9,8 @@ OrderReserved / OrderPicked    every order's lifecycle, planned when its OrderCr
                                stock ships what is on hand and is picked again later until all has shipped
 OrderCancelled                 a share of orders, cancelled by the back office before picking
 OrderDeliveryDataChanged       a share of orders get their expected delivery date moved
-CustomerInvoiceCreated         picking (Backend.pick_order)
-CustomerInvoiceChanged         a share of invoices change later (paid, reminded, credited)
+CustomerInvoiceCreated         picking (Backend.pick_order); crediting a received return
+CustomerInvoiceChanged         a share of invoices is sent, and later paid
 BalanceChanged                 purchases arriving, other channels shipping or selling, picking
 AvailableBalanceChanged        all of the above plus reservations (orders, other channels, storms)
 PurchasePartiallyDelivered /   purchase orders placed by a round arrive in one or two parts,
@@ -19,6 +19,7 @@ PurchaseCancelled
 ProductCreated / Changed       new articles; edits of name, description, weight, base price
 CustomerCreated / Changed      customers registered in XTND; edits of phone, e-mail, address
 OfferCreated / OfferChanged    quotations made, then edited or closed
+(no hook)                      a share of delivered orders comes back: a return registered, then received
 =============================  ===========================================================================
 
 Deterministic: every decision draws from ``rt.ids.rng(...)`` streams and every delay is a timer on
@@ -42,11 +43,13 @@ from starlette.responses import Response
 from ..api.errors import json_response
 from ..api.render import customer_full, product_full
 from ..domain import backoffice as ops
+from ..domain import returns
 from ..domain.backend import OrderInput, RowInput
 from ..domain.clock import iso_ms
-from ..domain.errors import DomainError, StoreUnavailable, not_found
+from ..domain.errors import DomainError, StoreUnavailable, bad_request
 from ..domain.events import DomainEvent
-from ..domain.models import Address, Offer, PurchaseOrder
+from ..domain.models import Address, Offer, PurchaseOrder, ReturnOrder
+from ..domain.reference import RETURN_ROW_CODES
 from ..domain.seed import ADJECTIVES, CUSTOMER_GROUPS, NOUNS, VARIANTS, org_number
 from ..runtime import Runtime
 from .config import SimulationSettings
@@ -150,6 +153,10 @@ class BackOffice:
         for pn, wh in list(self.channel.held):
             self._at(jittered(rng, self.config.channel_ship_after_seconds, self.config.jitter), "channel-ships",
                      partial(self.channel.ship, b, pn, wh))
+        for ret in list(b.state.returns.values()):
+            if ret.status in returns.RETURN_OPEN:
+                self._at(jittered(rng, self.config.return_receive_after_seconds, self.config.jitter),
+                         "return-received", partial(returns.receive_return, b, ret.number))
 
     def faker(self, rng: random.Random) -> Faker:
         if self._faker is None:
@@ -220,10 +227,36 @@ class BackOffice:
         else:
             self._planned.discard(number)
         if len(order.invoice_numbers) > invoices:  # this pick shipped something, and invoiced it
+            invoice = order.invoice_numbers[-1]
             rng = self.rt.ids.rng("sim/invoice")
             if rng.random() < cfg.invoice_change_share:
-                self._at(jittered(rng, cfg.invoice_change_after_seconds, cfg.jitter), "invoice-change",
-                         lambda: ops.change_invoice(b, number))
+                after = jittered(rng, cfg.invoice_change_after_seconds, cfg.jitter)
+                # sent, then paid as long again later: CustomerInvoiceChanged each time
+                self._at(after, "invoice-change", lambda: ops.change_invoice(b, invoice))
+                self._at(2 * after, "invoice-change", lambda: ops.change_invoice(b, invoice))
+        if order.status == "Terminated" and any(r.picked for r in order.rows):
+            rng = self.rt.ids.rng("sim/return")
+            if rng.random() < cfg.return_share:
+                self._at(jittered(rng, cfg.return_after_seconds, cfg.jitter), "return-registered",
+                         lambda: self._return(number))
+
+    def _return(self, number: str) -> None:
+        """The customer sends part of a delivered order back: a return of one row, received a little later (the
+        goods back on hand, the order credited)."""
+        b, cfg = self.rt.backend, self.config
+        rng = self.rt.ids.rng("sim/return-row")
+        order = b.order(number)
+        picked = [r for r in order.rows if r.picked]
+        row = rng.choice(picked)
+        code = rng.choice([c for c, _ in RETURN_ROW_CODES])
+        data = returns.ReturnInput("returnOrder", "ReturnRowsFromCustomerOrder", order_number=number,
+                                   order_path="returnOrder.createAction.orderNumber", return_code=code, lines=[
+                                       returns.ReturnLineInput("returnOrder.createAction.orderRows[0]",
+                                                               quantity=rng.randint(1, row.picked),
+                                                               order_position=row.position)])
+        ret = returns.create_return(b, data)
+        self._at(jittered(rng, cfg.return_receive_after_seconds, cfg.jitter), "return-received",
+                 partial(returns.receive_return, b, ret.number))
 
     # ------------------------------------------------------------------ a round
     def run_round(self) -> Counter[str]:
@@ -385,12 +418,12 @@ class BackOffice:
 
     def _change_offer(self, rng: random.Random) -> None:
         b = self.rt.backend
-        open_offers = [o for o in b.state.offers.values() if o.status == "Open"]
+        open_offers = [o for o in b.state.offers.values() if o.status in ops.OFFER_OPEN]
         if not open_offers:
             return
         offer = rng.choice(open_offers)
         if rng.random() < 0.4:
-            ops.change_offer(b, offer.number, status=rng.choice(("Accepted", "Declined", "Expired")))
+            ops.change_offer(b, offer.number, status=rng.choice(("Accepted", "Rejected", "Cancelled")))
         else:
             lines = {pn: max(1, qty + rng.randint(-5, 10)) for pn, qty in offer.lines.items()}
             ops.change_offer(b, offer.number, lines=lines)
@@ -436,7 +469,8 @@ class OfferIn(_Body):
 
 class OfferChangeIn(_Body):
     rows: list[LineIn] | None = Field(None, min_length=1, max_length=1000)
-    offerStatus: str | None = None
+    offerStatus: str | None = Field(None, description="Created, Sent, Resting, Rejected, Accepted, Cancelled (XTND's "
+                                                      "OfferStatus; Open, Declined and Expired are understood too)")
 
 
 class CustomerIn(_Body):
@@ -468,6 +502,15 @@ def purchase_view(po: PurchaseOrder, dates: Callable[[int], str]) -> dict[str, A
             "rows": [{"productNumber": pn, "quantityDue": q} for pn, q in po.lines.items()],
             "expectedDate": dates(po.expected_at) if po.expected_at is not None else None,
             "createDate": dates(po.created_at), "changeDate": dates(po.changed_at)}
+
+
+def return_view(ret: ReturnOrder, dates: Callable[[int], str]) -> dict[str, Any]:
+    return {"returnNumber": ret.number, "warehouse": ret.warehouse_number, "status": ret.status,
+            "referenceOrderNumber": ret.reference_order, "customerNumber": ret.customer_number,
+            "rows": [{"productNumber": r.product_number, "quantity": r.quantity, "received": r.received,
+                      "returnCode": r.return_code} for r in ret.rows],
+            "creditInvoiceNumber": ret.credit_invoice, "createDate": dates(ret.created_at),
+            "changeDate": dates(ret.changed_at)}
 
 
 def offer_view(o: Offer, dates: Callable[[int], str]) -> dict[str, Any]:
@@ -537,16 +580,36 @@ def router(bo: BackOffice) -> APIRouter:
     @r.put("/offers/{offerNumber}", summary="An open offer's rows or status change (OfferChanged)")
     async def change_offer(offerNumber: str, body: OfferChangeIn) -> Response:
         lines = _lines(body.rows) if body.rows is not None else None
-        return json_response(offer_view(ops.change_offer(b, offerNumber, lines=lines, status=body.offerStatus),
+        status = None
+        if body.offerStatus is not None:
+            status = ops.offer_status(body.offerStatus)
+            if status is None:
+                raise bad_request(f"Unknown offer status '{body.offerStatus}'.",
+                                  ("offerStatus", f"One of {', '.join(ops.OFFER_STATUSES)}."))
+        return json_response(offer_view(ops.change_offer(b, offerNumber, lines=lines, status=status),
                                         dates))
 
-    @r.post("/invoices/{invoiceNumber}/change", summary="An invoice changes (CustomerInvoiceChanged)")
+    @r.post("/invoices/{invoiceNumber}/change",
+            summary="An invoice moves along: Created -> InvoiceSent -> Paid (CustomerInvoiceChanged)")
     async def change_invoice(invoiceNumber: str) -> Response:
-        order = next((o for o in b.state.orders.values() if invoiceNumber in o.invoice_numbers), None)
-        if order is None:
-            raise not_found("Invoice", invoiceNumber, "invoiceNumber")
-        ops.change_invoice(b, order.number)
-        return json_response({"invoiceNumber": invoiceNumber, "orderNumber": order.number})
+        invoice = ops.change_invoice(b, invoiceNumber)
+        return json_response({"invoiceNumber": invoiceNumber, "orderNumber": invoice.order_number,
+                              "invoiceStatus": invoice.status})
+
+    @r.get("/returns", summary="Return orders")
+    async def list_returns() -> Response:
+        return json_response({"items": [return_view(ret, dates) for ret in b.state.returns.values()]})
+
+    @r.post("/returns/{returnNumber}/receive",
+            summary="Returned goods arrive: {quantity?} units (default all expected). Stock rises; once all has "
+                    "arrived the return is Received and credited (CustomerInvoiceCreated)")
+    async def receive_return(returnNumber: str, body: ReceiveIn | None = None) -> Response:
+        quantity = body.quantity if body is not None else None
+        return json_response(return_view(returns.receive_return(b, returnNumber, quantity), dates))
+
+    @r.post("/returns/{returnNumber}/cancel", summary="The rest of a return will not come (what arrived stays)")
+    async def cancel_return(returnNumber: str) -> Response:
+        return json_response(return_view(returns.cancel_return(b, returnNumber), dates))
 
     @r.post("/channel-sales",
             summary="Another sales channel on the same stock: sell (on-hand falls), reserve, release, ship")

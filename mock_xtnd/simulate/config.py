@@ -39,3 +39,6 @@ class SimulationSettings(BaseModel):
     channel_ship_after_seconds: float = Field(default=900.0, ge=0, description="Other channel: reservation to shipment.")
     offers_per_hour: float = Field(default=1.0, ge=0)
     offer_changes_per_hour: float = Field(default=1.0, ge=0)
+    return_share: float = Field(default=0.05, ge=0, le=1, description="Share of delivered orders partly returned.")
+    return_after_seconds: float = Field(default=86400.0, ge=0, description="Delivery to the return being registered.")
+    return_receive_after_seconds: float = Field(default=7200.0, ge=0, description="Registered to received.")

@@ -269,7 +269,8 @@ def test_offers_and_invoices(fake: tuple[TestClient, Runtime, Recorder]) -> None
     picked = client.post(f"/_mock/orders/{number}/pick", headers=CONTROL).json()["orderHeader"]
     (invoice,) = [i["invoiceNumber"] for i in picked["customerInvoices"]]
     r = client.post(f"/_mock/backoffice/invoices/{invoice}/change", headers=CONTROL)
-    assert r.status_code == 200 and r.json() == {"invoiceNumber": invoice, "orderNumber": number}
+    assert r.status_code == 200 and r.json() == {"invoiceNumber": invoice, "orderNumber": number,
+                                                 "invoiceStatus": "InvoiceSent"}
     assert rec.of("CustomerInvoiceChanged") == [{"InvoiceNumber": invoice, "OrderNumber": number}]
 
 
