@@ -164,6 +164,8 @@ def update_purchase(b: Backend, number: str, *, lines: dict[str, int] | None = N
             if want < received:
                 raise refused(f"Product '{pn}' of purchase order {number}: {received} already arrived, so the "
                               f"quantity cannot become {want}.", f"{field}.quantity")
+            if want == 0:
+                continue  # a row left out before anything of it arrived is removed (not kept as 0 "Received")
             ordered[pn] = want
             new_lines[pn] = want - received
         for pn, due in new_lines.items():

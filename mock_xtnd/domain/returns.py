@@ -98,11 +98,14 @@ def create_return(b: Backend, data: ReturnInput) -> ReturnOrder:
         done = _returned_already(b, order.number)
         by_position = {r.position: r for r in order.rows}
         if data.action == "ReturnCompleteCustomerOrder":
-            wanted = [ReturnLineInput(data.order_path, order_position=r.position) for r in order.rows if r.picked]
+            # what was delivered and not yet returned: rows already returned in full are left out
+            wanted = [ReturnLineInput(data.order_path, order_position=r.position) for r in order.rows
+                      if r.picked - done.get(r.position, 0) > 0]
         else:
             wanted = data.lines
         if not wanted:
-            raise refused(f"Nothing of order {order.number} has been delivered, so nothing can be returned.",
+            raise refused(f"Nothing of order {order.number} is left to return: nothing was delivered, or all of it "
+                          "was returned already.",
                           data.order_path)
         for line in wanted:
             _check_code(line.return_code, f"{line.path}.returnCode")

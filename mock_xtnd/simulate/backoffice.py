@@ -19,11 +19,14 @@ PurchaseCancelled
 ProductCreated / Changed       new articles; edits of name, description, weight, base price
 CustomerCreated / Changed      customers registered in XTND; edits of phone, e-mail, address
 OfferCreated / OfferChanged    quotations made, then edited or closed
-(no hook)                      a share of delivered orders comes back: a return registered, then received
+(no hook of its own)           a share of delivered orders comes back: a return registered, then received (the
+                               goods back on hand: the balance hooks; credited: CustomerInvoiceCreated)
 =============================  ===========================================================================
 
 Deterministic: every decision draws from ``rt.ids.rng(...)`` streams and every delay is a timer on
-``rt.scheduler`` read against ``rt.clock``, so one seed gives the same sequence under the virtual clock.
+``rt.scheduler`` read against ``rt.clock``, so one seed gives the same sequence under the virtual clock. Timers live
+in memory only: after a restart with --db, ``_resume`` plans again what was in flight (orders waiting, purchases and
+returns expected, other channels' holds, invoices to be sent and paid, deliveries that may come back).
 """
 
 from __future__ import annotations
@@ -157,6 +160,35 @@ class BackOffice:
             if ret.status in returns.RETURN_OPEN:
                 self._at(jittered(rng, self.config.return_receive_after_seconds, self.config.jitter),
                          "return-received", partial(returns.receive_return, b, ret.number))
+        self._resume_after_picks(rng)
+
+    def _resume_after_picks(self, rng: random.Random) -> None:
+        """What ``_pick`` plans after shipping - the invoice sent, then paid; part of the order returned - died with
+        the timers too. An invoice already sent is paid later; for invoices and deliveries still within their
+        window the dice are cast again (as ``plan_order`` does for orders waiting), the delay counting from when it
+        happened, so a restart neither loses these causes nor adds old ones."""
+        b, cfg = self.rt.backend, self.config
+        now = b.now()
+        for inv in list(b.state.invoices.values()):
+            if inv.kind != "OrderDebit" or inv.status not in ops.INVOICE_NEXT:
+                continue
+            after = jittered(rng, cfg.invoice_change_after_seconds, cfg.jitter)
+            age = max(0.0, (now - inv.changed_at) / 1000)
+            change = partial(ops.change_invoice, b, inv.number)
+            if inv.status == "InvoiceSent":
+                self._at(max(0.0, after - age), "invoice-change", change)
+            elif age <= cfg.invoice_change_after_seconds * (1 + cfg.jitter) and rng.random() < cfg.invoice_change_share:
+                self._at(max(0.0, after - age), "invoice-change", change)
+                self._at(max(0.0, after - age) + after, "invoice-change", change)
+        returned = {ret.reference_order for ret in b.state.returns.values()}
+        for order in list(b.state.orders.values()):
+            if order.status != "Terminated" or order.number in returned or not order.shipments \
+                    or not any(r.picked for r in order.rows):
+                continue
+            age = max(0.0, (now - order.shipments[-1].pick_date) / 1000)
+            if age <= cfg.return_after_seconds * (1 + cfg.jitter) and rng.random() < cfg.return_share:
+                self._at(max(0.0, jittered(rng, cfg.return_after_seconds, cfg.jitter) - age), "return-registered",
+                         partial(self._return, order.number))
 
     def faker(self, rng: random.Random) -> Faker:
         if self._faker is None:

@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import (
-    CAPTURE,
-    CAPTURE_DELAY,
     Xtnd,
     advance,
     assert_always_filled,
@@ -28,15 +25,7 @@ from tests.api.xtnd_support import (
 Truth = Callable[[], dict[str, Any]]
 
 
-@pytest.fixture
-def settings() -> Settings:
-    return Settings(clock="virtual", seed=1, quirks={"transient_errors": 0}, subscriptions=[CAPTURE],
-                    delivery_faults=CAPTURE_DELAY)
-
-
-@pytest.fixture
-def api(client: TestClient) -> Xtnd:
-    return Xtnd(client)
+pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
 
 def customers(api: Xtnd, **params: Any) -> list[dict[str, Any]]:

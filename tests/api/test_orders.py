@@ -13,8 +13,6 @@ from fastapi.testclient import TestClient
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import (
-    CAPTURE,
-    CAPTURE_DELAY,
     Xtnd,
     advance,
     assert_always_filled,
@@ -33,16 +31,7 @@ from tests.support.xtnd import CONTROL
 Truth = Callable[[], dict[str, Any]]
 
 
-@pytest.fixture
-def settings() -> Settings:
-    # a subscription to every action whose first attempt lies an hour ahead: the outbox shows each event
-    return Settings(clock="virtual", seed=1, quirks={"transient_errors": 0}, subscriptions=[CAPTURE],
-                    delivery_faults=CAPTURE_DELAY)
-
-
-@pytest.fixture
-def api(client: TestClient) -> Xtnd:
-    return Xtnd(client)
+pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
 
 def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

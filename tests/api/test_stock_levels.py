@@ -9,10 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import (
-    CAPTURE,
-    CAPTURE_DELAY,
     Xtnd,
     assert_always_filled,
     journal_since,
@@ -27,15 +24,7 @@ from tests.support.xtnd import CONTROL
 Truth = Callable[[], dict[str, Any]]
 
 
-@pytest.fixture
-def settings() -> Settings:
-    return Settings(clock="virtual", seed=1, quirks={"transient_errors": 0}, subscriptions=[CAPTURE],
-                    delivery_faults=CAPTURE_DELAY)
-
-
-@pytest.fixture
-def api(client: TestClient) -> Xtnd:
-    return Xtnd(client)
+pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
 
 def events_after(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
