@@ -1044,28 +1044,6 @@ class Backend:
         return latest
 
     # ------------------------------------------------------------------ back office: catalogue edits
-    def edit_product(self, number: str, **changes: Any) -> Product:
-        product = self.product(number)
-        allowed = {"name", "description", "status", "base_price", "weight_kg", "group"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise bad_request(f"Cannot edit {sorted(unknown)}.", *((u, "Not editable.") for u in sorted(unknown)))
-        with self.unit_of_work():
-            self.touch("product", number, product)
-            for k, v in changes.items():
-                setattr(product, k, v)
-            product.changed_at = self.now()
-            if "base_price" in changes:
-                std = self._state.price_lists.get("STD")
-                if std is not None:
-                    self.touch("price_list", std.code, std)
-                    std.prices[number] = changes["base_price"]
-                    std.changed_at = self.now()
-                self.touch("price_changed", number, self.now())
-                self._state.price_changed_at[number] = self.now()
-            self.emit("ProductChanged", {"ProductNumber": number}, None)
-        return product
-
     def edit_customer(self, number: str, **changes: Any) -> Customer:
         customer = self.customer(number)
         with self.unit_of_work():

@@ -76,6 +76,8 @@ def update_product(b: Backend, number: str, change: ProductChange) -> Product:
             value = getattr(change, attr)
             if value is not None:
                 setattr(product, attr, value.strip() if attr == "name" else value)
+        if change.description is not None:
+            _description_to_text(b, product)
         if change.extra is not None:
             product.extra = {**(product.extra or {}), **change.extra} or None
         if change.base_price is not None:
@@ -118,8 +120,26 @@ def texts(b: Backend, product: Product) -> list[ProductText]:
     return [ProductText(*SEEDED_TEXT, product.description)]
 
 
+def _is_description(text: ProductText) -> bool:
+    return (text.text_type.lower(), text.language.lower()) == (SEEDED_TEXT[0].lower(), SEEDED_TEXT[1])
+
+
+def _description_to_text(b: Backend, product: Product) -> None:
+    """The product's description is its Description text in sv (chosen by the mock): once texts were posted, a new
+    description replaces that text too, so Products and ProductDescriptions never disagree (inside a unit of
+    work)."""
+    record = b.state.product_texts.get(product.number)
+    if record is None or not any(_is_description(t) for t in record.items):
+        return
+    b.touch("product_texts", product.number, record)
+    record.items = [ProductText(t.text_type, t.language, product.description) if _is_description(t) else t
+                    for t in record.items]
+    record.changed_at = b.now()
+
+
 def set_texts(b: Backend, number: str, items: list[ProductText]) -> list[ProductText]:
-    """POST ProductDescriptions: each (textType, language) given is added or replaces the one the product has."""
+    """POST ProductDescriptions: each (textType, language) given is added or replaces the one the product has; a
+    Description in sv is the product's description (productData.productDescription) too."""
     product = b.product(number)
     merged = {(t.text_type.lower(), t.language.lower()): t for t in texts(b, product)}
     for item in items:
@@ -129,6 +149,9 @@ def set_texts(b: Backend, number: str, items: list[ProductText]) -> list[Product
         b.touch("product_texts", number, record)
         b.state.product_texts[number] = record
         touch_product(b, product)
+        description = next((t.text for t in items if _is_description(t)), None)
+        if description is not None:
+            product.description = description
     return b.state.product_texts[number].items
 
 

@@ -46,7 +46,7 @@ from starlette.responses import Response
 from ..api.errors import json_response
 from ..api.render import customer_full, product_full
 from ..domain import backoffice as ops
-from ..domain import returns
+from ..domain import masterdata, returns
 from ..domain.backend import OrderInput, RowInput
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, StoreUnavailable, bad_request
@@ -426,15 +426,16 @@ class BackOffice:
         b = self.rt.backend
         product = b.product(self._product(rng, active=False))
         what = rng.choice(("name", "description", "weight_kg", "base_price"))
+        change = masterdata.ProductChange("backoffice")
         if what == "name":
-            value: object = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}"
+            change.name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}"
         elif what == "description":
-            value = f"{product.name}. {rng.choice(('Ny förpackning.', 'Uppdaterad text.', 'Ny leverantör.'))}"
+            change.description = f"{product.name}. {rng.choice(('Ny förpackning.', 'Uppdaterad text.', 'Ny leverantör.'))}"
         elif what == "weight_kg":
-            value = round(product.weight_kg * rng.uniform(0.9, 1.1), 3)
+            change.weight_kg = round(product.weight_kg * rng.uniform(0.9, 1.1), 3)
         else:
-            value = round(product.base_price * rng.choice((0.9, 0.95, 1.05, 1.1)), 2)
-        b.edit_product(product.number, **{what: value})
+            change.base_price = round(product.base_price * rng.choice((0.9, 0.95, 1.05, 1.1)), 2)
+        masterdata.update_product(b, product.number, change)
 
     def _edit_price(self, rng: random.Random) -> None:
         b = self.rt.backend

@@ -234,6 +234,30 @@ def test_descriptions_are_added_replaced_and_deleted(client: TestClient, api: Xt
     assert fetch_truth() == after
 
 
+def test_the_swedish_description_text_is_the_products_description(api: Xtnd) -> None:
+    """Products' productDescription and ProductDescriptions' Description in sv are one text (chosen by the mock):
+    posting the text changes the product, and a PUT of the product (or a back-office edit, the same path) changes
+    the posted text; other texts are left alone."""
+    create_product(api)
+
+    def sv_text() -> str:
+        items = api.ok("GET", "ProductDescriptions", params={"id": "NEW-1"})["productDescriptionItemList"]
+        return next(t["text"] for t in items if (t["textType"], t["language"]) == ("Description", "sv"))
+
+    api.ok("POST", "ProductDescriptions", json={"productNumber": "NEW-1", "productDescriptionItemList": [
+        {"textType": "Description", "language": "sv", "text": "Svensk text"},
+        {"textType": "Description", "language": "en", "text": "English text"}]})
+    assert api.ok("GET", "Products/NEW-1")["productData"]["productDescription"] == "Svensk text"
+    r = api.put("Products/NEW-1", json={"productNumber": "NEW-1", "productData": {"productDescription": "Ny text"}})
+    assert r.status_code == 200, r.text
+    assert sv_text() == "Ny text"
+    items = api.ok("GET", "ProductDescriptions", params={"id": "NEW-1"})["productDescriptionItemList"]
+    assert ("en", "English text") in [(t["language"], t["text"]) for t in items]
+    api.ok("POST", "ProductDescriptions", json={"productNumber": "NEW-1", "productDescriptionItemList": [
+        {"textType": "Description", "language": "en", "text": "Other"}]})
+    assert api.ok("GET", "Products/NEW-1")["productData"]["productDescription"] == "Ny text"  # en is not it
+
+
 def test_bad_descriptions_are_refused_and_change_nothing(client: TestClient, api: Xtnd, fetch_truth: Truth) -> None:
     create_product(api)
     before = fetch_truth()
