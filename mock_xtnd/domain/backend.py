@@ -703,7 +703,8 @@ class Backend:
             raise refused(f"An order with orderNumberExternal '{external}' already exists (order {existing}).",
                           f"{path}.orderHeader.orderNumberExternal")
 
-    def create_order(self, data: OrderInput) -> Order:
+    def _new_order_customer(self, data: OrderInput) -> Customer:
+        """A new order's customer, which must exist, and its orderNumberExternal, which must be new."""
         if data.customer_number is None:
             raise bad_request("The customer number is required.",
                               (f"{data.path}.orderHeader.customerNumber", "The customerNumber field is required."))
@@ -712,6 +713,10 @@ class Backend:
             raise refused(f"Customer '{data.customer_number}' does not exist.",
                           f"{data.path}.orderHeader.customerNumber")
         self._check_external(data.external_number, data.path)
+        return customer
+
+    def create_order(self, data: OrderInput) -> Order:
+        customer = self._new_order_customer(data)
         rows = self._build_rows(data, customer)
         allocate = self._allocations(rows, +1)
         self.check_stock(allocate)
@@ -866,14 +871,7 @@ class Backend:
         """CustomerOrderInvoices: a new order delivered from stock and invoiced at once (OrderCreated, OrderReserved,
         OrderPicked, the balance hooks, CustomerInvoiceCreated, all in one unit of work). Every row must be on hand
         now (400 otherwise): an order invoiced at once has been handed over."""
-        if data.customer_number is None:
-            raise bad_request("The customer number is required.",
-                              (f"{data.path}.orderHeader.customerNumber", "The customerNumber field is required."))
-        customer = self._state.customers.get(data.customer_number)
-        if customer is None:
-            raise refused(f"Customer '{data.customer_number}' does not exist.",
-                          f"{data.path}.orderHeader.customerNumber")
-        self._check_external(data.external_number, data.path)
+        customer = self._new_order_customer(data)
         need: dict[tuple[str, str], int] = {}
         for row in self._build_rows(data, customer):
             key = (row.product_number, row.warehouse)
