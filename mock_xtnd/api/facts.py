@@ -59,6 +59,14 @@ class OperationFacts:
         return next((p for p in self.params if p.where == "body" and not _is_primitive(p.type)), None)
 
     @property
+    def scalar_body(self) -> Param | None:
+        """A scalar the Swagger puts in the body of an operation that has no object body: GET PurchaseOrders' and
+        GET ReturnOrders' ``isOpen`` (the first of their two; ASP.NET reads one parameter from a body)."""
+        if self.body is not None:
+            return None
+        return next((p for p in self.params if p.where == "body" and _is_primitive(p.type)), None)
+
+    @property
     def query(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.where == "query")
 

@@ -78,6 +78,8 @@ def put_offer(call: Call) -> Any:
         if pn is None:
             problems.append((f"{path}.product.productNumber", "The productNumber field is required."))
             continue
+        if row.get("warehouse") is not None:  # an unknown warehouse is refused, as on an order row
+            b.warehouse(row["warehouse"], f"{path}.warehouse")
         sales = row.get("salesData")
         if sales is None:
             problems.append((f"{path}.salesData", "The salesData field is required."))

@@ -34,7 +34,8 @@ _PRIMITIVES: dict[str, dict[str, str]] = {
     "Guid": {"type": "string", "format": "uuid"},
 }
 _CHOSEN = "Chosen by the mock"
-# answers of operations the Swagger gives no type for, as the fake chose them
+# answers of operations the Swagger gives no type for, as the fake chose them: not a schema of the document (the
+# facts have none; the document says what they say), but its x-chosen-schema and words
 CHOSEN_ANSWERS: dict[str, dict[str, Any]] = {
     "GenericReports_GetList": {
         "type": "object", "required": ["reportId", "reportName", "createDate", "columns", "rows"],
@@ -204,6 +205,20 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def scalar_body(route: Route) -> dict[str, Any]:
+    """The body of a GET the Swagger gives scalar body parameters (GET PurchaseOrders, GET ReturnOrders: isOpen and
+    isReceived): the first of them, as the vendor's own OpenAPI writes it, required as the facts say."""
+    param = route.scalar_body
+    assert param is not None
+    others = [p.name for p in route.facts.params if p.where == "body" and p is not param]
+    words = (f"{param.name}: a {param.type} in the body of this GET (documented: the Swagger puts "
+             f"{', '.join([param.name, *others])} in the body; a body holds one value, so it is {param.name}). "
+             f"{_CHOSEN}: no body, or null, sets no filter; true or false filters; any other value answers 400 with "
+             f"ModelState naming {param.name}. {', '.join([param.name, *others])} may also be given in the query "
+             "string (true or false), where a value wins over the body's.")
+    return {"required": param.required, "content": _json(type_schema(param.type, False)), "description": words}
+
+
 _RATE_HEADERS = {
     "x-ratelimit-limit": "Calls allowed per window for this endpoint family and company (documented header).",
     "x-ratelimit-remaining": "Calls left in the window (documented header).",
@@ -227,7 +242,9 @@ def responses(route: Route, settings: Settings) -> dict[str, Any]:
     if op.response is not None:
         ok["content"] = _json(type_schema(op.response, nullable=False))
     elif route.op_id in CHOSEN_ANSWERS:
-        ok["content"] = _json(CHOSEN_ANSWERS[route.op_id])
+        # the facts give no type, so neither does the document: the shape the fake chose is an extension, words
+        ok["content"] = {"application/json": {"x-chosen-schema": CHOSEN_ANSWERS[route.op_id]}}
+        ok["description"] += f" {CHOSEN_ANSWERS[route.op_id]['description']}"
     out["200"] = ok
     for status in op.statuses:
         if status == 200:
@@ -261,7 +278,7 @@ def responses(route: Route, settings: Settings) -> dict[str, Any]:
     out["401"] = {"description": "Missing, malformed or wrong ExtendBasicAuthorization (documented status). Chosen "
                                  "by the mock: {\"Message\": \"Authorization has been denied for this request.\"}.",
                   "content": _json(_ref(ERROR))}
-    if op.body is not None:
+    if op.body is not None or route.scalar_body is not None:
         out["413"] = {"description": f"{_CHOSEN}: a body larger than {settings.max_body_bytes} bytes (setting "
                                      "max_body_bytes).", "content": _json(_ref(ERROR))}
     return out
@@ -388,6 +405,8 @@ def links() -> dict[str, dict[str, dict[str, Any]]]:
         "Offers_GetAllOffers": {
             "GetFirstOffer": _link("Offers_GetOffer", "Read the first offer of the page.",
                                    {"id": "$response.body#/offerItemList/0/offerNumber"}),
+            "ChangeFirstOffer": _link("Offers_PutExistingOffer", "Change the first offer of the page.",
+                                      {"id": "$response.body#/offerItemList/0/offerNumber"}),
         },
         "Offers_GetOffer": {
             "PutOfferBack": _link("Offers_PutExistingOffer", "Send the offer read back.", {"id": "$request.path.id"},
@@ -399,8 +418,13 @@ def links() -> dict[str, dict[str, dict[str, Any]]]:
         "Products_PostNewProduct": {
             "GetCreatedProduct": _link("Products_GetProduct", "Read the product just created.",
                                        {"id": "$response.body#/Information"}),
+            "PutCreatedProductBack": _link("Products_PutExistingProduct", "Send the product just created again, "
+                                           "as a change.", {"id": "$response.body#/Information"}, "$request.body"),
             "DeleteCreatedProduct": _link("Products_DeleteProduct", "Annul the product just created.",
                                           {"id": "$response.body#/Information"}),
+            "TextsOfCreatedProduct": _link("ProductDescriptions_GetProductDescriptions",
+                                           "The texts of the product just created.",
+                                           {"id": "$response.body#/Information"}),
         },
         "Products_GetProduct": {
             "PutProductBack": _link("Products_PutExistingProduct", "Send the product read back.",
@@ -416,6 +440,28 @@ def links() -> dict[str, dict[str, dict[str, Any]]]:
             "PostTextsBack": _link("ProductDescriptions_PostNewProductDescription", "Post the texts read back.", {},
                                    "$response.body"),
         },
+        "ProductDescriptions_PostNewProductDescription": {
+            "GetPostedTexts": _link("ProductDescriptions_GetProductDescriptions", "Read the product's texts back.",
+                                    {"id": "$response.body#/productNumber"}),
+            "DeleteFirstText": _link(
+                "ProductDescriptions_DeleteProductDescriptions", "Delete the product's first text.",
+                {"productNumber": "$response.body#/productNumber",
+                 "textType": "$response.body#/productDescriptionItemList/0/textType",
+                 "language": "$response.body#/productDescriptionItemList/0/language"}),
+        },
+        "ProductSupplierAgreements_PostNewProductSupplierAgreement": {
+            "GetCreatedAgreement": _link(
+                "ProductSupplierAgreements_GetProductSupplierAgreement", "Read the agreement just created.",
+                {"id": "$request.body#/productNumber", "id2": "$request.body#/supplierAgreementNumber"}),
+            "PutCreatedAgreementBack": _link(
+                "ProductSupplierAgreements_PutExistingProductSupplierAgreement",
+                "Send the agreement just created again, as a change.",
+                {"id": "$request.body#/productNumber", "id2": "$request.body#/supplierAgreementNumber"},
+                "$request.body"),
+            "DeleteCreatedAgreement": _link(
+                "ProductSupplierAgreements_DeleteProductSupplier", "Delete the agreement just created.",
+                {"id": "$request.body#/productNumber", "id2": "$request.body#/supplierAgreementNumber"}),
+        },
         "ProductSupplierAgreements_GetAllProductSupplierAgreements": {
             "GetFirstAgreement": _link(
                 "ProductSupplierAgreements_GetProductSupplierAgreement", "Read the first agreement of the page.",
@@ -426,6 +472,8 @@ def links() -> dict[str, dict[str, dict[str, Any]]]:
             "PutAgreementBack": _link("ProductSupplierAgreements_PutExistingProductSupplierAgreement",
                                       "Send the agreement read back.",
                                       {"id": "$request.path.id", "id2": "$request.path.id2"}, "$response.body"),
+            "DeleteAgreement": _link("ProductSupplierAgreements_DeleteProductSupplier", "Delete the agreement read.",
+                                     {"id": "$request.path.id", "id2": "$request.path.id2"}),
         },
         "Currencies_GetAllCurrencies": {
             "GetFirstCurrency": _link("Currencies_GetCurrency", "Read the first currency.",
@@ -463,7 +511,7 @@ def operation_description(route: Route, settings: Settings) -> str:
         parts.append(f"{_CHOSEN}: {route.notes}")
     statuses = ", ".join(str(s) for s in op.statuses)
     parts.append(f"Statuses: {statuses} (as the facts document them), 401 without valid credentials"
-                 + (", 413 past the body limit" if op.body is not None else "")
+                 + (", 413 past the body limit" if op.body is not None or route.scalar_body is not None else "")
                  + f"; {_CHOSEN}: 500 {{\"Message\": \"An error has occurred.\"}} only when the harness injects a "
                    "fault. " + (f"Rate-limit family: {route.family}." if route.limited
                                else "Not rate-limited (the facts document no 429 for it)."))
@@ -598,6 +646,8 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             operation["requestBody"] = {"required": True, "content": _json(type_schema(body.type, False)),
                                         "description": f"{body.name}: a {body.type}."}
             roots.append(body.type)
+        elif route.scalar_body is not None:
+            operation["requestBody"] = scalar_body(route)
         if op.response is not None:
             roots.append(op.response)
         roots.extend(p.type for p in op.params if p.where in ("query", "path"))

@@ -114,7 +114,7 @@ def _matches(order: Order, q: dict[str, Any], b: Any) -> bool:
         return False
     if q.get("deliveryCountryCode") is not None:
         country = (order.header.get("deliveryAddress") or {}).get("countryCode") or (
-            customer.delivery_address.country_code if customer else None)
+            render.country_code(customer.delivery_address.country_code) if customer else None)
         if country != q["deliveryCountryCode"]:
             return False
     if q.get("productNumber") is not None and all(r.product_number != q["productNumber"] for r in order.rows):

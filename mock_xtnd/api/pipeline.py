@@ -233,7 +233,7 @@ class XtndPipeline:
 
         # 2. the body, bounded
         body_bytes = b""
-        if method in WITH_BODY:
+        if method in WITH_BODY or route.scalar_body is not None:
             got = await read_body(scope, receive, rt.settings.max_body_bytes)
             if got is None:
                 raise ApiError(413, f"The request body is larger than {rt.settings.max_body_bytes} bytes.")
@@ -359,7 +359,7 @@ class XtndPipeline:
     def _body(self, route: Route, body_bytes: bytes, parsed: Any) -> Any:
         param = route.facts.body
         if param is None:
-            return None
+            return self._scalar_body(route, body_bytes, parsed)
         if not body_bytes.strip():
             raise invalid([(param.name, f"A {param.type} body is required.")])
         if parsed is _NOT_JSON:
@@ -368,6 +368,20 @@ class XtndPipeline:
         value = self._facts.validate(param.type, parsed, param.name, problems)
         if parsed is None:
             problems.append((param.name, f"A {param.type} body is required."))
+        if problems:
+            raise invalid(problems)
+        return value
+
+    def _scalar_body(self, route: Route, body_bytes: bytes, parsed: Any) -> Any:
+        """The scalar a GET's body may carry (GET PurchaseOrders' isOpen), as ASP.NET binds a nullable [FromBody]
+        parameter: no body or null is null; anything but its type is a 400 naming the parameter (chosen)."""
+        param = route.scalar_body
+        if param is None or not body_bytes.strip():
+            return None
+        if parsed is _NOT_JSON:
+            raise invalid([(param.name, "The body is not valid JSON.")])
+        problems: list[tuple[str, str]] = []
+        value = self._facts.validate(param.type, parsed, param.name, problems)
         if problems:
             raise invalid(problems)
         return value

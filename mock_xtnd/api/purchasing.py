@@ -42,8 +42,10 @@ def whole(value: float, path: str, problems: list[tuple[str, str]]) -> int | Non
 
 
 def extra_flags(call: Call, *names: str) -> dict[str, bool]:
-    """Filters the Swagger declares in the body of a GET (``isOpen``, ``isReceived``), read from the query string,
-    where a client can send them (chosen)."""
+    """Filters the Swagger declares in the body of a GET (``isOpen``, ``isReceived``). The body holds one value,
+    the first of them (``true``, ``false`` or ``null``, as ASP.NET binds one [FromBody] parameter; the pipeline has
+    checked it); both are also read from the query string, where a client can send them, and one given there wins
+    (chosen)."""
     out: dict[str, bool] = {}
     problems: list[tuple[str, str]] = []
     raw = {k.lower(): v for k, v in call.record["query"].items()}
@@ -55,6 +57,8 @@ def extra_flags(call: Call, *names: str) -> dict[str, bool]:
                 out[name] = value
     if problems:
         raise invalid(problems)
+    if isinstance(call.body, bool) and names and names[0] not in out:
+        out[names[0]] = call.body
     return out
 
 

@@ -110,14 +110,24 @@ def custom_success(message: str, information: str | None = None) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------------------- addresses
+_COUNTRY_CODE = {**{name.lower(): code for code, name in COUNTRIES}, **{code.lower(): code for code, _ in COUNTRIES}}
+
+
+def country_code(country: str) -> str:
+    """A customer's country (CustomerAddress.country: a string of any length in the facts) as an order-style
+    address's countryCode (at most 2 characters in the facts): a country of GET Countries, by id or name in any case,
+    is its id; another value is cut to 2 characters, so an answer never breaks its schema (chosen)."""
+    return _COUNTRY_CODE.get(country.strip().lower()) or country[:2]
+
+
 def order_address_full(a: Address) -> dict[str, Any]:
     return _fill("CustomerOrderAdressFull", {"name1": a.name, "address1": a.street, "postalCode": a.postal_code,
-                                             "city": a.city, "countryCode": a.country_code})
+                                             "city": a.city, "countryCode": country_code(a.country_code)})
 
 
 def order_address_simple(a: Address) -> dict[str, Any]:
     return _fill("CustomerOrderAdressSimple", {"name": a.name, "address1": a.street, "postalCode": a.postal_code,
-                                               "city": a.city, "countryCode": a.country_code})
+                                               "city": a.city, "countryCode": country_code(a.country_code)})
 
 
 def customer_address(a: Address) -> dict[str, Any]:

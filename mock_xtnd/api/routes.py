@@ -40,9 +40,11 @@ class Route:
     area: str = field(init=False)
     resource: str = field(init=False)
     params: tuple[str, ...] = field(init=False)  # path parameters after the resource, in order
+    scalar_body: Param | None = field(init=False)  # a scalar the Swagger puts in the body of a GET (isOpen)
 
     def __post_init__(self) -> None:
         op = OBSERVED.get(self.op_id) or facts().operations[self.op_id]
+        object.__setattr__(self, "scalar_body", op.scalar_body)
         segments = op.path.strip("/").split("/")  # v1_0, {client}, Resource, {id}...
         object.__setattr__(self, "facts", op)
         object.__setattr__(self, "area", segments[0])
@@ -119,8 +121,9 @@ ROUTES: tuple[Route, ...] = (
           "Sets the physical balance on the real ledger (BalanceChanged, AvailableBalanceChanged)."),
     # ------------------------------------------------------------------ purchasing and returns
     Route("PurchaseOrders_GetPurchaseOrderList", purchasing.list_purchases, "PurchaseOrders", "B",
-          "Ordered by purchaseNumber. isOpen and isReceived, which the Swagger puts in the body of this GET, are "
-          "read from the query string; createDateFrom/To are inclusive."),
+          "Ordered by purchaseNumber. isOpen and isReceived, which the Swagger puts in the body of this GET: the "
+          "body may hold isOpen (true, false or null); both are also read from the query string, where a value wins "
+          "over the body's. createDateFrom/To are inclusive."),
     Route("PurchaseOrders_PostNewPurchaseOrder", purchasing.post_purchase, "PurchaseOrders", None,
           "Answers the purchase order as created (status Ordered). Each row needs productNumber and a whole "
           "purchaseDataProductUnit.quantity; the earliest expectedDeliveryDate of the rows is when the goods are "
@@ -135,7 +138,8 @@ ROUTES: tuple[Route, ...] = (
           "expected date moves, header.status Cancelled cancels the rest (PurchaseCancelled). A purchase received "
           "in full or cancelled, and an unknown number, are 400s."),
     Route("ReturnOrders_GetReturnOrderList", purchasing.list_returns, "ReturnOrders", "B",
-          "Ordered by returnNumber; isOpen and isReceived read from the query string."),
+          "Ordered by returnNumber. The body may hold isOpen (true, false or null); isOpen and isReceived are also "
+          "read from the query string, where a value wins over the body's."),
     Route("ReturnOrders_PostNewReturnOrder", purchasing.post_return, "ReturnOrders", None,
           "createAction ReturnCompleteCustomerOrder or ReturnRowsFromCustomerOrder returns what was delivered of an "
           "order and not yet returned; ReturnProducts (or no createAction) returns the rows given. Until received "

@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from mock_xtnd.api.routes import OBSERVED, ROUTES, Route
 from mock_xtnd.app import create_app
+from mock_xtnd.domain.reference import REPORTS
 from mock_xtnd.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,8 +221,9 @@ def test_served_operation_says_what_the_facts_say(served: dict[str, Any], op_id:
         schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         if schema != expected_schema(body["type"], required=True):
             problems.append(f"request body: {schema}, facts {body['type']}")
-        if not operation["requestBody"].get("required"):
-            problems.append("request body: not required")
+        if operation["requestBody"].get("required", False) != bool(body["required"]):
+            problems.append(f"request body: required {operation['requestBody'].get('required', False)}, facts "
+                            f"{body['required']}")
     elif "requestBody" in operation:
         problems.append("request body: the facts have none")
     ok = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema")
@@ -322,6 +324,26 @@ def check(type_name: str, value: Any, where: str, problems: list[str]) -> None:
                         + (" (ISO 8601 with milliseconds and an offset)" if base == "DateTimeOffset" else ""))
 
 
+def check_untyped(value: Any, where: str, problems: list[str]) -> None:
+    """An answer the facts give no type (GenericReports): a JSON object, no null items in its lists, and every value
+    of a ``...Date`` field written as the API writes dates (ISO 8601 with milliseconds and an offset)."""
+    if where == "" and not isinstance(value, dict):
+        problems.append(f"(the answer): expected a JSON object, got {value!r:.60}")
+        return
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            if v is None:
+                problems.append(f"{where}[{i}]: null item")
+            check_untyped(v, f"{where}[{i}]", problems)
+    elif isinstance(value, dict):
+        for key, v in value.items():
+            path = f"{where}.{key}"
+            if str(key).endswith("Date") and v is not None \
+                    and not (isinstance(v, str) and DATE.match(v) is not None):
+                problems.append(f"{path}: {v!r:.60} is not ISO 8601 with milliseconds and an offset")
+            check_untyped(v, path, problems)
+
+
 SETTINGS = Settings(clock="virtual", seed=1, quirks={"transient_errors": 0}, catalogue={"products": 30, "customers": 8})
 USER = SETTINGS.users[0]
 AUTH = {"ExtendBasicAuthorization": "Basic " + base64.b64encode(f"{USER.username}:{USER.password}".encode()).decode()}
@@ -336,8 +358,9 @@ class Driver:
         self.c = client
         self.answers: Answers = {}
 
-    def call(self, op_id: str, method: str, path: str, **kwargs: Any) -> Any:
-        r = self.c.request(method, API + path, headers=AUTH, **kwargs)
+    def call(self, op_id: str, method: str, path: str, area: str = "v1_0", **kwargs: Any) -> Any:
+        base = API if area == "v1_0" else f"/RESTAPI/{area}/{SETTINGS.company}"
+        r = self.c.request(method, base + path, headers={**AUTH, **kwargs.pop("headers", {})}, **kwargs)
         assert r.status_code == 200, f"{op_id}: {method} {path} answered {r.status_code} {r.text[:300]}"
         assert r.headers["content-type"].startswith("application/json"), (op_id, r.headers["content-type"])
         body = r.json()
@@ -411,7 +434,186 @@ class Driver:
             self.call("CustomerOrders_GetOrder", "GET", f"/CustomerOrders/{n}")
         self.call("CustomerOrders_GetAllOrders", "GET", "/CustomerOrders",
                   params={"modifiedDateFrom": "2000-01-01T00:00:00"})
+        self.purchasing(customer, product, other, shipped)
+        self.invoicing(customer, product, other)
+        self.offers_and_order_tools(customer, product, other)
+        self.master_data(product)
+        self.reference(product)
         return self.answers
+
+    # ------------------------------------------------------------------ the operations of issue 13
+    def purchasing(self, customer: str, product: str, other: str, shipped: str) -> None:
+        c, wh = self.c, SETTINGS.default_warehouse
+        created = self.call("PurchaseOrders_PostNewPurchaseOrder", "POST", "/PurchaseOrders", json={
+            "header": {"warehouse": wh, "externalOrderNumber": "EXT-PO-1", "reference": "conformance",
+                       "supplier": {"supplierNumber": "SA-HOME"}},
+            "rows": [{"productNumber": product, "purchaseDataProductUnit": {"quantity": 6, "unit": "st"},
+                      "expectedDeliveryDate": "2026-02-01T08:00:00Z"},
+                     {"productNumber": other, "purchaseDataProductUnit": {"quantity": 3.0, "unit": "st",
+                                                                           "unitPrice": 12.5}}]})
+        number = created["header"]["purchaseNumber"]
+        read = self.call("PurchaseOrders_GetPurchaseOrder", "GET", f"/PurchaseOrders/{quote(number, safe='')}")
+        read["rows"][0]["purchaseDataProductUnit"]["quantity"] = 8
+        read["header"]["notes"] = "two more"
+        self.call("PurchaseOrders_PutExistingPurchaseOrder", "PUT", f"/PurchaseOrders/{quote(number, safe='')}",
+                  json=read)
+        r = c.post(f"/_mock/backoffice/purchases/{number}/receive", json={"quantity": 2})
+        assert r.status_code == 200, r.text
+        self.call("PurchaseOrders_GetPurchaseOrder", "GET", f"/PurchaseOrders/{quote(number, safe='')}")
+        self.call("PurchaseOrders_GetPurchaseOrderList", "GET", "/PurchaseOrders")
+        self.call("PurchaseOrders_GetPurchaseOrderList", "GET", "/PurchaseOrders",
+                  params={"warehouse": wh, "createDateFrom": "2000-01-01T00:00:00Z", "supplierNumber": "SA-HOME"})
+        self.call("PurchaseOrders_GetPurchaseOrderList", "GET", "/PurchaseOrders", content=b"true",
+                  headers={"content-type": "application/json"})
+        self.call("PurchaseOrders_GetPurchaseOrderList", "GET", "/PurchaseOrders", params={"isReceived": "false"})
+
+        codes = self.call("ReturnOrderRowCodes_GetAllReturnOrderRowCodes", "GET", "/ReturnOrderRowCodes")
+        code = codes["returnOrderRowCodeList"][0]["returnCode"]
+        whole = self.call("ReturnOrders_PostNewReturnOrder", "POST", "/ReturnOrders", json={
+            "createAction": {"action": "ReturnCompleteCustomerOrder", "orderNumber": shipped, "returnCode": code},
+            "header": {"reference": "conformance"}})
+        loose = self.call("ReturnOrders_PostNewReturnOrder", "POST", "/ReturnOrders", json={
+            "createAction": {"action": "ReturnProducts"},
+            "header": {"warehouse": wh, "customerNumber": customer, "returnType": 0},
+            "rows": [{"productNumber": product, "returnCode": code,
+                      "salesData": {"quantity": 1, "unit": "st", "unitPrice": 10.0}}]})
+        for ret in (whole, loose):
+            self.call("ReturnOrders_GetReturnOrder", "GET", f"/ReturnOrders/{ret['header']['returnNumber']}")
+        r = c.post(f"/_mock/backoffice/returns/{whole['header']['returnNumber']}/receive", json={})
+        assert r.status_code == 200, r.text
+        self.call("ReturnOrders_GetReturnOrder", "GET", f"/ReturnOrders/{whole['header']['returnNumber']}")
+        self.call("ReturnOrders_GetReturnOrderList", "GET", "/ReturnOrders")
+        self.call("ReturnOrders_GetReturnOrderList", "GET", "/ReturnOrders",
+                  params={"customerNumber": customer, "referenceOrderNumber": shipped})
+        self.call("ReturnOrders_GetReturnOrderList", "GET", "/ReturnOrders", params={"isOpen": "true"})
+
+    def invoicing(self, customer: str, product: str, other: str) -> None:
+        made = self.call("CustomerOrderInvoices_PostNewOrderToInvoice", "POST", "/CustomerOrderInvoices", json={
+            "orderHeader": {"customerNumber": customer, "orderNumberExternal": "C-INV-1"},
+            "orderRows": [{"product": {"productNumber": other}, "salesData": {"quantity": 2, "unit": "st"}}]})
+        invoices = self.call("CustomerInvoices_GetCustomerInvoiceList", "GET", "/CustomerInvoices")
+        assert invoices["customerInvoiceList"], invoices
+        self.call("CustomerInvoices_GetCustomerInvoiceList", "GET", "/CustomerInvoices",
+                  params={"customerNumber": customer, "invoiceType": "OrderDebit",
+                          "changeDateFrom": "2000-01-01T00:00:00Z"})
+        self.call("CustomerInvoices_GetCustomerInvoiceList", "GET", "/CustomerInvoices",
+                  params={"orderNumberExternal": "C-INV-1"})
+        self.call("CustomerInvoices_GetCustomerInvoiceList", "GET", "/CustomerInvoices",
+                  params={"invoiceStatus": "Paid", "pageNumber": 3})  # an empty page
+        for item in invoices["customerInvoiceList"]:
+            self.call("CustomerInvoices_GetCustomerInvoice", "GET", f"/CustomerInvoices/{item['invoiceNumber']}")
+        self.call("CustomerInvoices_GetCustomerInvoice", "GET", f"/CustomerInvoices/{made['invoiceNumber']}")
+
+    def offers_and_order_tools(self, customer: str, product: str, other: str) -> None:
+        offers = self.call("Offers_GetAllOffers", "GET", "/Offers")["offerItemList"]
+        assert offers, "the seed has offers"
+        self.call("Offers_GetAllOffers", "GET", "/Offers", params={"offerStatus": "Created",
+                                                                    "offerDateFrom": "2000-01-01T00:00:00Z"})
+        self.call("Offers_GetAllOffers", "GET", "/Offers", params={"pageNumber": 99})  # past the end
+        for item in offers[:5]:
+            self.call("Offers_GetOffer", "GET", f"/Offers/{item['offerNumber']}")
+        open_offer = next(o["offerNumber"] for o in offers if o["offerStatus"] in ("Created", "Sent", "Resting"))
+        read = self.call("Offers_GetOffer", "GET", f"/Offers/{open_offer}")
+        read["offerRows"][0]["salesData"]["quantity"] = 3
+        read["offerHeader"]["offerStatus"] = "Sent"
+        self.call("Offers_PutExistingOffer", "PUT", f"/Offers/{open_offer}", json=read)
+        self.call("Offers_GetOffer", "GET", f"/Offers/{open_offer}")
+
+        order = {"orderHeader": {"customerNumber": customer, "askedDeliveryDate": "2026-02-03T10:00:00Z",
+                                 "promotion": {"promotionCode": "WINTER"}},
+                 "orderRows": [{"product": {"productNumber": product}, "salesData": {"quantity": 1, "unit": "st"}},
+                               {"product": {"productNumber": other}, "salesData": {"quantity": 100000,
+                                                                                   "unit": "st"}}]}
+        self.call("CustomerOrderATP_PostNewOrderATP", "POST", "/CustomerOrderATP", json=order)
+        self.call("CustomerOrderCampaignProcessor_CampaignProcessorPostNewOrder", "POST",
+                  "/CustomerOrderCampaignProcessor", json=order)
+        self.call("CustomerOrders_PostNewOrder", "POST", "/CustomerOrders", json={
+            "orderHeader": {"customerNumber": customer, "orderNumberExternal": "C-AGREED", "orderType": "AgreedOrder"},
+            "orderRows": [{"product": {"productNumber": product}, "salesData": {"quantity": 2, "unit": "st"}}]})
+        agreed = self.call("AgreedOrderAvailability_GetAgreedOrderAvailabilityList", "GET",
+                           "/AgreedOrderAvailability")
+        assert agreed["agreedOrderAvailabilityList"], agreed
+        self.call("AgreedOrderAvailability_GetAgreedOrderAvailabilityList", "GET", "/AgreedOrderAvailability",
+                  params={"customerNumber": customer})
+        self.call("CustomerOrderProjects_GetAllProjects", "GET", "/CustomerOrderProjects")
+        self.call("CustomerOrderReasonCodes_GetAllReasonCode", "GET", "/CustomerOrderReasonCodes")
+
+    def master_data(self, product: str) -> None:
+        gtin = self.call("GTINs_GetNewGTIN", "GET", "/GTINs", area="internal_v1_0")["gtiNumber"]
+        new = "CONF-100"
+        self.call("Products_PostNewProduct", "POST", "/Products", json={
+            "productNumber": new,
+            "productData": {"productName": "Conformance mug", "productDescription": "A mug", "productUnit": "st",
+                            "productGTINumber": gtin, "productGroupsAndCategories": {"productFamily": "KITCHEN"},
+                            "productMeasurements": {"weight": 0.3}},
+            "productPrices": [{"salesUnit": {"quantity": 1, "unit": "st"}, "productPriceListRows": [
+                {"priceList": "STD", "numberSalesUnits": 1, "price": 99.0, "vatPercent": 25.0}]}]})
+        read = self.call("Products_GetProduct", "GET", f"/Products/{new}")
+        read["productData"]["productName"] = "Conformance mug, blue"
+        self.call("Products_PutExistingProduct", "PUT", f"/Products/{new}", json=read)
+        self.call("Products_GetProduct", "GET", f"/Products/{new}")
+        self.call("Products_GetAllProducts", "GET", "/Products", params={"productNumber": new})
+
+        texts = self.call("ProductDescriptions_GetProductDescriptions", "GET", "/ProductDescriptions",
+                          params={"id": product})
+        self.call("ProductDescriptions_PostNewProductDescription", "POST", "/ProductDescriptions", json={
+            "productNumber": new, "productDescriptionItemList": [
+                {"textType": "Description", "language": "en", "text": "A mug for conformance."},
+                {"textType": "WebText", "language": "sv", "text": "En mugg."}]})
+        self.call("ProductDescriptions_GetProductDescriptions", "GET", "/ProductDescriptions", params={"id": new})
+        self.call("ProductDescriptions_DeleteProductDescriptions", "DELETE", f"/ProductDescriptions/{new}/WebText/sv")
+        assert texts["productDescriptionItemList"], texts
+
+        agreements = self.call("ProductSupplierAgreements_GetAllProductSupplierAgreements", "GET",
+                               "/ProductSupplierAgreements")["productSupplierAgreementList"]
+        assert agreements, "every product has its group's agreement"
+        self.call("ProductSupplierAgreements_GetAllProductSupplierAgreements", "GET", "/ProductSupplierAgreements",
+                  params={"productNumber": product})
+        first = agreements[0]
+        self.call("ProductSupplierAgreements_GetProductSupplierAgreement", "GET",
+                  f"/ProductSupplierAgreements/{first['productNumber']}/{first['supplierAgreementNumber']}")
+        agreement = {"productNumber": new, "supplierAgreementNumber": 50, "supplierAgreementName": "SA-EXTRA",
+                     "country": "SE", "supplierProductNumber": "SUP-CONF-100", "supplierProductName": "Mug",
+                     "price": 31.5, "vatPercent": 25, "inactive": False}
+        self.call("ProductSupplierAgreements_PostNewProductSupplierAgreement", "POST", "/ProductSupplierAgreements",
+                  json=agreement)
+        read_agreement = self.call("ProductSupplierAgreements_GetProductSupplierAgreement", "GET",
+                                   f"/ProductSupplierAgreements/{new}/50")
+        self.call("ProductSupplierAgreements_PutExistingProductSupplierAgreement", "PUT",
+                  f"/ProductSupplierAgreements/{new}/50", json={**read_agreement, "price": 29.0})
+        self.call("ProductSupplierAgreements_GetAllProductSupplierAgreements", "GET", "/ProductSupplierAgreements",
+                  params={"productNumber": new, "supplierAgreementNumber": 50})
+        self.call("ProductSupplierAgreements_DeleteProductSupplier", "DELETE", f"/ProductSupplierAgreements/{new}/50")
+        self.call("ProductUnits_GetAllProductUnits", "GET", "/ProductUnits")
+
+        values = self.call("ProductProperties_GetAllProductProperties", "GET", "/ProductProperties",
+                           area="internal_v1_0")
+        self.call("ProductProperties_GetConnectedProductProperties", "GET", f"/ProductProperties/{product}",
+                  area="internal_v1_0")
+        value = values[0]["propertyValue"]
+        self.call("ProductProperties_PostNewConnectedProductProperty", "POST", f"/ProductProperties/{new}/{value}",
+                  area="internal_v1_0")
+        self.call("ProductProperties_GetConnectedProductProperties", "GET", f"/ProductProperties/{new}",
+                  area="internal_v1_0")
+        self.call("ProductProperties_DeleteConnectedProductProperty", "DELETE", f"/ProductProperties/{new}/{value}",
+                  area="internal_v1_0")
+        self.call("Products_DeleteProduct", "DELETE", f"/Products/{new}")
+        self.call("Products_GetProduct", "GET", f"/Products/{new}")
+
+    def reference(self, product: str) -> None:
+        wh = SETTINGS.default_warehouse
+        self.call("BalanceAdjustments_GetBalanceAdjustment", "GET", "/BalanceAdjustments",
+                  params={"warehouse": wh, "eventDateFrom": "2000-01-01T00:00:00Z"})
+        self.call("BalanceAdjustments_GetBalanceAdjustment", "GET", "/BalanceAdjustments",
+                  params={"warehouse": wh, "eventDateFrom": "2000-01-01T00:00:00Z", "productNumber": product})
+        self.call("BalanceAdjustments_GetBalanceAdjustment", "GET", "/BalanceAdjustments",  # an empty page
+                  params={"warehouse": wh, "eventDateFrom": "2099-01-01T00:00:00Z", "productNumber": product})
+        self.call("Countries_GetAllCountries", "GET", "/Countries")
+        currencies = self.call("Currencies_GetAllCurrencies", "GET", "/Currencies")
+        self.call("Currencies_GetCurrency", "GET", f"/Currencies/{currencies[0]['currencyId']}")
+        self.call("Currencies_GetCurrency", "GET", "/Currencies/eur")
+        for report in REPORTS:
+            self.call("GenericReports_GetList", "GET", "/GenericReports", params={"reportId": report.upper()})
 
 
 @pytest.fixture(scope="module")
@@ -430,7 +632,10 @@ def test_live_answers_match_the_facts(answers: Answers, op_id: str) -> None:
     problems: list[str] = []
     for call, body in answers.get(op_id, []):
         found: list[str] = []
-        check(response_type, body, "", found)
+        if response_type is None:
+            check_untyped(body, "", found)
+        else:
+            check(response_type, body, "", found)
         if body is None:
             found.append("the answer is null")
         problems += [f"{call} -> {p.lstrip('.') or '(the answer)'}" for p in found]
@@ -453,8 +658,33 @@ def test_the_live_check_fails_on_what_it_should() -> None:
         problems: list[str] = []
         check(type_name, value, "", problems)
         assert any(p.startswith(expected) for p in problems), (type_name, expected, problems)
+    untyped: list[tuple[Any, str]] = [
+        ([1], "(the answer): expected a JSON object"),
+        ({"createDate": "2026-01-05T09:00:00Z"}, ".createDate: '2026-01-05T09:00:00Z' is not ISO 8601"),
+        ({"rows": [{"a": 1}, None]}, ".rows[1]: null item"),
+    ]
+    for value, expected in untyped:
+        problems = []
+        check_untyped(value, "", problems)
+        assert any(p.startswith(expected) for p in problems), (value, expected, problems)
     clean: list[str] = []
+    check_untyped({"createDate": "2026-01-05T09:00:00.000+01:00", "rows": [{"x": None}]}, "", clean)
     check("PaginationInformation", {"currentPage": 1, "totalPages": 0, "pageSize": 100, "totalResources": 0,
                                     "message": None, "addedLater": [1]}, "", clean)
     assert clean == []
 
+
+
+@pytest.mark.parametrize("resource", ["PurchaseOrders", "ReturnOrders"])
+def test_a_gets_scalar_body_is_bound_as_the_facts_type_it(resource: str) -> None:
+    """The facts put isOpen (bool?) in the body of GET PurchaseOrders and GET ReturnOrders: no body, null, true and
+    false are answered; anything else is a 400 whose ModelState names isOpen, never a 200 or a 500."""
+    headers = {**AUTH, "content-type": "application/json"}
+    with TestClient(create_app(SETTINGS)) as c:
+        for body in (b"", b"null", b"true", b"false", b" true "):
+            r = c.request("GET", f"{API}/{resource}", headers=headers, content=body)
+            assert r.status_code == 200, (body, r.text)
+        for body in (b"1", b"\"maybe\"", b"{\"isOpen\": true}", b"[true]", b"tru", b"\x00"):
+            r = c.request("GET", f"{API}/{resource}", headers=headers, content=body)
+            assert r.status_code == 400, (body, r.status_code, r.text)
+            assert list(r.json()["ModelState"]) == ["isOpen"], (body, r.text)

@@ -148,7 +148,8 @@ def test_statuses_are_the_documented_ones_plus_401_and_413(committed: dict[str, 
     by_id = {r.op_id: r for r in ROUTES}
     for m, p, op in operations(committed):
         route = by_id[op["operationId"]]
-        wanted = {str(s) for s in route.facts.statuses} | {"401"} | ({"413"} if route.facts.body else set())
+        with_body = route.facts.body is not None or route.scalar_body is not None  # a GET's scalar body too
+        wanted = {str(s) for s in route.facts.statuses} | {"401"} | ({"413"} if with_body else set())
         assert set(op["responses"]) == wanted, (m, p)
         assert "500" not in op["responses"] and "only when the harness injects a fault" in op["description"]
         for code, response in op["responses"].items():
@@ -188,7 +189,53 @@ LINKS = {
     ("/Customers", "get"): {"Customers_GetCustomer"},
     ("/Products", "get"): {"Products_GetProduct"},
     ("/ProductAvailability", "get"): {"ProductAvailability_GetSingleProductAvailability"},
+    ("/PurchaseOrders", "post"): {"PurchaseOrders_GetPurchaseOrder", "PurchaseOrders_PutExistingPurchaseOrder"},
+    ("/PurchaseOrders", "get"): {"PurchaseOrders_GetPurchaseOrder"},
+    ("/ReturnOrders", "post"): {"ReturnOrders_GetReturnOrder"},
+    ("/ReturnOrders", "get"): {"ReturnOrders_GetReturnOrder"},
+    ("/Products", "post"): {"Products_GetProduct", "Products_PutExistingProduct", "Products_DeleteProduct"},
+    ("/ProductSupplierAgreements", "post"): {"ProductSupplierAgreements_GetProductSupplierAgreement",
+                                             "ProductSupplierAgreements_PutExistingProductSupplierAgreement",
+                                             "ProductSupplierAgreements_DeleteProductSupplier"},
+    ("/ProductSupplierAgreements", "get"): {"ProductSupplierAgreements_GetProductSupplierAgreement"},
+    ("/ProductDescriptions", "post"): {"ProductDescriptions_GetProductDescriptions",
+                                       "ProductDescriptions_DeleteProductDescriptions"},
+    ("/Offers", "get"): {"Offers_GetOffer", "Offers_PutExistingOffer"},
+    ("/CustomerInvoices", "get"): {"CustomerInvoices_GetCustomerInvoice"},
 }
+
+
+def _pointer_resolves(spec: dict[str, Any], schema: dict[str, Any] | None, pointer: str) -> bool:
+    """Whether a JSON pointer (``/orderHeader/orderNumber``, ``/0/productNumber``) names something the schema
+    declares: a property of an object (through $ref and allOf) or an item of an array."""
+    for token in [t for t in pointer.split("/") if t]:
+        while schema is not None and ("$ref" in schema or "allOf" in schema):
+            schema = (spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema
+                      else schema["allOf"][0])
+        if schema is None:
+            return False
+        if schema.get("type") == "array":
+            if not token.isdigit():
+                return False
+            schema = schema["items"]
+        else:
+            schema = schema.get("properties", {}).get(token)
+    return schema is not None
+
+
+def _link_source(spec: dict[str, Any], operation: dict[str, Any], expression: str) -> bool:
+    """Whether a link's runtime expression names something the source operation has."""
+    if expression in ("$response.body", "$request.body"):
+        return True
+    if expression.startswith("$request.path."):
+        return any(p["in"] == "path" and p["name"] == expression.removeprefix("$request.path.")
+                   for p in operation.get("parameters", []))
+    for prefix, schema in (("$response.body#", operation["responses"]["200"].get("content", {})),
+                           ("$request.body#", operation.get("requestBody", {}).get("content", {}))):
+        if expression.startswith(prefix):
+            return _pointer_resolves(spec, schema.get("application/json", {}).get("schema"),
+                                     expression.removeprefix(prefix))
+    return False
 
 
 def test_links_tie_created_and_listed_records_to_their_operations(committed: dict[str, Any]) -> None:
@@ -196,11 +243,23 @@ def test_links_tie_created_and_listed_records_to_their_operations(committed: dic
     links = {(p, m): op["responses"]["200"].get("links", {}) for m, p, op in operations(committed)}
     for key, wanted in LINKS.items():
         assert wanted <= {link["operationId"] for link in links[key].values()}, key
+    targets = {op["operationId"]: op for _, _, op in operations(committed)}
+    sources = {(p, m): op for m, p, op in operations(committed)}
     for key, by_name in links.items():
         for name, link in by_name.items():
             assert link["operationId"] in ids, (key, name)
-            assert all(v.startswith(("$response.body#/", "$request.path.", "$response.body")) for v in
-                       link["parameters"].values()), (key, name)
+            assert all(v.startswith(("$response.body#/", "$request.path.", "$response.body", "$request.body#/"))
+                       for v in link["parameters"].values()), (key, name)
+            # every value is read from something the source has, into a parameter the target takes, and a body
+            # goes only to an operation that takes one
+            target = targets[link["operationId"]]
+            taken = {p["name"] for p in target.get("parameters", [])}
+            assert set(link["parameters"]) <= taken, (key, name, sorted(taken))
+            assert {p["name"] for p in target.get("parameters", []) if p["in"] == "path"} <= set(link["parameters"]), \
+                (key, name, "every path parameter of the target is given")
+            for value in [*link["parameters"].values(), *([link["requestBody"]] if "requestBody" in link else [])]:
+                assert _link_source(committed, sources[key], value), (key, name, value)
+            assert "requestBody" not in link or "requestBody" in target, (key, name)
     created = links[("/CustomerOrders", "post")]["GetCreatedOrder"]["parameters"]
     assert created == {"id": "$response.body#/orderHeader/orderNumber"}
     assert links[("/CustomerOrders", "get")]["GetFirstOrder"]["parameters"] == {"id": "$response.body#/0/orderNumber"}
