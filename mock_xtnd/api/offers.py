@@ -54,7 +54,7 @@ def get_offer(call: Call) -> Any:
 
 
 def put_offer(call: Call) -> Any:
-    """The offer read back with its changes: rows replace the rows (their unitPrice becomes the offer's price),
+    """CustomSuccess; the offer reads back with its changes: rows replace the rows (their unitPrice becomes the offer's price),
     offerStatus moves it (Accepted, Rejected and Cancelled are final), validToDate and the kept header fields are
     replaced; OfferChanged. Only an open offer (Created, Sent, Resting) changes."""
     b = call.rt.backend

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -86,37 +87,39 @@ def get_report(call: Call) -> Any:
     if name == "Lagervärde per lager":
         columns = [("warehouse", "string"), ("warehouseName", "string"), ("products", "int"),
                    ("physicalBalance", "int"), ("stockValue", "double")]
-        totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        # sums of doubles by math.fsum: exact, so the same whatever order the records are held in (a --db reload)
+        totals: dict[str, list[Any]] = defaultdict(lambda: [0, 0, []])
         for item in b.balances():
             if item.on_hand > 0:
                 t = totals[item.warehouse_number]
                 t[0] += 1
                 t[1] += item.on_hand
-                t[2] += item.on_hand * cost_of(b.state.products[item.product_number])
+                t[2].append(item.on_hand * cost_of(b.state.products[item.product_number]))
         rows = [{"warehouse": wh, "warehouseName": w.name, "products": int(totals[wh][0]),
-                 "physicalBalance": int(totals[wh][1]), "stockValue": round(totals[wh][2], 2)}
+                 "physicalBalance": int(totals[wh][1]), "stockValue": round(math.fsum(totals[wh][2]), 2)}
                 for wh, w in sorted(b.state.warehouses.items())]
     elif name == "Order per status":
         columns = [("orderStatus", "string"), ("orders", "int"), ("rows", "int"), ("totalPrice", "double")]
-        counts: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        counts: dict[str, list[Any]] = defaultdict(lambda: [0, 0, []])
         for order in b.state.orders.values():
             c = counts[order.status]
             c[0] += 1
             c[1] += len(order.rows)
-            c[2] += render.order_total(order)
-        rows = [{"orderStatus": status, "orders": int(c[0]), "rows": int(c[1]), "totalPrice": round(c[2], 2)}
+            c[2].append(render.order_total(order))
+        rows = [{"orderStatus": status, "orders": int(c[0]), "rows": int(c[1]),
+                 "totalPrice": round(math.fsum(c[2]), 2)}
                 for status, c in sorted(counts.items())]
     else:
         columns = [("productGroup", "string"), ("invoices", "int"), ("quantity", "int"), ("amount", "double")]
-        groups: dict[str, list[Any]] = defaultdict(lambda: [set(), 0, 0.0])
+        groups: dict[str, list[Any]] = defaultdict(lambda: [set(), 0, []])
         for invoice in b.state.invoices.values():
             for r in invoice.rows:
                 product = b.state.products.get(r.product_number)
                 g = groups[product.group if product is not None else ""]
                 g[0].add(invoice.number)
                 g[1] += r.quantity
-                g[2] += r.quantity * r.unit_price
-        rows = [{"productGroup": group, "invoices": len(g[0]), "quantity": g[1], "amount": round(g[2], 2)}
+                g[2].append(r.quantity * r.unit_price)
+        rows = [{"productGroup": group, "invoices": len(g[0]), "quantity": g[1], "amount": round(math.fsum(g[2]), 2)}
                 for group, g in sorted(groups.items())]
     return {"reportId": report_id, "reportName": name, "createDate": call.rt.dates.text(call.now),
             "columns": [{"name": n, "type": t} for n, t in columns], "rows": rows}

@@ -135,7 +135,8 @@ ROUTES: tuple[Route, ...] = (
           "is a shipment."),
     Route("PurchaseOrders_PutExistingPurchaseOrder", purchasing.put_purchase, "PurchaseOrders", None,
           "While goods may still arrive: the rows replace the quantities ordered (never below what arrived), the "
-          "expected date moves, header.status Cancelled cancels the rest (PurchaseCancelled). A purchase received "
+          "expected date moves (quantities that leave nothing due complete it: PurchaseDelivered), header.status "
+          "Cancelled cancels the rest (PurchaseCancelled). A purchase received "
           "in full or cancelled, and an unknown number, are 400s."),
     Route("ReturnOrders_GetReturnOrderList", purchasing.list_returns, "ReturnOrders", "B",
           "Ordered by returnNumber. The body may hold isOpen (true, false or null); isOpen and isReceived are also "
@@ -144,7 +145,9 @@ ROUTES: tuple[Route, ...] = (
           "createAction ReturnCompleteCustomerOrder or ReturnRowsFromCustomerOrder returns what was delivered of an "
           "order and not yet returned; ReturnProducts (or no createAction) returns the rows given. Until received "
           "(back office) the goods are totalExpectedReceivingFromReturn in ProductAvailability; receiving them puts "
-          "them back on hand and credits them (ReturnOrderCredit, CustomerInvoiceCreated)."),
+          "them back on hand. A return with a customer is credited (ReturnOrderCredit, CustomerInvoiceCreated) as "
+          "header.creditInvoiceAction says: Immediate when registered, WhenReceived (the default) once all has arrived "
+          "or the rest is cancelled, Manual and Never not at all."),
     Route("ReturnOrders_GetReturnOrder", purchasing.get_return, "ReturnOrders"),
     Route("ReturnOrderRowCodes_GetAllReturnOrderRowCodes", purchasing.list_return_codes, "ReturnOrderRowCodes", None,
           "The tenant's return codes (seeded reference data); a return row's returnCode must be one of them."),
@@ -153,8 +156,8 @@ ROUTES: tuple[Route, ...] = (
           "Ordered by invoiceNumber. createDate, invoiceDate and dueDate match the same UTC day; changeDateFrom/To "
           "are inclusive."),
     Route("CustomerInvoices_GetCustomerInvoice", invoicing.get_invoice, "CustomerInvoices", None,
-          "An invoice per pick of an order (OrderDebit), per CustomerOrderInvoices call, and a credit per received "
-          "return (ReturnOrderCredit). The back office moves it Created -> InvoiceSent -> Paid "
+          "An invoice per pick of an order (OrderDebit), per CustomerOrderInvoices call, and a credit per return "
+          "whose creditInvoiceAction is Immediate or WhenReceived (ReturnOrderCredit). The back office moves it Created -> InvoiceSent -> Paid "
           "(CustomerInvoiceChanged)."),
     Route("CustomerOrderInvoices_PostNewOrderToInvoice", invoicing.post_order_invoice, "CustomerOrderInvoices", None,
           "A new order (the CustomerOrder POST's rules) delivered from stock and invoiced at once: OrderCreated, "
@@ -166,7 +169,7 @@ ROUTES: tuple[Route, ...] = (
     Route("Offers_GetOffer", offers.get_offer, "Offers", None,
           "A row without an agreed price shows the customer's best price now."),
     Route("Offers_PutExistingOffer", offers.put_offer, "Offers", None,
-          "The offer read back with its changes: rows replace the rows (unitPrice becomes the offer's price), "
+          "Answers CustomSuccess; a GET then reads the changes: rows replace the rows (unitPrice becomes the offer's price), "
           "offerStatus moves it, validToDate and the other header fields are replaced (OfferChanged). Only an open "
           "offer (Created, Sent, Resting) changes; the customer cannot. An unknown number is a 400."),
     # ------------------------------------------------------------------ order helpers
@@ -238,7 +241,7 @@ ROUTES: tuple[Route, ...] = (
     Route("BalanceAdjustments_GetBalanceAdjustment", reference.list_adjustments, "BalanceAdjustments", "B",
           "Every move of a physical or blocked balance, oldest first, with its event type (BalanceAdjustment, "
           "Stocktaking, Block, ManualReceiving for purchases, CorrectionIntake for returns, CorrectionOuttake for "
-          "picks, UnAnnouncedOuttake for counter sales, SystemStart for a new product's first stock). The answer is "
+          "picks and other channels' shipments, UnAnnouncedOuttake for counter sales, SystemStart for a new product's first stock). The answer is "
           "the page's first adjustment, as the Swagger types it, carrying the page as balanceAdjustmentList with "
           "paginationInfo. The newest retention.balance_adjustments (100,000) are kept."),
     Route("Countries_GetAllCountries", reference.list_countries, "Countries", None, "Seeded reference data."),

@@ -17,7 +17,7 @@ from .reference import RETURN_ROW_CODES
 
 RETURN_OPEN = ("Ordered", "PartiallyReceived")
 RETURN_CODES = {code for code, _ in RETURN_ROW_CODES}
-CREDIT_ON_RECEIPT = ("Immediate", "WhenReceived")
+CREDIT_ACTIONS = ("Immediate", "WhenReceived")
 
 
 @dataclass(slots=True)
@@ -162,13 +162,16 @@ def create_return(b: Backend, data: ReturnInput) -> ReturnOrder:
         b.touch("return", number, ret)
         b.state.returns[number] = ret
         b.return_changed(ret)
+        if ret.credit_action == "Immediate":
+            credit(b, ret)  # credited for all it returns, before anything arrives
     return ret
 
 
 def receive_return(b: Backend, number: str, quantity: int | None = None) -> ReturnOrder:
     """The goods arrive: ``quantity`` units (all still expected when None), row by row. They go back on hand
     (BalanceChanged, AvailableBalanceChanged); once all has arrived the return is Received and, when it names an
-    order and a customer and its credit action is WhenReceived or Immediate, credited (CustomerInvoiceCreated)."""
+    order and a customer and its credit action is WhenReceived, credited (CustomerInvoiceCreated; an Immediate
+    return was credited when registered)."""
     ret = get_return(b, number)
     if ret.status not in RETURN_OPEN:
         raise unprocessable(f"Return order {number} is {ret.status}; nothing more can arrive.",
@@ -201,13 +204,16 @@ def receive_return(b: Backend, number: str, quantity: int | None = None) -> Retu
 
 
 def credit(b: Backend, ret: ReturnOrder) -> None:
-    """The credit invoice of a received return (inside its unit of work), when one is due."""
-    if ret.credit_invoice is not None or ret.credit_action not in CREDIT_ON_RECEIPT or ret.customer_number is None:
+    """The credit invoice of a return (inside its unit of work), when one is due and it has a customer: Immediate
+    credits all the return holds when it is registered; WhenReceived what arrived, once all has arrived or the rest
+    was cancelled; Manual and Never make none (chosen by the mock: XTND's credit actions, no vendor text on them)."""
+    if ret.credit_invoice is not None or ret.credit_action not in CREDIT_ACTIONS or ret.customer_number is None:
         return
     order = b.state.orders.get(ret.reference_order or "")
-    rows = [InvoiceRow(i + 1, r.product_number, r.product_name, -r.received, r.unit, r.unit_price or 0.0,
-                       r.vat_percent if r.vat_percent is not None else 25.0, r.currency or "SEK")
-            for i, r in enumerate(ret.rows) if r.received]
+    immediate = ret.credit_action == "Immediate"
+    rows = [InvoiceRow(i + 1, r.product_number, r.product_name, -(r.quantity if immediate else r.received), r.unit,
+                       r.unit_price or 0.0, r.vat_percent if r.vat_percent is not None else 25.0, r.currency or "SEK")
+            for i, r in enumerate(ret.rows) if (r.quantity if immediate else r.received)]
     if not rows:
         return
     if order is not None:

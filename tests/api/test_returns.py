@@ -137,6 +137,34 @@ def test_a_partial_receipt_keeps_the_rest_expected(client: TestClient, api: Xtnd
     assert api.ok("GET", f"ReturnOrders/{number}")["header"]["status"] == "PartiallyReceived"
 
 
+@pytest.mark.parametrize("action", ["Immediate", "WhenReceived", "Manual", "Never"])
+def test_the_credit_action_decides_when_a_return_is_credited(client: TestClient, api: Xtnd, fetch_truth: Truth,
+                                                             action: str) -> None:
+    """Immediate: credited for all it returns when registered; WhenReceived: once all has arrived; Manual and
+    Never: no credit invoice (chosen by the mock, docs/wire.md "ReturnOrders")."""
+    pn = stocked(client)
+    before = fetch_truth()
+    ret = api.ok("POST", "ReturnOrders", json=product_return(pn, 3, creditInvoiceAction=action))
+    number = ret["header"]["returnNumber"]
+    credits_at_registration = [d for x, d in new_events(fetch_truth, before) if x == "CustomerInvoiceCreated"]
+    assert len(credits_at_registration) == (1 if action == "Immediate" else 0)
+    middle = fetch_truth()
+    for quantity in (1, 2):  # in two parts
+        r = client.post(f"/_mock/backoffice/returns/{number}/receive", json={"quantity": quantity})
+        assert r.status_code == 200, r.text
+    credits_at_receipt = [d for x, d in new_events(fetch_truth, middle) if x == "CustomerInvoiceCreated"]
+    assert len(credits_at_receipt) == (1 if action == "WhenReceived" else 0)
+    (credit,) = credits_at_registration + credits_at_receipt or [None]
+    (listed,) = api.ok("GET", "ReturnOrders", params={"returnNumber": number})["returnOrderList"]
+    if credit is None:
+        assert listed["invoiceNumber"] is None
+        return
+    assert listed["invoiceNumber"] == credit["InvoiceNumber"]
+    invoice = api.ok("GET", f"CustomerInvoices/{credit['InvoiceNumber']}")
+    assert invoice["invoiceHeader"]["invoiceType"] == "ReturnOrderCredit"
+    assert [r["salesData"]["quantity"] for r in invoice["invoiceRows"]] == [-3]
+
+
 def test_the_list_filters(client: TestClient, api: Xtnd) -> None:
     pn = stocked(client)
     order = delivered_order(client, api, [row(pn, 2)])
