@@ -378,6 +378,16 @@ class VendorStateMachine(_SeededScenarios, vendor.as_state_machine()):  # type: 
 TestVendorStateful = VendorStateMachine.TestCase
 TestVendorStateful.settings = STATEFUL
 
+# the orders on their own: among all 57 operations whether a scenario's 8 steps create an order and then follow its
+# links depends on what schemathesis learnt earlier in the session (it passed alone and failed in the whole suite);
+# among CustomerOrders' operations every session does (the links are the document's, unchanged)
+class OrdersStateMachine(_SeededScenarios, own.include(tag=["CustomerOrders"]).as_state_machine()):  # type: ignore[misc]
+    spec = "own-orders"
+
+
+TestOrdersStateful = OrdersStateMachine.TestCase
+TestOrdersStateful.settings = STATEFUL
+
 # issue 13's records, on their own: among all 57 operations a scenario seldom creates one of them and then follows
 # its links in 8 steps; among their own resources' operations it does (the links are the document's, unchanged)
 RECORDS = ("PurchaseOrders", "ReturnOrders", "Products", "ProductSupplierAgreements", "ProductDescriptions", "Offers",
@@ -395,10 +405,12 @@ TestRecordsStateful.settings = STATEFUL
 def test_the_stateful_phase_followed_links_from_created_orders() -> None:
     """Runs after the state machines above (file order): a created order was read, changed or cancelled through a
     link, so the phase tested sequences and not only single calls."""
-    ran = {op for (spec, op, phase) in CASES if spec == "own" and phase.startswith("stateful")}
+    ran = {op for (spec, op, phase) in CASES if spec == "own-orders" and phase.startswith("stateful")}
     if not ran:
-        pytest.skip("the own-spec state machine did not run in this session")
-    linked = {op for (spec, op, phase) in CASES if spec == "own" and phase == "stateful-linked"}
+        pytest.skip("the orders' state machine did not run in this session")
+    assert {op for (spec, op, phase) in CASES if spec == "own" and phase.startswith("stateful")}, \
+        "the whole own spec's state machine ran too"
+    linked = {op for (spec, op, phase) in CASES if spec == "own-orders" and phase == "stateful-linked"}
     assert any(re.match(r"(GET|PUT|DELETE) /CustomerOrders/\{id\} ", op) for op in linked), sorted(linked)
     assert "POST /CustomerOrders 200" in ran, sorted(ran)
 
