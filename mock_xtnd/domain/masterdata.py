@@ -187,13 +187,14 @@ def agreements_of(b: Backend, product: Product) -> list[SupplierAgreement]:
     """A product's supplier agreements by number: the seeded one (unless a record replaced or removed it) and
     those the API made."""
     seeded = seeded_agreement(product)
+    stored = b.state.supplier_agreements
+    if not stored:  # the seeded tenant's case, read on every Products/{id}
+        return [seeded]
     out: dict[int, SupplierAgreement] = {seeded.number: seeded}
     prefix = f"{product.number}\x1f"
-    stored = b.state.supplier_agreements
-    if stored:
-        for key, agreement in stored.items():
-            if key.startswith(prefix):
-                out[agreement.number] = agreement
+    for key, agreement in stored.items():
+        if key.startswith(prefix):
+            out[agreement.number] = agreement
     return [a for _, a in sorted(out.items()) if not a.deleted]
 
 

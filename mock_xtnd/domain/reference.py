@@ -7,6 +7,7 @@ tenant hands out. The same for every seed (a tenant's set-up, not its business),
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -67,10 +68,15 @@ PROPERTY_OF_VARIANT = {v[2]: v[0] for v in PROPERTY_VALUES}
 
 def seeded_property(product_name: str) -> list[str]:
     """The property values a seeded product carries: the variant its name ends with."""
+    return list(_seeded_property(product_name))
+
+
+@lru_cache(maxsize=65536)  # read on every Products/{id}; names repeat (adjective, noun, variant)
+def _seeded_property(product_name: str) -> tuple[str, ...]:
     for variant, guid in PROPERTY_OF_VARIANT.items():
         if product_name.endswith(f" {variant}"):
-            return [guid]
-    return []
+            return (guid,)
+    return ()
 
 
 # Every product group buys from one supplier under one agreement (the product's seeded supplier agreement):
