@@ -169,7 +169,7 @@ def availability_rows(b: Backend, dates: Dates) -> Callable[[StockItem], str]:
             quantity_next = str(next_qty) if next_qty is not None else "null"
         else:
             expected, next_date, on_next, quantity_next = 0, "null", "null", "null"
-        from_return = b.expected_return(pn, wh) if returns and (pn, wh) in returns else 0
+        from_return = str(b.expected_return(pn, wh)) if returns and (pn, wh) in returns else "0"
         return (f'{{"warehouse":{js(wh)},"productNumber":{js(pn)},"physicalBalance":{item.on_hand},'
                 f'"availableBalanceNow":{available},"nextReceivingDate":{next_date},'
                 f'"avaiableOnNextReceiving":{on_next},"changeDate":"{dates(item.changed_at)}",'
