@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
@@ -21,9 +21,6 @@ from tests.api.xtnd_support import (
     outbox_actions,
     utc_param,
 )
-
-Truth = Callable[[], dict[str, Any]]
-
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 

@@ -4,7 +4,6 @@ served counts against the rate limit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_message,
@@ -23,8 +23,6 @@ from tests.api.xtnd_support import (
     stocked,
 )
 from tests.support.xtnd import CONTROL
-
-Truth = Callable[[], dict[str, Any]]
 
 
 def add(client: TestClient, **fault: Any) -> dict[str, Any]:

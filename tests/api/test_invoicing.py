@@ -5,21 +5,21 @@ without a trace."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
     assert_invalid,
     assert_message,
     clock_now,
+    new_events,
     order_body,
-    outbox_actions,
     row,
     stocked,
     utc_param,
@@ -28,11 +28,7 @@ from tests.support.xtnd import CONTROL
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 
-
-def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
 
 
 def pick(client: TestClient, number: str) -> None:

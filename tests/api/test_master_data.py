@@ -4,7 +4,6 @@ GTINs (new, valid, never handed out twice), and bad input refused without a trac
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from mock_xtnd.domain.reference import PROPERTY_VALUES
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
@@ -20,7 +20,7 @@ from tests.api.xtnd_support import (
     assert_message,
     clock_now,
     customer_body,
-    outbox_actions,
+    new_events,
     stocked,
     utc_param,
 )
@@ -28,12 +28,8 @@ from tests.conftest import basic
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 INTERNAL = "/RESTAPI/internal_v1_0/demo"
 
-
-def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
 
 
 def internal(client: TestClient, method: str, path: str) -> httpx.Response:

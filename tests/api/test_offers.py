@@ -3,7 +3,6 @@ list and GET, changed through PUT or the back office (OfferChanged), and bad inp
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,25 +10,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
     assert_invalid,
     assert_message,
     clock_now,
-    outbox_actions,
+    new_events,
     stocked,
     utc_param,
 )
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 OPEN = ("Created", "Sent", "Resting")
 
-
-def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
 
 
 def offers(api: Xtnd, **params: Any) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ AgreedOrderAvailability, CustomerOrderProjects, CustomerOrderReasonCodes. None o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from mock_xtnd.domain.reference import ORDER_PROJECTS, ORDER_REASON_CODES
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     assert_always_filled,
     assert_invalid,
@@ -25,7 +25,6 @@ from tests.support.xtnd import CONTROL
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 TOOLS = ("CustomerOrderATP", "CustomerOrderCampaignProcessor")
 
 

@@ -4,7 +4,6 @@ back office's reserve / pick / cancel / delivery-date moves, shipments and invoi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from mock_xtnd.app import create_app
 from mock_xtnd.settings import Settings
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
@@ -20,22 +20,16 @@ from tests.api.xtnd_support import (
     assert_local_date,
     assert_message,
     clock_now,
+    new_events,
     order_body,
-    outbox_actions,
     row,
     stocked,
     utc_param,
 )
 from tests.support.xtnd import CONTROL
 
-Truth = Callable[[], dict[str, Any]]
-
-
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-
-def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
 
 
 def figures(api: Xtnd, pn: str, wh: str = "1") -> tuple[int, int, int]:

@@ -5,7 +5,6 @@ hooks, cancelling (PurchaseCancelled), and bad input refused without a trace."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
@@ -20,7 +20,7 @@ from tests.api.xtnd_support import (
     assert_local_date,
     assert_message,
     clock_now,
-    outbox_actions,
+    new_events,
     stocked,
     utc_param,
 )
@@ -28,12 +28,8 @@ from tests.support.xtnd import CONTROL
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 BACKOFFICE = "/_mock/backoffice/purchases"
 
-
-def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
 
 
 def prow(pn: str, quantity: float | str, **extra: Any) -> dict[str, Any]:

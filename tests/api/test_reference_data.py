@@ -3,7 +3,6 @@ per product and warehouse by event date), Countries, Currencies (list and one), 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from mock_xtnd.domain.reference import CURRENCIES, REPORTS
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     advance,
     assert_always_filled,
@@ -27,7 +27,6 @@ from tests.support.xtnd import CONTROL
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 REPORT_BY_NAME = {name: rid for rid, name in REPORTS.items()}
 
 

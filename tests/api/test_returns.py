@@ -4,7 +4,6 @@ ReturnOrderRowCodes, and bad input refused without a trace."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,12 +11,13 @@ from fastapi.testclient import TestClient
 
 from mock_xtnd.domain.reference import RETURN_ROW_CODES
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     assert_always_filled,
     assert_invalid,
     assert_message,
+    new_events,
     order_body,
-    outbox_actions,
     row,
     stocked,
 )
@@ -25,11 +25,7 @@ from tests.support.xtnd import CONTROL
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 
-Truth = Callable[[], dict[str, Any]]
 
-
-def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
 
 
 def delivered_order(client: TestClient, api: Xtnd, rows: list[dict[str, Any]], external: str = "WEB-R") -> str:

@@ -3,13 +3,13 @@ on the real ledger - the same ledger orders allocate from - and both fire the ba
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.xtnd_support import (
+    Truth,
     Xtnd,
     assert_always_filled,
     journal_since,
@@ -20,9 +20,6 @@ from tests.api.xtnd_support import (
     stocked,
 )
 from tests.support.xtnd import CONTROL
-
-Truth = Callable[[], dict[str, Any]]
-
 
 pytestmark = pytest.mark.capture  # every webhook action lands in the outbox (tests/api/conftest.py)
 

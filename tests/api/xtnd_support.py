@@ -220,6 +220,15 @@ def outbox_actions(truth: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(n["Action"], n["Details"]) for d in truth["outbox"] for n in d["notifications"]]
 
 
+# the ``fetch_truth`` fixture's type (tests/conftest.py): GET /_mock/truth now
+Truth = Callable[[], dict[str, Any]]
+
+
+def new_events(fetch_truth: Truth, before: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The notifications staged since the truth ``before`` was read."""
+    return outbox_actions(fetch_truth())[len(outbox_actions(before)):]
+
+
 def assert_local_date(text: str) -> datetime:
     """ISO 8601 with milliseconds and the Stockholm offset of that instant (+01:00 in winter, +02:00 in summer)."""
     assert isinstance(text, str) and DATE_MS.match(text), text
