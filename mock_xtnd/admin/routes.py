@@ -15,13 +15,12 @@ from starlette.responses import Response
 from ..api.errors import json_response
 from ..api.facts import BODY_DATES_MS, parse_date
 from ..api.render import availability, order_full
+from ..domain.backend import INT32_MAX
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, FieldError, bad_request
 from ..persistence import state_records
 from ..runtime import Runtime
 from ..settings import QuirkSettings
-
-INT32 = 2**31 - 1
 
 
 class _Body(BaseModel):
@@ -31,9 +30,9 @@ class _Body(BaseModel):
 class StockMove(_Body):
     productNumber: str = Field(min_length=1, max_length=200)
     warehouse: str = Field(min_length=1, max_length=50)
-    balanceDifference: int | None = Field(None, ge=-INT32, le=INT32)
-    physicalBalance: int | None = Field(None, ge=0, le=INT32)
-    blockedBalance: int | None = Field(None, ge=0, le=INT32)
+    balanceDifference: int | None = Field(None, ge=-INT32_MAX, le=INT32_MAX)
+    physicalBalance: int | None = Field(None, ge=0, le=INT32_MAX)
+    blockedBalance: int | None = Field(None, ge=0, le=INT32_MAX)
 
 
 class DeliveryDate(_Body):

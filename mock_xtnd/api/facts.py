@@ -19,7 +19,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-INT32 = (-(2**31), 2**31 - 1)
+from ..domain.backend import INT32_MAX, INT32_MIN
+
+INT32 = (INT32_MIN, INT32_MAX)
 _GUID = re.compile(r"^[{(]?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})[)}]?$")
 # Fields the server fills in, so a request need not carry them even though the schema says Always (chosen)
 SERVER_FILLED = frozenset({("StockLevel", "warehouseName")})

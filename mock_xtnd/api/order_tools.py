@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.backend import DAY_MS, RowInput, sorted_by_number
+from ..domain.backend import DAY_MS, INT32_MAX, INT32_MIN, RowInput, sorted_by_number
 from ..domain.errors import refused
 from ..domain.models import Product
 from . import render
@@ -47,10 +47,7 @@ def _customer(call: Call, header: dict[str, Any], required: bool) -> Any:
         if required:
             raise invalid([(f"{call.body_name}.orderHeader.customerNumber", "The customerNumber field is required.")])
         return None
-    customer = call.rt.backend.state.customers.get(number)
-    if customer is None:
-        raise refused(f"Customer '{number}' does not exist.", f"{call.body_name}.orderHeader.customerNumber")
-    return customer
+    return call.rt.backend.order_customer(number, call.body_name)
 
 
 def _sales(sent: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +85,7 @@ def post_atp(call: Call) -> Any:
                     break
         out.append(render.preview_row(b, position, product, sent, dates, {
             "rowOperation": "Active", "salesData": _sales(sent), "warehouse": warehouse,
-            "availableBalance": max(-(2**31), min(2**31 - 1, available)), "allocationStatus": status,
+            "availableBalance": max(INT32_MIN, min(INT32_MAX, available)), "allocationStatus": status,
             "expectedDeliveryDate": dates(when) if when is not None else None}))
     return render.order_preview(header, out, dates)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.backend import OrderInput, RowInput, sorted_by_number
+from ..domain.backend import INT32_MAX, INT32_MIN, OrderInput, RowInput, sorted_by_number
 from ..domain.models import Order
 from . import render
 from .call import Call
@@ -36,7 +36,7 @@ def order_input(call: Call, body: dict[str, Any]) -> OrderInput:
             if quantity != int(quantity):
                 problems.append((f"{path}.salesData.quantity", "The quantity must be a whole number of units."))
                 continue
-            if not -(2**31) <= quantity <= 2**31 - 1:
+            if not INT32_MIN <= quantity <= INT32_MAX:
                 problems.append((f"{path}.salesData.quantity", "The quantity must fit a 32-bit integer."))
                 continue
             extra = {k: v for k, v in row.items() if k not in ROW_OWNED and v is not None}

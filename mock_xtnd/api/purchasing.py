@@ -7,7 +7,7 @@ from typing import Any
 
 from ..domain import backoffice as ops
 from ..domain import returns
-from ..domain.backend import sorted_by_number
+from ..domain.backend import INT32_MAX, sorted_by_number
 from ..domain.errors import refused
 from ..domain.models import PurchaseOrder, ReturnOrder
 from ..domain.reference import SUPPLIER_NAMES
@@ -17,7 +17,6 @@ from .errors import invalid
 from .facts import primitive
 from .paging import page_b
 
-INT32_MAX = 2**31 - 1
 # PurchaseOrderHeader fields the server owns or interprets; the rest is kept and answered back
 PURCHASE_HEADER_OWNED = frozenset({"purchaseNumber", "status", "createDate", "warehouse"})
 PURCHASE_ROW_OWNED = frozenset({"position", "rowStatus", "statusChangeDate", "productNumber", "productName",

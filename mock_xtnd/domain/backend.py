@@ -708,11 +708,15 @@ class Backend:
         if data.customer_number is None:
             raise bad_request("The customer number is required.",
                               (f"{data.path}.orderHeader.customerNumber", "The customerNumber field is required."))
-        customer = self._state.customers.get(data.customer_number)
-        if customer is None:
-            raise refused(f"Customer '{data.customer_number}' does not exist.",
-                          f"{data.path}.orderHeader.customerNumber")
+        customer = self.order_customer(data.customer_number, data.path)
         self._check_external(data.external_number, data.path)
+        return customer
+
+    def order_customer(self, number: str, path: str) -> Customer:
+        """The customer an order body (at ``path``) names, which must exist."""
+        customer = self._state.customers.get(number)
+        if customer is None:
+            raise refused(f"Customer '{number}' does not exist.", f"{path}.orderHeader.customerNumber")
         return customer
 
     def create_order(self, data: OrderInput) -> Order:

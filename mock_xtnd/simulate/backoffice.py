@@ -47,7 +47,7 @@ from ..api.errors import json_response
 from ..api.render import customer_full, product_full
 from ..domain import backoffice as ops
 from ..domain import masterdata, returns
-from ..domain.backend import OrderInput, RowInput
+from ..domain.backend import INT32_MAX, OrderInput, RowInput
 from ..domain.clock import iso_ms
 from ..domain.errors import DomainError, StoreUnavailable, bad_request
 from ..domain.events import DomainEvent
@@ -479,7 +479,7 @@ class PurchaseIn(_Body):
 
 
 class ReceiveIn(_Body):
-    quantity: int | None = Field(None, ge=1, le=2**31 - 1)
+    quantity: int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 class ProductIn(_Body):
