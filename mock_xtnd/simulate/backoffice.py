@@ -635,7 +635,8 @@ def router(bo: BackOffice) -> APIRouter:
 
     @r.post("/returns/{returnNumber}/receive",
             summary="Returned goods arrive: {quantity?} units (default all expected). Stock rises; once all has "
-                    "arrived the return is Received and credited (CustomerInvoiceCreated)")
+                    "arrived the return is Received and, with creditInvoiceAction WhenReceived, credited "
+                    "(CustomerInvoiceCreated)")
     async def receive_return(returnNumber: str, body: ReceiveIn | None = None) -> Response:
         quantity = body.quantity if body is not None else None
         return json_response(return_view(returns.receive_return(b, returnNumber, quantity), dates))
